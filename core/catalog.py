@@ -1,0 +1,108 @@
+"""What the app offers, as plain data: built-in datasets, models, losses and optimizers.
+
+This module imports nothing heavy, so the UI process can validate a run and describe a
+dataset without TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Static facts about a built-in dataset.
+
+    Attributes:
+        name: Key used in run configs.
+        title: Name shown to people.
+        n_train: Images in the dataset's own training split (before validation is held out).
+        n_test: Images in its test split.
+        shape: Height, width, channels of one image.
+        num_classes: Number of labels.
+        files: Files Keras expects under ``KERAS_HOME/datasets/`` (empty when embedded).
+        source: Where the files come from, for the offline message.
+    """
+
+    name: str
+    title: str
+    n_train: int
+    n_test: int
+    shape: tuple[int, int, int]
+    num_classes: int
+    files: tuple[str, ...] = ()
+    source: str = ""
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            "digits", "Digits (scikit-learn, 8×8, offline)", 1437, 360, (8, 8, 1), 10
+        ),
+        DatasetInfo(
+            "mnist",
+            "MNIST (28×28)",
+            60000,
+            10000,
+            (28, 28, 1),
+            10,
+            ("mnist.npz",),
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+        ),
+        DatasetInfo(
+            "fashion_mnist",
+            "Fashion-MNIST (28×28)",
+            60000,
+            10000,
+            (28, 28, 1),
+            10,
+            (
+                "fashion-mnist/train-labels-idx1-ubyte.gz",
+                "fashion-mnist/train-images-idx3-ubyte.gz",
+                "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                "fashion-mnist/t10k-images-idx3-ubyte.gz",
+            ),
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        ),
+        DatasetInfo(
+            "cifar10",
+            "CIFAR-10 (32×32 colour)",
+            50000,
+            10000,
+            (32, 32, 3),
+            10,
+            ("cifar-10-batches-py-target",),
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        ),
+        DatasetInfo(
+            "cifar100",
+            "CIFAR-100 (32×32 colour)",
+            50000,
+            10000,
+            (32, 32, 3),
+            100,
+            ("cifar-100-python-target",),
+            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        ),
+    )
+}
+
+MODELS: dict[str, str] = {
+    "cnn": "Small CNN (report 000: Conv-AvgPool-BN ×2, Dense, Dropout)",
+    "mlp": "Multilayer perceptron (Flatten, Dense, Dropout)",
+}
+
+LOSSES: dict[str, str] = {
+    "sparse_categorical_crossentropy": "Sparse categorical cross-entropy (integer labels)",
+    "categorical_crossentropy": "Categorical cross-entropy (one-hot labels)",
+}
+
+OPTIMIZERS: dict[str, str] = {
+    "adam": "Adam",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+    "adamw": "AdamW",
+    "nadam": "Nadam",
+    "adagrad": "Adagrad",
+}
