@@ -37,9 +37,7 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo(
-            "digits", "Digits (scikit-learn, 8×8, offline)", 1437, 360, (8, 8, 1), 10
-        ),
+        DatasetInfo("digits", "Digits (scikit-learn, 8×8, offline)", 1437, 360, (8, 8, 1), 10),
         DatasetInfo(
             "mnist",
             "MNIST (28×28)",
@@ -72,7 +70,7 @@ DATASETS: dict[str, DatasetInfo] = {
             10000,
             (32, 32, 3),
             10,
-            ("cifar-10-batches-py-target",),
+            ("cifar-10-batches-py-target_archive",),
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         ),
         DatasetInfo(
@@ -82,7 +80,7 @@ DATASETS: dict[str, DatasetInfo] = {
             10000,
             (32, 32, 3),
             100,
-            ("cifar-100-python-target",),
+            ("cifar-100-python-target_archive",),
             "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
         ),
     )

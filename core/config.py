@@ -191,11 +191,20 @@ def _validate(cfg: RunConfig) -> None:
             "validation_split",
             f"validation split must be above 0 and below 0.9 (got {cfg.validation_split:g}).",
         )
-    if cfg.learning_rate <= 0 or cfg.learning_rate > 10:
+    if cfg.learning_rate <= 0 or cfg.learning_rate > 1e6:
         raise ConfigError(
             "learning_rate",
-            f"learning rate must be above 0 and at most 10 (got {cfg.learning_rate:g}); "
+            f"learning rate must be above 0 and at most 1e6 (got {cfg.learning_rate:g}); "
             "1e-3 is a good start for Adam.",
+        )
+    info = DATASETS[cfg.dataset]
+    n_val, classes = info.n_train - cfg.train_size, info.num_classes
+    if n_val < classes:
+        lowest = math.ceil(classes / info.n_train * 100) / 100
+        raise ConfigError(
+            "validation_split",
+            f"validation split {cfg.validation_split:g} keeps only {n_val} validation images "
+            f"for {classes} classes; use at least {lowest:g}.",
         )
     _at_least("epochs", cfg.epochs, 1, "1 or more")
     if cfg.epochs > 10_000:

@@ -1,0 +1,421 @@
+"""The store: the one source of truth for studies, trials, per-epoch metrics and workers.
+
+SQLite in WAL mode, so the UI process reads while the worker writes. The worker (or the CLI)
+is the only writer of training results; pages only read, queue and ask to cancel. Every call
+opens its own short-lived connection, which keeps the store safe to use from Streamlit's
+script threads and from several processes at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from core.config import RunConfig
+
+SCHEMA_VERSION = 1
+
+# A running trial whose heartbeat is older than this is taken to have lost its worker.
+HEARTBEAT_TIMEOUT_S = 10.0
+
+
+class Status(StrEnum):
+    """Where a trial is in its life. A closed set; pages colour and word each one."""
+
+    QUEUED = "queued"  # waiting for the worker to pick it up
+    RUNNING = "running"  # a worker is training it and sends heartbeats
+    COMPLETED = "completed"  # all epochs (or early stopping) done, tested and saved
+    FAILED = "failed"  # an error stopped it; `error` says what, `traceback` keeps the detail
+    CANCELLED = "cancelled"  # a person asked it to stop; finished epochs are kept
+    INTERRUPTED = "interrupted"  # its worker died (killed, crashed); finished epochs are kept
+    DIVERGED = "diverged"  # the loss became NaN or infinite at `diverged_epoch`
+
+    @property
+    def finished(self) -> bool:
+        """True once the trial will not change any more."""
+        return self not in (Status.QUEUED, Status.RUNNING)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    spec TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    heartbeat_at REAL,
+    worker_pid INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    progress TEXT NOT NULL DEFAULT '{}',
+    results TEXT NOT NULL DEFAULT '{}',
+    test_loss REAL,
+    test_accuracy REAL,
+    diverged_epoch INTEGER,
+    error TEXT,
+    traceback TEXT
+);
+CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
+CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
+CREATE TABLE IF NOT EXISTS epochs (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (trial_id, epoch)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a person launched: a single run, a sweep or a search."""
+
+    id: int
+    name: str
+    kind: str
+    created_at: float
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run inside a study, as the store last saw it."""
+
+    id: int
+    study_id: int
+    number: int
+    config: dict[str, Any]
+    config_hash: str
+    status: Status
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    heartbeat_at: float | None
+    worker_pid: int | None
+    cancel_requested: bool
+    progress: dict[str, Any]
+    results: dict[str, Any]
+    test_loss: float | None
+    test_accuracy: float | None
+    diverged_epoch: int | None
+    error: str | None
+    traceback: str | None
+
+    @property
+    def run_config(self) -> RunConfig:
+        """The trial's config as a validated RunConfig."""
+        return RunConfig.from_dict(self.config)
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """The metrics of one finished epoch (0-based ``epoch``)."""
+
+    trial_id: int
+    epoch: int
+    metrics: dict[str, float]
+    seconds: float
+    recorded_at: float
+
+
+class Store:
+    """The SQLite store at ``path`` (created, or migrated to the current schema, on open)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one immediate (write-locked) transaction."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        """Return the schema version the store file is at."""
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row["value"])
+
+    # -- studies and the queue ---------------------------------------------------------
+
+    def create_study(
+        self,
+        name: str,
+        kind: str,
+        configs: list[RunConfig],
+        spec: dict[str, Any] | None = None,
+        claim_pid: int | None = None,
+    ) -> tuple[int, list[int]]:
+        """Add a study and queue one trial per config.
+
+        Args:
+            name: Name shown to people.
+            kind: ``single``, ``sweep`` or ``search``.
+            configs: One config per trial, in the order they should run.
+            spec: What was launched (kept for display and resuming).
+            claim_pid: If given, the trials start as running, owned by this process
+                (the CLI trains its own job rather than handing it to the worker).
+
+        Returns:
+            The study id and its trial ids.
+        """
+        now = time.time()
+        status = Status.RUNNING if claim_pid is not None else Status.QUEUED
+        with self._write() as db:
+            study_id = db.execute(
+                "INSERT INTO studies (name, kind, created_at, spec) VALUES (?, ?, ?, ?)",
+                (name, kind, now, json.dumps(spec or {})),
+            ).lastrowid
+            trial_ids = [
+                db.execute(
+                    "INSERT INTO trials (study_id, number, config, config_hash, status, "
+                    "created_at, started_at, heartbeat_at, worker_pid) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        study_id,
+                        number,
+                        cfg.to_json(),
+                        cfg.config_hash(),
+                        status,
+                        now,
+                        now if claim_pid is not None else None,
+                        now if claim_pid is not None else None,
+                        claim_pid,
+                    ),
+                ).lastrowid
+                for number, cfg in enumerate(configs)
+            ]
+        return int(study_id), [int(t) for t in trial_ids]
+
+    def claim_next(self, pid: int) -> Trial | None:
+        """Mark the oldest queued trial as running for worker ``pid`` and return it."""
+        now = time.time()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT id FROM trials WHERE status=? ORDER BY id LIMIT 1", (Status.QUEUED,)
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE trials SET status=?, started_at=?, heartbeat_at=?, worker_pid=? WHERE id=?",
+                (Status.RUNNING, now, now, pid, row["id"]),
+            )
+        return self.trial(row["id"])
+
+    def heartbeat(self, trial_id: int, progress: dict[str, Any] | None = None) -> bool:
+        """Record that the trial's worker is alive (and its progress).
+
+        Returns:
+            True if someone asked for the trial to be cancelled.
+        """
+        with self._write() as db:
+            if progress is None:
+                db.execute("UPDATE trials SET heartbeat_at=? WHERE id=?", (time.time(), trial_id))
+            else:
+                db.execute(
+                    "UPDATE trials SET heartbeat_at=?, progress=? WHERE id=?",
+                    (time.time(), json.dumps(progress), trial_id),
+                )
+            row = db.execute(
+                "SELECT cancel_requested FROM trials WHERE id=?", (trial_id,)
+            ).fetchone()
+        return bool(row and row["cancel_requested"])
+
+    def add_epoch(
+        self, trial_id: int, epoch: int, metrics: dict[str, float], seconds: float
+    ) -> None:
+        """Record one finished epoch (0-based). Re-recording an epoch replaces it."""
+        clean = {k: float(v) for k, v in metrics.items()}
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?)",
+                (trial_id, epoch, json.dumps(clean), seconds, time.time()),
+            )
+            db.execute("UPDATE trials SET heartbeat_at=? WHERE id=?", (time.time(), trial_id))
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        status: Status,
+        results: dict[str, Any] | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        diverged_epoch: int | None = None,
+    ) -> None:
+        """Record how a trial ended. A trial that already ended keeps its first ending."""
+        results = results or {}
+        with self._write() as db:
+            db.execute(
+                "UPDATE trials SET status=?, finished_at=?, results=?, test_loss=?, "
+                "test_accuracy=?, error=?, traceback=?, diverged_epoch=? "
+                "WHERE id=? AND status IN (?, ?)",
+                (
+                    status,
+                    time.time(),
+                    json.dumps(results),
+                    results.get("test_loss"),
+                    results.get("test_accuracy"),
+                    error,
+                    traceback,
+                    diverged_epoch,
+                    trial_id,
+                    Status.QUEUED,
+                    Status.RUNNING,
+                ),
+            )
+
+    def request_cancel(self, trial_id: int) -> None:
+        """Cancel a trial: at once if still queued, else ask its worker to stop."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE trials SET status=?, finished_at=? WHERE id=? AND status=?",
+                (Status.CANCELLED, time.time(), trial_id, Status.QUEUED),
+            )
+            db.execute("UPDATE trials SET cancel_requested=1 WHERE id=?", (trial_id,))
+
+    def reap_stale(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
+        """Mark running trials whose worker stopped sending heartbeats as interrupted.
+
+        Returns:
+            The ids of the trials marked.
+        """
+        cutoff = time.time() - timeout_s
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT t.id, COUNT(e.epoch) AS done FROM trials t "
+                "LEFT JOIN epochs e ON e.trial_id = t.id "
+                "WHERE t.status=? AND COALESCE(t.heartbeat_at, t.started_at) < ? GROUP BY t.id",
+                (Status.RUNNING, cutoff),
+            ).fetchall()
+            for row in rows:
+                db.execute(
+                    "UPDATE trials SET status=?, finished_at=?, error=? WHERE id=?",
+                    (
+                        Status.INTERRUPTED,
+                        time.time(),
+                        f"The worker stopped (killed or crashed) after {row['done']} finished "
+                        "epoch(s); those epochs are kept. Run it again to train from the start.",
+                        row["id"],
+                    ),
+                )
+        return [int(r["id"]) for r in rows]
+
+    # -- reads -------------------------------------------------------------------------
+
+    def trial(self, trial_id: int) -> Trial:
+        """Return one trial. Raises KeyError if there is none with that id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no trial {trial_id}")
+        return _trial(row)
+
+    def trials(
+        self,
+        study_ids: Sequence[int] | None = None,
+        statuses: Sequence[Status] | None = None,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        """Return trials, newest first, optionally of some studies and/or some statuses."""
+        where: list[str] = []
+        args: list[Any] = []
+        if study_ids is not None:
+            where.append(f"study_id IN ({','.join('?' * len(study_ids))})")
+            args.extend(study_ids)
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        sql = "SELECT * FROM trials"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            return [_trial(r) for r in db.execute(sql, args).fetchall()]
+
+    def epochs(self, trial_id: int, after: int = -1) -> list[Epoch]:
+        """Return a trial's epochs in order, only those numbered above ``after``."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM epochs WHERE trial_id=? AND epoch>? ORDER BY epoch",
+                (trial_id, after),
+            ).fetchall()
+        return [
+            Epoch(
+                r["trial_id"], r["epoch"], json.loads(r["metrics"]), r["seconds"], r["recorded_at"]
+            )
+            for r in rows
+        ]
+
+    def study(self, study_id: int) -> Study:
+        """Return one study. Raises KeyError if there is none with that id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no study {study_id}")
+        return _study(row)
+
+    def studies(self, limit: int = 20) -> list[Study]:
+        """Return the latest studies, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM studies ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [_study(r) for r in rows]
+
+
+def _study(row: sqlite3.Row) -> Study:
+    return Study(row["id"], row["name"], row["kind"], row["created_at"], json.loads(row["spec"]))
+
+
+def _trial(row: sqlite3.Row) -> Trial:
+    data = dict(row)
+    data["config"] = json.loads(data["config"])
+    data["progress"] = json.loads(data["progress"])
+    data["results"] = json.loads(data["results"])
+    data["status"] = Status(data["status"])
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return Trial(**data)

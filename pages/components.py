@@ -1,0 +1,143 @@
+"""Renderers shared by the pages: the store handle and the live view of one run.
+
+Everything shown comes from the store; figures and tables come from ``core.charts``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import charts, paths
+from core.store import Status, Store, Trial
+from core.worker import ensure_worker
+
+POLL_SECONDS = 1.0
+
+
+@st.cache_resource
+def get_store(path: str | None = None) -> Store:
+    """The store of this cache folder, opened once per server process."""
+    return Store(path or paths.store_path())
+
+
+def store() -> Store:
+    """The store for the current cache folder (``HPE_CACHE_DIR`` or ``cache/``)."""
+    return get_store(str(paths.store_path()))
+
+
+def keep_queue_moving(s: Store) -> None:
+    """Mark runs whose worker died, and start a worker if something waits for one."""
+    s.reap_stale()
+    if s.trials(statuses=(Status.QUEUED,), limit=1):
+        ensure_worker()
+
+
+def status_badge(trial: Trial) -> str:
+    """Markdown badge for a trial's status."""
+    return charts.STATUS_BADGES[trial.status]
+
+
+def render_trial(trial_id: int) -> None:
+    """The whole view of one trial: live while it runs, results once it ends."""
+    s = store()
+    trial = s.trial(trial_id)
+    if trial.status.finished:
+        _render_body(s, trial)
+    else:
+        _live(trial_id)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live(trial_id: int) -> None:
+    s = store()
+    keep_queue_moving(s)
+    trial = s.trial(trial_id)
+    if trial.status.finished:
+        st.rerun()  # draw the final view once, without polling
+    _render_body(s, trial)
+
+
+def _render_body(s: Store, trial: Trial) -> None:
+    cfg = trial.config
+    head, action = st.columns([4, 1], vertical_alignment="center")
+    head.markdown(
+        f"#### Run {trial.id} · {cfg['model']} on {cfg['dataset']} &nbsp; {status_badge(trial)}"
+    )
+    if not trial.status.finished:
+        if action.button(
+            "Cancel",
+            icon=":material/stop_circle:",
+            key=f"cancel-{trial.id}",
+            disabled=trial.cancel_requested,
+            width="stretch",
+        ):
+            s.request_cancel(trial.id)
+            st.toast("Stopping after the current batch…")
+        fraction, text = charts.progress_of(trial)
+        st.progress(fraction, text=("Stopping… " if trial.cancel_requested else "") + text)
+    _render_outcome(trial)
+    epochs = s.epochs(trial.id)
+    if epochs:
+        st.plotly_chart(
+            charts.curves_figure(epochs, cfg["epochs"]),
+            key=f"curves-{trial.id}",
+            config={"displaylogo": False},
+        )
+    elif not trial.status.finished:
+        st.caption("The curves appear here when the first epoch ends.")
+    if trial.status == Status.COMPLETED:
+        _render_results(trial, epochs)
+
+
+def _render_outcome(trial: Trial) -> None:
+    if trial.status in (Status.FAILED, Status.DIVERGED):
+        st.error(trial.error or "The run failed.", icon=":material/error:")
+        if trial.traceback:
+            with st.expander("Technical details"):
+                st.code(trial.traceback, language=None)
+    elif trial.status == Status.INTERRUPTED:
+        st.warning(trial.error or "The worker stopped during this run.", icon=":material/warning:")
+    elif trial.status == Status.CANCELLED:
+        st.info("Cancelled. The finished epochs are kept below.", icon=":material/block:")
+
+
+def _render_results(trial: Trial, epochs: list) -> None:
+    r = trial.results
+    cols = st.columns(4)
+    cols[0].metric("Test accuracy", f"{trial.test_accuracy:.2%}")
+    cols[1].metric("Test loss", f"{trial.test_loss:.4f}")
+    cols[2].metric("Time per epoch", charts.format_duration(r.get("seconds_per_epoch") or 0))
+    run_note = " (early stop)" if r.get("stopped_early") else ""
+    cols[3].metric("Epochs run", f"{r.get('epochs_run', len(epochs))}{run_note}")
+    sizes = r.get("sizes", {})
+    if sizes:
+        st.caption(
+            f"{sizes['train']:,} training, {sizes['validation']:,} validation and "
+            f"{sizes['test']:,} test images · {r.get('params', 0):,} parameters"
+        )
+    artifacts = r.get("artifacts", {})
+    left, right = st.columns(2)
+    for col, key, label, mime in (
+        (left, "model", "Download model (.keras)", "application/octet-stream"),
+        (right, "weights", "Download weights (.weights.h5)", "application/x-hdf5"),
+    ):
+        path = Path(artifacts.get(key, ""))
+        if path.is_file():
+            col.download_button(
+                label,
+                data=path.read_bytes,
+                file_name=f"run{trial.id}-{trial.config['model']}-{trial.config['dataset']}"
+                f"{''.join(path.suffixes)}",
+                mime=mime,
+                icon=":material/download:",
+                on_click="ignore",
+                key=f"download-{key}-{trial.id}",
+                width="stretch",
+            )
+        else:
+            col.caption(f"The {key} file is no longer on disk.")
+    with st.expander("Model summary", expanded=False):
+        st.dataframe(charts.summary_frame(r.get("summary", [])), hide_index=True)
+        st.caption(f"Total params: {r.get('params', 0):,}")

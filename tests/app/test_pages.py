@@ -1,0 +1,159 @@
+"""Every page under streamlit's AppTest: defaults, bad input, and each state of a run."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import RunConfig
+from core.store import Status, Store
+from core.worker import IDLE_ENV, worker_alive
+from tests.app.conftest import APP, TRAIN
+
+
+def run(path: str, **query: str) -> AppTest:
+    at = AppTest.from_file(path, default_timeout=30)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_home_page_with_an_empty_store_invites_a_first_run(store: Store) -> None:
+    at = run(APP)
+    assert not at.exception
+    assert at.title[0].value == "Hyperparameter Explorer"
+    assert any("No studies yet" in c.value for c in at.caption)
+    assert any(b.label == "Train a model" for b in at.button)
+
+
+def test_home_page_lists_studies_and_what_is_running(store: Store) -> None:
+    store.create_study("queued one", "single", [RunConfig()])
+    _, (tid,) = store.create_study("running one", "single", [RunConfig()], claim_pid=os.getpid())
+    store.heartbeat(
+        tid, {"phase": "training", "epoch": 2, "epochs": 10, "batch": 3, "batches": 18, "eta_s": 12}
+    )
+    at = run(APP)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Name"]) == ["running one", "queued one"]
+    assert any("Epoch 2/10" in (p.proto.text or "") for p in at.get("progress"))
+
+
+def test_train_page_opens_with_working_defaults(store: Store) -> None:
+    at = run(TRAIN)
+    assert not at.exception
+    defaults = RunConfig()
+    assert at.selectbox(key="dataset").value == defaults.dataset
+    assert at.selectbox(key="model").value == defaults.model
+    assert at.selectbox(key="optimizer").value == defaults.optimizer
+    assert at.number_input(key="learning_rate").value == defaults.learning_rate
+    assert at.number_input(key="batch_size").value == defaults.batch_size
+    assert at.number_input(key="epochs").value == defaults.epochs
+    assert at.number_input(key="seed").value == defaults.seed
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "words"),
+    [
+        ("batch_size", 5000, "larger than the training set"),
+        ("batch_size", 0, "1 or more"),
+        ("epochs", 0, "1 or more"),
+        ("learning_rate", 0.0, "above 0"),
+        ("learning_rate", -0.1, "above 0"),
+    ],
+)
+def test_bad_values_show_one_error_and_queue_nothing(
+    store: Store, widget: str, value: float, words: str
+) -> None:
+    at = run(TRAIN)
+    at.number_input(key=widget).set_value(value)
+    at.button[0].click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert widget in at.error[0].value and words in at.error[0].value
+    assert store.studies() == []
+
+
+def test_a_dataset_missing_offline_says_which_file_and_where(store: Store, cache: Path) -> None:
+    at = run(TRAIN)
+    at.selectbox(key="dataset").set_value("cifar10")
+    at.button[0].click().run()
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "dataset" in message and str(cache / "keras") in message
+    assert store.studies() == []
+
+
+def test_train_queues_a_run_starts_the_worker_and_shows_it(
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(IDLE_ENV, "1")
+    at = run(TRAIN)
+    at.number_input(key="epochs").set_value(1)
+    at.selectbox(key="model").set_value("mlp")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    (trial,) = store.trials()
+    assert trial.config["epochs"] == 1 and trial.config["model"] == "mlp"
+    assert at.query_params["trial"] in (str(trial.id), [str(trial.id)])
+    assert any(f"Run {trial.id}" in m.value for m in at.markdown)
+    # The worker started by the page trains it; wait so it does not outlive the test folder.
+    end = time.monotonic() + 120
+    while not store.trial(trial.id).status.finished and time.monotonic() < end:
+        time.sleep(0.3)
+    assert store.trial(trial.id).status == Status.COMPLETED
+    while worker_alive(cache) and time.monotonic() < end:
+        time.sleep(0.3)
+
+
+def test_a_completed_run_shows_metrics_summary_and_downloads(
+    store: Store, completed_trial: int
+) -> None:
+    at = run(TRAIN, trial=str(completed_trial))
+    assert not at.exception
+    trial = store.trial(completed_trial)
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Test accuracy"] == f"{trial.test_accuracy:.2%}"
+    assert labels["Test loss"] == f"{trial.test_loss:.4f}"
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["Layer", "Type", "Output shape", "Params"]
+    assert summary["Params"].sum() == trial.results["params"]
+    downloads = at.get("download_button")
+    assert len(downloads) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "shown"),
+    [
+        (Status.FAILED, "Out of memory at batch size 64", "error"),
+        (Status.DIVERGED, "The loss became NaN in epoch 3", "error"),
+        (Status.INTERRUPTED, "The worker stopped", "warning"),
+        (Status.CANCELLED, None, "info"),
+    ],
+)
+def test_each_ending_is_explained(
+    store: Store, status: Status, error: str | None, shown: str
+) -> None:
+    _, (tid,) = store.create_study("s", "single", [RunConfig()], claim_pid=1)
+    store.add_epoch(
+        tid, 0, {"loss": 1.0, "val_loss": 1.1, "accuracy": 0.5, "val_accuracy": 0.4}, 1.0
+    )
+    store.finish_trial(tid, status, error=error)
+    at = run(TRAIN, trial=str(tid))
+    assert not at.exception
+    elements = getattr(at, shown)
+    assert len(elements) == 1
+    assert (error or "Cancelled") in elements[0].value
+
+
+def test_an_unknown_run_in_the_url_falls_back_to_the_latest(store: Store) -> None:
+    _, (tid,) = store.create_study("s", "single", [RunConfig()])
+    store.request_cancel(tid)
+    at = run(TRAIN, trial="999")
+    assert "no run 999" in at.warning[0].value
+    assert any(f"Run {tid}" in m.value for m in at.markdown)
