@@ -87,12 +87,12 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 MODELS: dict[str, str] = {
-    "cnn": "Small CNN (report 000: Conv-AvgPool-BN ×2, Dense, Dropout)",
-    "mlp": "Multilayer perceptron (Flatten, Dense, Dropout)",
+    "cnn": "CNN (report 000)",
+    "mlp": "MLP (dense layers)",
 }
 
 LOSSES: dict[str, str] = {
-    "sparse_categorical_crossentropy": "Sparse categorical cross-entropy (integer labels)",
+    "sparse_categorical_crossentropy": "Sparse categorical cross-entropy",
     "categorical_crossentropy": "Categorical cross-entropy (one-hot labels)",
 }
 

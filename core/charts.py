@@ -43,9 +43,7 @@ def curves_figure(epochs: Sequence[Epoch], total_epochs: int | None = None) -> g
         total_epochs: If given, the x axis spans all planned epochs so the curve grows into it.
     """
     frame = epochs_frame(epochs)
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08
-    )
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1)
     for col, metric in ((1, "loss"), (2, "accuracy")):
         for prefix, label, colour, dash in (
             ("", "train", TRAIN_COLOUR, "dash"),
@@ -70,12 +68,12 @@ def curves_figure(epochs: Sequence[Epoch], total_epochs: int | None = None) -> g
             )
     span = max(total_epochs or 0, len(frame), 1)
     fig.update_xaxes(title_text="epoch", range=[0.5, span + 0.5], dtick=_tick(span))
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(title_text="loss", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(
         height=340,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": 1.18, "x": 0},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         hovermode="x unified",
     )
     return fig
@@ -90,7 +88,7 @@ def progress_of(trial: Trial) -> tuple[float, str]:
     p = trial.progress
     epochs = int(p.get("epochs") or trial.config.get("epochs") or 1)
     if trial.status == Status.QUEUED:
-        return 0.0, "Waiting for the worker…"
+        return 0.0, "Waiting for the worker (it loads TensorFlow when it starts)…"
     phase = p.get("phase", "starting")
     if phase != "training":
         done = 1.0 if phase in ("testing", "saving") else 0.0
@@ -104,8 +102,10 @@ def progress_of(trial: Trial) -> tuple[float, str]:
 
 
 def format_duration(seconds: float) -> str:
-    """``42 s``, ``3 min 5 s`` or ``1 h 02 min``."""
-    seconds = max(0, round(seconds))
+    """``0.4 s``, ``42 s``, ``3 min 5 s`` or ``1 h 02 min``."""
+    if seconds < 9.95:
+        return f"{max(0.0, seconds):.1f} s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:

@@ -11,7 +11,7 @@ from core.store import Status, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-TRAIN = str(ROOT / "pages" / "train.py")
+TRAIN = "pages/1_Train.py"
 
 
 @pytest.fixture

@@ -15,10 +15,13 @@ from core.worker import IDLE_ENV, worker_alive
 from tests.app.conftest import APP, TRAIN
 
 
-def run(path: str, **query: str) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=30)
+def run(page: str, **query: str) -> AppTest:
+    """Open the app on one page, the way a browser does: through app.py."""
+    at = AppTest.from_file(APP, default_timeout=30)
     for key, value in query.items():
         at.query_params[key] = value
+    if page != APP:
+        at.switch_page(page)
     return at.run()
 
 

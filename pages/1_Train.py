@@ -8,11 +8,11 @@ from core.catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS
 from core.config import ConfigError, RunConfig
 from core.datasets import check_available, missing_files
 from core.store import Status
-from pages.components import keep_queue_moving, render_trial, store
+from pages.ui.components import keep_queue_moving, page_setup, render_trial, store
 
 DEFAULTS = RunConfig()
 
-st.title("Train")
+page_setup("Train")
 st.caption(
     "Train one model in the background worker. Closing the tab or refreshing does not stop it."
 )
@@ -24,82 +24,74 @@ def _dataset_label(name: str) -> str:
 
 
 def _form() -> dict:
-    values: dict = {}
+    d = DEFAULTS
+    v: dict = {}
     with st.form("config", border=True):
-        st.markdown("**Data**")
-        values["dataset"] = st.selectbox(
+        v["dataset"] = st.selectbox(
             "Dataset", list(DATASETS), format_func=_dataset_label, key="dataset"
         )
-        values["validation_split"] = st.slider(
-            "Validation split",
-            0.05,
-            0.5,
-            DEFAULTS.validation_split,
-            0.05,
-            key="validation_split",
-            help="Share of the training images held out (stratified) to validate each epoch.",
-        )
-        st.markdown("**Model**")
-        values["model"] = st.selectbox("Model", list(MODELS), format_func=MODELS.get, key="model")
-        values["dropout"] = st.slider(
+        a, b = st.columns(2)
+        v["model"] = a.selectbox("Model", list(MODELS), format_func=MODELS.get, key="model")
+        v["dropout"] = b.slider(
             "Dropout",
             0.0,
             0.9,
-            DEFAULTS.dropout,
+            d.dropout,
             0.05,
             key="dropout",
             help="Share of units dropped while training; fights overfitting.",
         )
-        st.markdown("**Optimization**")
-        values["optimizer"] = st.selectbox(
+        v["optimizer"] = a.selectbox(
             "Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="optimizer"
         )
-        values["learning_rate"] = st.number_input(
+        v["learning_rate"] = b.number_input(
             "Learning rate",
-            value=DEFAULTS.learning_rate,
+            value=d.learning_rate,
             step=1e-4,
             format="%g",
             key="learning_rate",
             help="Step size of each update: too high diverges, too low barely moves.",
         )
-        values["loss"] = st.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss")
-        st.markdown("**Training**")
-        left, right = st.columns(2)
-        values["batch_size"] = left.number_input(
+        v["loss"] = st.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss")
+        a, b = st.columns(2)
+        v["batch_size"] = a.number_input(
             "Batch size",
-            value=DEFAULTS.batch_size,
+            value=d.batch_size,
             step=1,
             key="batch_size",
             help="Images per update: larger is faster per epoch but gives fewer updates.",
         )
-        values["epochs"] = right.number_input(
-            "Epochs",
-            value=DEFAULTS.epochs,
-            step=1,
-            key="epochs",
-            help="Passes over the training images.",
+        v["epochs"] = b.number_input(
+            "Epochs", value=d.epochs, step=1, key="epochs", help="Passes over the training images."
         )
-        values["early_stopping_patience"] = left.number_input(
-            "Early stopping patience",
-            value=DEFAULTS.early_stopping_patience,
-            min_value=0,
-            key="early_stopping_patience",
-            step=1,
-            help="Stop after this many epochs without a better validation loss "
-            "and keep the best weights (0 = off).",
+        v["validation_split"] = a.number_input(
+            "Validation split",
+            value=d.validation_split,
+            step=0.05,
+            key="validation_split",
+            help="Share of the training images held out, stratified, to validate each epoch.",
         )
-        values["seed"] = right.number_input(
+        v["seed"] = b.number_input(
             "Seed",
-            value=DEFAULTS.seed,
+            value=d.seed,
             min_value=0,
             step=1,
             key="seed",
             help="Fixes the split, the initial weights and the shuffling.",
         )
-        values["submitted"] = st.form_submit_button(
+        v["early_stopping_patience"] = st.number_input(
+            "Early stopping patience (0 = off)",
+            value=d.early_stopping_patience,
+            min_value=0,
+            step=1,
+            key="early_stopping_patience",
+            help="Stop after this many epochs without a better validation loss and keep the "
+            "best weights.",
+        )
+        v["submitted"] = st.form_submit_button(
             "Train", type="primary", icon=":material/play_arrow:", width="stretch"
         )
-    return values
+    return v
 
 
 def _launch(values: dict) -> int | None:
@@ -130,7 +122,7 @@ def _shown_trial() -> int | None:
     return latest[0].id if latest else None
 
 
-form_col, run_col = st.columns([1, 2], gap="large")
+form_col, run_col = st.columns([1.15, 2], gap="large")
 with form_col:
     values = _form()
     submitted = values.pop("submitted")

@@ -1,4 +1,4 @@
-"""Renderers shared by the pages: the store handle and the live view of one run.
+"""Shared by the pages: page set-up and navigation, the store handle, the live run view.
 
 Everything shown comes from the store; figures and tables come from ``core.charts``.
 """
@@ -14,6 +14,28 @@ from core.store import Status, Store, Trial
 from core.worker import ensure_worker
 
 POLL_SECONDS = 1.0
+HOME_PAGE = "app.py"
+TRAIN_PAGE = "pages/1_Train.py"
+NAVIGATION = (
+    (HOME_PAGE, "Home", ":material/home:"),
+    (TRAIN_PAGE, "Train", ":material/model_training:"),
+)
+
+
+def page_setup(title: str) -> None:
+    """Configure the page (wide, titled), draw the sidebar navigation and the title."""
+    st.set_page_config(
+        page_title=title
+        if title.startswith("Hyperparameter")
+        else f"{title} · Hyperparameter Explorer",
+        page_icon=":material/tune:",
+        layout="wide",
+    )
+    with st.sidebar:
+        st.markdown("**Hyperparameter Explorer**")
+        for path, label, icon in NAVIGATION:
+            st.page_link(path, label=label, icon=icon)
+    st.title(title)
 
 
 @st.cache_resource
@@ -138,6 +160,6 @@ def _render_results(trial: Trial, epochs: list) -> None:
             )
         else:
             col.caption(f"The {key} file is no longer on disk.")
-    with st.expander("Model summary", expanded=False):
+    with st.expander("Model summary", expanded=True):
         st.dataframe(charts.summary_frame(r.get("summary", [])), hide_index=True)
         st.caption(f"Total params: {r.get('params', 0):,}")
