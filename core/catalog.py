@@ -87,8 +87,8 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 MODELS: dict[str, str] = {
-    "cnn": "CNN (report 000)",
-    "mlp": "MLP (dense layers)",
+    "cnn": "CNN",
+    "mlp": "MLP",
 }
 
 LOSSES: dict[str, str] = {

@@ -31,7 +31,14 @@ def _form() -> dict:
             "Dataset", list(DATASETS), format_func=_dataset_label, key="dataset"
         )
         a, b = st.columns(2)
-        v["model"] = a.selectbox("Model", list(MODELS), format_func=MODELS.get, key="model")
+        v["model"] = a.selectbox(
+            "Model",
+            list(MODELS),
+            format_func=MODELS.get,
+            key="model",
+            help="CNN: report 000's network (two Conv-AvgPool-BatchNorm blocks, Dense 256, "
+            "Dropout). MLP: two Dense layers with Dropout.",
+        )
         v["dropout"] = b.slider(
             "Dropout",
             0.0,
