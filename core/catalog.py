@@ -88,12 +88,15 @@ DATASETS: dict[str, DatasetInfo] = {
 
 MODELS: dict[str, str] = {
     "cnn": "CNN",
+    "resnet": "ResNet",
     "mlp": "MLP",
+    "transfer": "Transfer",
 }
 
 LOSSES: dict[str, str] = {
     "sparse_categorical_crossentropy": "Sparse categorical cross-entropy",
     "categorical_crossentropy": "Categorical cross-entropy (one-hot labels)",
+    "focal": "Focal loss (one-hot labels)",
 }
 
 OPTIMIZERS: dict[str, str] = {

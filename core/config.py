@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from core.catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS
+from core.catalog import DATASETS
+from core.params import AUGMENTATIONS, BACKBONE_MIN_SIZE, PARAMS
 
 
 class ConfigError(ValueError):
@@ -30,32 +31,71 @@ class ConfigError(ValueError):
 class RunConfig:
     """Everything that decides what one training run does.
 
+    Every field is described (group, label, help, range) in ``core.params.PARAMS``; the
+    essentials:
+
     Attributes:
         dataset: A built-in dataset key (see ``core.catalog.DATASETS``).
         validation_split: Share of the training split held out, stratified, for validation.
-        model: ``cnn`` or ``mlp``.
+        model: ``cnn``, ``resnet``, ``mlp`` or ``transfer``.
         loss: Loss function key.
         optimizer: Optimizer key.
         learning_rate: Initial learning rate.
         batch_size: Samples per optimizer update.
         epochs: Passes over the training data.
-        dropout: Dropout rate before the last layer, in [0, 1).
-        early_stopping_patience: Epochs without a better ``val_loss`` before stopping
-            (0 turns early stopping off); the best weights are restored.
+        dropout: Dropout rate before the output layer.
+        early_stopping_patience: Epochs without improvement of ``early_stopping_monitor``
+            before stopping (0 turns early stopping off); the best weights are restored.
         seed: Seed for the split, the initial weights and the shuffling.
     """
 
+    # data
     dataset: str = "digits"
     validation_split: float = 0.2
-    model: str = "cnn"
-    loss: str = "sparse_categorical_crossentropy"
+    augment: tuple[str, ...] = ()
+    normalization: str = "rescale"
+    img_size: int = 0
+    # training
+    epochs: int = 10
+    batch_size: int = 64
+    folds: int = 1
+    seed: int = 0
+    # optimization
     optimizer: str = "adam"
     learning_rate: float = 1e-3
-    batch_size: int = 64
-    epochs: int = 10
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    lr_decay_rate: float = 0.5
+    lr_decay_steps: int = 10
+    lr_patience: int = 2
+    lr_factor: float = 0.5
+    warmup_epochs: int = 0
+    gradient_clip: float = 0.0
+    loss: str = "sparse_categorical_crossentropy"
+    # regularization
     dropout: float = 0.3
+    l1: float = 0.0
+    l2: float = 0.0
+    label_smoothing: float = 0.0
     early_stopping_patience: int = 0
-    seed: int = 0
+    early_stopping_monitor: str = "val_loss"
+    # architecture
+    model: str = "cnn"
+    conv_blocks: int = 2
+    filters: tuple[int, ...] = (16, 64)
+    kernel_size: int = 3
+    pooling: str = "avg"
+    batch_norm: bool = True
+    activation: str = "relu"
+    dense_units: int = 256
+    dense_layers: int = 1
+    initializer: str = "glorot_uniform"
+    # transfer
+    backbone: str = "mobilenet_v2"
+    pretrained: str = "imagenet"
+    fine_tune_layers: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -64,8 +104,10 @@ class RunConfig:
         _validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the config as a plain dict of JSON-compatible values."""
-        return dataclasses.asdict(self)
+        """Return the config as a plain dict of JSON-compatible values (lists for tuples)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     def to_json(self) -> str:
         """Return canonical JSON (sorted keys), the form that is hashed and saved."""
@@ -113,9 +155,10 @@ class RunConfig:
 
     @property
     def train_size(self) -> int:
-        """Images left for training once the validation share is held out."""
+        """Images left for training once validation is held out (one fold's, with k folds)."""
         n = DATASETS[self.dataset].n_train
-        return n - math.ceil(n * self.validation_split)
+        held_out = 1 / self.folds if self.folds > 1 else self.validation_split
+        return n - math.ceil(n * held_out)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -139,20 +182,18 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
-_LABELS = {
-    "batch_size": "batch size",
-    "learning_rate": "learning rate",
-    "validation_split": "validation split",
-    "early_stopping_patience": "early stopping patience",
-}
-
-
 def _coerce(name: str, kind: str, value: Any) -> Any:
     """Return ``value`` as the field's type, or raise a ConfigError that says what was wrong."""
     if kind == "str":
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(name, f"must be a non-empty text value (got {value!r}).")
         return value.strip()
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(name, f"must be true or false (got {value!r}).")
+        return value
+    if kind.startswith("tuple"):
+        return _coerce_list(name, "int" if "int" in kind else "str", value)
     if isinstance(value, bool):
         raise ConfigError(name, f"must be a number, not {value!r}.")
     if kind == "int":
@@ -171,32 +212,68 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     raise AssertionError(f"unhandled field type {kind}")  # pragma: no cover
 
 
+def _coerce_list(name: str, item_kind: str, value: Any) -> tuple:
+    """A list, tuple or comma-separated text of items, as a tuple."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(name, f"must be a list (got {value!r}).")
+    items = []
+    for item in value:
+        if item_kind == "int" and isinstance(item, str) and item.strip().lstrip("-").isdigit():
+            item = int(item)
+        items.append(_coerce(name, item_kind, item))
+    return tuple(items)
+
+
+def _canonical_augment(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """``("flip", "rotation:15")``: known names, strengths in range, each name once."""
+    seen: dict[str, str] = {}
+    for entry in entries:
+        name, _, raw = entry.partition(":")
+        name = name.strip().lower()
+        if name not in AUGMENTATIONS:
+            raise ConfigError(
+                "augment",
+                f"unknown augmentation {name!r}; choose from: {', '.join(AUGMENTATIONS)}.",
+            )
+        if name in seen:
+            raise ConfigError("augment", f"{name} is listed twice.")
+        default, unit, high = AUGMENTATIONS[name]
+        if default is None:
+            if raw.strip():
+                raise ConfigError("augment", f"{name} takes no strength (got {raw!r}).")
+            seen[name] = name
+            continue
+        try:
+            strength = float(raw) if raw.strip() else default
+        except ValueError:
+            raise ConfigError(
+                "augment", f"{name} strength must be a number (got {raw!r})."
+            ) from None
+        if not 0 < strength <= high:
+            raise ConfigError(
+                "augment",
+                f"{name} strength must be above 0 and at most {high:g} {unit} (got {strength:g}).",
+            )
+        seen[name] = f"{name}:{strength:g}"
+    return tuple(seen.values())
+
+
 def _choice(name: str, value: str, options: dict[str, Any]) -> None:
     if value not in options:
         raise ConfigError(name, f"unknown value {value!r}; choose one of: {', '.join(options)}.")
 
 
-def _at_least(name: str, value: float, low: float, hint: str) -> None:
-    if value < low:
-        raise ConfigError(name, f"{_LABELS.get(name, name)} must be {hint} (got {value:g}).")
-
-
 def _validate(cfg: RunConfig) -> None:
     _choice("dataset", cfg.dataset, DATASETS)
-    _choice("model", cfg.model, MODELS)
-    _choice("loss", cfg.loss, LOSSES)
-    _choice("optimizer", cfg.optimizer, OPTIMIZERS)
-    if not 0.0 < cfg.validation_split < 0.9:
-        raise ConfigError(
-            "validation_split",
-            f"validation split must be above 0 and below 0.9 (got {cfg.validation_split:g}).",
-        )
-    if cfg.learning_rate <= 0 or cfg.learning_rate > 1e6:
-        raise ConfigError(
-            "learning_rate",
-            f"learning rate must be above 0 and at most 1e6 (got {cfg.learning_rate:g}); "
-            "1e-3 is a good start for Adam.",
-        )
+    for param in PARAMS:
+        problem = param.check(getattr(cfg, param.key))
+        if problem:
+            raise ConfigError(param.key, problem)
+    object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
+    if not cfg.filters:
+        raise ConfigError("filters", "give at least one filter count, e.g. 16,64.")
     info = DATASETS[cfg.dataset]
     n_val, classes = info.n_train - cfg.train_size, info.num_classes
     if n_val < classes:
@@ -206,10 +283,6 @@ def _validate(cfg: RunConfig) -> None:
             f"validation split {cfg.validation_split:g} keeps only {n_val} validation images "
             f"for {classes} classes; use at least {lowest:g}.",
         )
-    _at_least("epochs", cfg.epochs, 1, "1 or more")
-    if cfg.epochs > 10_000:
-        raise ConfigError("epochs", f"epochs must be at most 10,000 (got {cfg.epochs}).")
-    _at_least("batch_size", cfg.batch_size, 1, "1 or more")
     if cfg.batch_size > cfg.train_size:
         raise ConfigError(
             "batch_size",
@@ -217,10 +290,12 @@ def _validate(cfg: RunConfig) -> None:
             f"({cfg.train_size} images of {cfg.dataset} after the validation split); "
             f"use at most {cfg.train_size}.",
         )
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise ConfigError(
-            "dropout", f"dropout must be at least 0 and below 1 (got {cfg.dropout:g})."
-        )
-    _at_least("early_stopping_patience", cfg.early_stopping_patience, 0, "0 (off) or more")
-    if not 0 <= cfg.seed < 2**32:
-        raise ConfigError("seed", f"seed must be between 0 and 4294967295 (got {cfg.seed}).")
+    if cfg.model == "transfer":
+        side = cfg.img_size or min(info.shape[:2])
+        need = BACKBONE_MIN_SIZE[cfg.backbone]
+        if side < need:
+            raise ConfigError(
+                "img_size",
+                f"{cfg.backbone} needs images of at least {need} pixels a side; "
+                f"set image size to {need} or more.",
+            )

@@ -44,21 +44,21 @@ def test_whole_float_is_accepted_for_integer_fields() -> None:
         ({"batch_size": -5}, "batch_size", "1 or more"),
         ({"batch_size": 5000}, "batch_size", "larger than the training set"),
         ({"batch_size": 2.5}, "batch_size", "whole number"),
-        ({"epochs": 0}, "epochs", "1 or more"),
+        ({"epochs": 0}, "epochs", "at least 1"),
         ({"epochs": "ten"}, "epochs", "whole number"),
         ({"learning_rate": 0}, "learning_rate", "above 0"),
         ({"learning_rate": -1e-3}, "learning_rate", "above 0"),
         ({"learning_rate": float("nan")}, "learning_rate", "finite"),
         ({"learning_rate": float("inf")}, "learning_rate", "finite"),
-        ({"dropout": 1.0}, "dropout", "below 1"),
+        ({"dropout": 1.0}, "dropout", "at most 0.95"),
         ({"dropout": -0.1}, "dropout", "at least 0"),
         ({"dataset": "imagenet"}, "dataset", "choose one of"),
         ({"model": "vgg"}, "model", "choose one of"),
         ({"optimizer": "lbfgs"}, "optimizer", "choose one of"),
         ({"loss": "mse"}, "loss", "choose one of"),
         ({"validation_split": 0.0}, "validation_split", "above 0"),
-        ({"early_stopping_patience": -1}, "early_stopping_patience", "0 \\(off\\)"),
-        ({"seed": -1}, "seed", "between"),
+        ({"early_stopping_patience": -1}, "early_stopping_patience", "0 or more"),
+        ({"seed": -1}, "seed", "at most 4,294,967,295"),
         ({"seed": True}, "seed", "number"),
         ({"colour": "red"}, "colour", "unknown setting"),
     ],
@@ -112,3 +112,57 @@ def test_config_module_does_not_import_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_config_key_is_described_once_in_the_parameter_table() -> None:
+    from dataclasses import fields
+
+    from core.params import GROUPS, PARAMS
+
+    assert sorted(p.key for p in PARAMS) == sorted(f.name for f in fields(RunConfig))
+    assert all(p.group in GROUPS and p.help.endswith(".") for p in PARAMS)
+
+
+def test_augment_is_made_canonical_and_checked() -> None:
+    cfg = RunConfig(augment="flip, rotation:15, translation")
+    assert cfg.augment == ("flip", "rotation:15", "translation:0.1")
+    assert RunConfig.from_json(cfg.to_json()) == cfg
+    for bad, words in [
+        ("blur", "unknown augmentation"),
+        ("rotation:400", "at most 180"),
+        ("zoom:x", "must be a number"),
+        ("flip,flip", "twice"),
+        ("flip:2", "takes no strength"),
+    ]:
+        with pytest.raises(ConfigError, match=words):
+            RunConfig(augment=bad)
+
+
+def test_lists_bools_and_choices_of_the_catalog() -> None:
+    cfg = RunConfig.from_dict({"filters": "32, 64,128", "conv_blocks": 3, "nesterov": True})
+    assert cfg.filters == (32, 64, 128) and cfg.nesterov is True
+    assert cfg.to_dict()["filters"] == [32, 64, 128]
+    with pytest.raises(ConfigError, match="true or false"):
+        RunConfig(nesterov="yes")
+    with pytest.raises(ConfigError, match="at least one"):
+        RunConfig(filters=[])
+    with pytest.raises(ConfigError, match="filters per block must be"):
+        RunConfig(filters=[16, 0])
+    for key, value in [("lr_schedule", "linear"), ("activation", "relu6"),
+                       ("pooling", "min"), ("backbone", "vgg16"), ("pretrained", "coco")]:
+        with pytest.raises(ConfigError, match="choose one of") as caught:
+            RunConfig.from_dict({key: value})
+        assert caught.value.field == key
+
+
+def test_transfer_backbones_need_their_smallest_input() -> None:
+    with pytest.raises(ConfigError, match="at least 71 pixels") as caught:
+        RunConfig(model="transfer", backbone="xception", dataset="cifar10")
+    assert caught.value.field == "img_size"
+    assert RunConfig(model="transfer", backbone="xception", dataset="cifar10", img_size=96)
+
+
+def test_folds_hold_out_one_fold_for_validation() -> None:
+    assert RunConfig(folds=5).train_size == 1437 - 288
+    with pytest.raises(ConfigError, match="larger than the training set"):
+        RunConfig(folds=2, batch_size=720)
