@@ -11,7 +11,9 @@ import streamlit as st
 
 from core import charts, paths
 from core.store import Status, Store, Trial
+from core.studies import summarize_folds
 from core.worker import ensure_worker
+from pages.ui.config_form import load_into_form
 
 POLL_SECONDS = 1.0
 HOME_PAGE = "app.py"
@@ -62,13 +64,43 @@ def status_badge(trial: Trial) -> str:
 
 
 def render_trial(trial_id: int) -> None:
-    """The whole view of one trial: live while it runs, results once it ends."""
+    """The whole view of one trial: live while it runs, results once it ends.
+
+    For a k-fold study, a summary across folds comes first, with a choice of fold.
+    """
     s = store()
     trial = s.trial(trial_id)
+    siblings = s.trials(study_ids=[trial.study_id])
+    if len(siblings) > 1:
+        trial = _render_folds(trial, siblings)
     if trial.status.finished:
         _render_body(s, trial)
     else:
-        _live(trial_id)
+        _live(trial.id)
+
+
+def _render_folds(trial: Trial, folds: list[Trial]) -> Trial:
+    """Mean ± std over finished folds, and a fold picker; return the fold to show."""
+    summary = summarize_folds(folds)
+    if summary.mean_accuracy is None:
+        line = f"Cross-validation · {summary.finished} of {summary.folds} folds done"
+    else:
+        spread = f" ± {summary.std_accuracy:.2%}" if summary.std_accuracy is not None else ""
+        line = (
+            f"Cross-validation · {summary.finished} of {summary.folds} folds done · "
+            f"test accuracy **{summary.mean_accuracy:.2%}{spread}**"
+        )
+    st.markdown(line)
+    by_id = {t.id: t for t in folds}
+    running = [t.id for t in folds if t.status == Status.RUNNING]
+    chosen = st.segmented_control(
+        "Fold",
+        options=sorted(by_id, key=lambda i: by_id[i].number),
+        format_func=lambda i: f"Fold {by_id[i].number + 1}",
+        default=running[0] if running else trial.id,
+        key=f"fold-{trial.study_id}-{','.join(map(str, running))}",
+    )
+    return by_id.get(chosen or trial.id, trial)
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -87,7 +119,17 @@ def _render_body(s: Store, trial: Trial) -> None:
     head.markdown(
         f"#### Run {trial.id} · {cfg['model']} on {cfg['dataset']} &nbsp; {status_badge(trial)}"
     )
-    if not trial.status.finished:
+    if trial.status.finished:
+        action.button(
+            "Use these settings",
+            icon=":material/content_copy:",
+            key=f"reuse-{trial.id}",
+            on_click=_reuse_settings,
+            args=(trial.config,),
+            help="Load this run's hyperparameters into the form, to change one and train again.",
+            width="stretch",
+        )
+    else:
         if action.button(
             "Cancel",
             icon=":material/stop_circle:",
@@ -111,6 +153,11 @@ def _render_body(s: Store, trial: Trial) -> None:
         st.caption("The curves appear here when the first epoch ends.")
     if trial.status == Status.COMPLETED:
         _render_results(trial, epochs)
+
+
+def _reuse_settings(config: dict) -> None:
+    load_into_form(config)
+    st.session_state["dataset"] = config["dataset"]
 
 
 def _render_outcome(trial: Trial) -> None:
