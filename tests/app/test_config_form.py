@@ -1,0 +1,63 @@
+"""The generated form: every key reaches the queued config, and a run's settings come back."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import RunConfig
+from core.store import Status, Store
+from core.worker import IDLE_ENV
+from tests.app.conftest import TRAIN
+from tests.app.test_pages import run
+
+
+def test_every_form_control_lands_in_the_queued_config(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(IDLE_ENV, "0")  # a started worker leaves at once; only the queue is read
+    at = run(TRAIN)
+    at.selectbox(key="optimizer").set_value("sgd")
+    at.number_input(key="momentum").set_value(0.9)
+    at.checkbox(key="nesterov").check()
+    at.selectbox(key="lr_schedule").set_value("cosine")
+    at.number_input(key="l2").set_value(1e-4)
+    at.text_input(key="filters").set_value("8, 16, 32")
+    at.number_input(key="conv_blocks").set_value(3)
+    at.selectbox(key="pooling").set_value("max")
+    at.checkbox(key="augment_flip").check()
+    at.number_input(key="augment_rotation").set_value(15.0)
+    at.number_input(key="folds").set_value(3)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    trials = store.trials()
+    assert len(trials) == 3  # one per fold
+    cfg = trials[0].run_config
+    assert (cfg.optimizer, cfg.momentum, cfg.nesterov, cfg.lr_schedule) == (
+        "sgd",
+        0.9,
+        True,
+        "cosine",
+    )
+    assert (cfg.l2, cfg.filters, cfg.conv_blocks, cfg.pooling) == (1e-4, (8, 16, 32), 3, "max")
+    assert cfg.augment == ("flip", "rotation:15") and cfg.folds == 3
+
+
+def test_a_bad_list_value_is_refused_with_its_field(store: Store) -> None:
+    at = run(TRAIN)
+    at.text_input(key="filters").set_value("16, lots")
+    at.button[0].click().run()
+    assert len(at.error) == 1 and "filters" in at.error[0].value
+    assert store.studies() == []
+
+
+def test_use_these_settings_fills_the_form_from_a_run(store: Store) -> None:
+    cfg = RunConfig(epochs=2, batch_size=32, optimizer="rmsprop", filters=(8, 8), augment=("flip",))
+    _, (tid,) = store.create_study("s", "single", [cfg], claim_pid=1)
+    store.finish_trial(tid, Status.CANCELLED)
+    at = run(TRAIN, trial=str(tid))
+    next(b for b in at.button if b.label == "Use these settings").click().run()
+    assert at.number_input(key="epochs").value == 2
+    assert at.number_input(key="batch_size").value == 32
+    assert at.selectbox(key="optimizer").value == "rmsprop"
+    assert at.text_input(key="filters").value == "8, 8"
+    assert at.checkbox(key="augment_flip").value is True
