@@ -34,7 +34,7 @@ def _running_now() -> None:
     for trial in reversed(active):
         fraction, text = charts.progress_of(trial)
         cfg = trial.config
-        st.markdown(f"Run {trial.id} · {cfg['model']} on {cfg['dataset']} {status_badge(trial)}")
+        st.markdown(f"Run {trial.id} · {charts.run_title(cfg)} {status_badge(trial)}")
         st.progress(fraction, text=text)
         st.page_link(
             TRAIN_PAGE,

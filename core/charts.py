@@ -6,6 +6,7 @@ Nothing here imports Streamlit or TensorFlow, so every figure and table is teste
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.folder_views import dataset_label
 from core.store import Epoch, Status, Study, Trial
 
 TRAIN_COLOUR = "#636EFA"
@@ -27,6 +29,16 @@ STATUS_BADGES: dict[Status, str] = {
     Status.INTERRUPTED: ":orange-badge[:material/warning: interrupted]",
     Status.DIVERGED: ":red-badge[:material/trending_up: diverged]",
 }
+
+
+def run_title(config: dict) -> str:
+    """``cnn on digits``: the model and a readable dataset name (a folder's own name)."""
+    return f"{config.get('model')} on {dataset_label(str(config.get('dataset')))}"
+
+
+def safe_name(text: str) -> str:
+    """Text made safe for a file name: letters, digits, ``.``, ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "run"
 
 
 def epochs_frame(epochs: Sequence[Epoch]) -> pd.DataFrame:
@@ -154,7 +166,7 @@ def studies_frame(studies: Sequence[Study], trials: Sequence[Trial]) -> pd.DataF
                 "Name": s.name,
                 "Kind": s.kind,
                 "Status": _study_status(mine),
-                "Dataset": first.config.get("dataset") if first else None,
+                "Dataset": dataset_label(first.config["dataset"]) if first else None,
                 "Trials": len(mine),
                 "Best test accuracy": max(accs) if accs else None,
                 "Started": format_age(s.created_at),

@@ -6,6 +6,9 @@
 ``train`` records a study in the store and trains it in this process, printing one line per
 epoch; with ``--json`` the last line is one JSON object with the study, trial, status, test
 metrics and artifact paths. Bad input prints one line and exits with status 2.
+
+``--dataset`` takes a built-in dataset, a folder of class folders, or a ``.zip`` of them, which
+is unpacked into the cache first (``core.folders.add_upload``; the same zip is unpacked once).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from core import paths
 from core.config import ConfigError, RunConfig, parse_assignment
 from core.datasets import check_available
+from core.folders import add_upload
 from core.store import Status, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -50,6 +54,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 def _train(args: argparse.Namespace) -> int:
     try:
+        if args.dataset and args.dataset.lower().endswith(".zip"):
+            args.dataset = str(add_upload(Path(args.dataset)))
         cfg = build_config(args)
         check_available(cfg.dataset)
     except ConfigError as exc:
@@ -119,7 +125,11 @@ def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="Hyperparameter Explorer from the shell.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = sub.add_parser("train", help="train one model and record it in the store")
-    train.add_argument("--dataset", help="built-in dataset (digits, mnist, fashion_mnist, ...)")
+    train.add_argument(
+        "--dataset",
+        help="built-in dataset (digits, mnist, fashion_mnist, ...), a folder of class folders, "
+        "or a .zip of class folders",
+    )
     train.add_argument("--epochs", type=int, help="number of epochs")
     train.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="any config value"

@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from core.catalog import DATASETS
 from core.params import AUGMENTATIONS, BACKBONE_MIN_SIZE, PARAMS
 
 
@@ -35,7 +34,8 @@ class RunConfig:
     essentials:
 
     Attributes:
-        dataset: A built-in dataset key (see ``core.catalog.DATASETS``).
+        dataset: A built-in dataset key (see ``core.catalog.DATASETS``), or the path of a
+            folder of class folders, kept absolute.
         validation_split: Share of the training split held out, stratified, for validation.
         model: ``cnn``, ``resnet``, ``mlp`` or ``transfer``.
         loss: Loss function key.
@@ -156,7 +156,9 @@ class RunConfig:
     @property
     def train_size(self) -> int:
         """Images left for training once validation is held out (one fold's, with k folds)."""
-        n = DATASETS[self.dataset].n_train
+        from core.folders import dataset_info  # imports this module: not at the top
+
+        n = dataset_info(self.dataset).n_train
         held_out = 1 / self.folds if self.folds > 1 else self.validation_split
         return n - math.ceil(n * held_out)
 
@@ -266,7 +268,10 @@ def _choice(name: str, value: str, options: dict[str, Any]) -> None:
 
 
 def _validate(cfg: RunConfig) -> None:
-    _choice("dataset", cfg.dataset, DATASETS)
+    from core.folders import dataset_info  # imports this module: not at the top
+
+    info = dataset_info(cfg.dataset)
+    object.__setattr__(cfg, "dataset", info.name)  # a folder's absolute path
     for param in PARAMS:
         problem = param.check(getattr(cfg, param.key))
         if problem:
@@ -274,7 +279,6 @@ def _validate(cfg: RunConfig) -> None:
     object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
     if not cfg.filters:
         raise ConfigError("filters", "give at least one filter count, e.g. 16,64.")
-    info = DATASETS[cfg.dataset]
     n_val, classes = info.n_train - cfg.train_size, info.num_classes
     if n_val < classes:
         lowest = math.ceil(classes / info.n_train * 100) / 100

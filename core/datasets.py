@@ -7,6 +7,10 @@ Keras, whether those files are present and are the official ones, so that a miss
 becomes a ``DatasetUnavailable`` naming the file, the folder and the URL instead of a network
 error from inside Keras.
 
+A dataset may also be the path of a folder of class folders (people's own photos, see
+``core.folders``): nothing is ever missing for those, and ``load_splits`` reads them through
+``core.folder_data`` with a fixed 4% test set.
+
 Only the standard library and NumPy are imported at module level: the UI process imports this
 module and must not load TensorFlow, Keras or scikit-learn.
 """
@@ -27,7 +31,9 @@ import numpy as np
 
 from core import paths
 from core.catalog import DATASETS, DatasetInfo
+from core.class_names import CLASS_NAMES
 from core.config import ConfigError
+from core.folders import FOLDER_IMAGE_SIZE, dataset_info
 
 # SHA-256 of the official files, exactly as Keras 3.15.1's loaders pass them to ``get_file``
 # (keras/src/datasets/{mnist,cifar10,cifar100}.py). ``get_file`` re-downloads a cached file
@@ -47,39 +53,6 @@ _SHA256: dict[str, str] = {
 # the test set of every run, whatever the run's seed (1797 - 360 = 1437 left for training).
 DIGITS_TEST_SIZE = 360
 DIGITS_TEST_SEED = 0
-
-_DIGIT_NAMES = [str(i) for i in range(10)]
-
-CLASS_NAMES: dict[str, list[str]] = {
-    "digits": _DIGIT_NAMES,
-    "mnist": _DIGIT_NAMES,
-    "fashion_mnist": [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    ],
-    "cifar10": [
-        "airplane", "automobile", "bird", "cat", "deer",
-        "dog", "frog", "horse", "ship", "truck",
-    ],
-    # The ``fine_label_names`` of CIFAR-100's ``meta`` file: label i is the i-th name.
-    "cifar100": [
-        "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle",
-        "bicycle", "bottle", "bowl", "boy", "bridge", "bus", "butterfly", "camel",
-        "can", "castle", "caterpillar", "cattle", "chair", "chimpanzee", "clock",
-        "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
-        "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster",
-        "house", "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion",
-        "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain", "mouse",
-        "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear",
-        "pickup_truck", "pine_tree", "plain", "plate", "poppy", "porcupine",
-        "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea",
-        "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake",
-        "spider", "squirrel", "streetcar", "sunflower", "sweet_pepper", "table",
-        "tank", "telephone", "television", "tiger", "tractor", "train", "trout",
-        "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman",
-        "worm",
-    ],
-}  # fmt: skip
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 _keras_home_lock = threading.Lock()
@@ -144,17 +117,19 @@ def missing_files(name: str, root: Path | None = None) -> list[Path]:
     does not match (Keras would then download it again). Keras is not imported.
 
     Args:
-        name: A dataset key of ``core.catalog.DATASETS``.
+        name: A dataset key of ``core.catalog.DATASETS``, or the path of a folder.
         root: The cache folder; defaults to ``paths.cache_dir()``.
 
     Returns:
         Full paths under ``paths.keras_home(root)/"datasets"``, in catalog order; empty for
-        ``digits`` or when every file is in place.
+        ``digits``, for a folder (which is not opened here) or when every file is in place.
 
     Raises:
-        ConfigError: if ``name`` is not a built-in dataset.
+        ConfigError: if ``name`` is neither a built-in dataset nor an existing folder.
     """
-    info = _info(name)
+    if name not in DATASETS and Path(name).expanduser().is_dir():
+        return []
+    info = dataset_info(name)
     if not info.files:
         return []
     folder = paths.keras_home(root) / "datasets"
@@ -162,17 +137,21 @@ def missing_files(name: str, root: Path | None = None) -> list[Path]:
 
 
 def check_available(name: str, root: Path | None = None) -> None:
-    """Make sure a built-in dataset can be loaded without network.
+    """Make sure a dataset can be loaded without network.
 
     Args:
-        name: A dataset key of ``core.catalog.DATASETS``.
+        name: A dataset key of ``core.catalog.DATASETS``, or the path of a folder of class
+            folders (which is scanned: a folder has no files to fetch, but may be unusable).
         root: The cache folder; defaults to ``paths.cache_dir()``.
 
     Raises:
         DatasetUnavailable: naming the missing files, the folder they go in and their URL.
-        ConfigError: if ``name`` is not a built-in dataset.
+        ConfigError: if ``name`` is neither a built-in dataset nor an existing folder, or
+            (``core.folders.UploadError``) the folder is not a usable dataset.
     """
-    info = _info(name)
+    info = dataset_info(name)
+    if name not in DATASETS:
+        return
     missing = missing_files(name, root)
     if missing:
         raise DatasetUnavailable(name, missing, _unavailable_message(info, missing))
@@ -188,28 +167,39 @@ def check_available(name: str, root: Path | None = None) -> None:
         )
 
 
-def load_splits(name: str, validation_split: float, seed: int, root: Path | None = None) -> Splits:
-    """Load a built-in dataset and hold out a stratified, seeded validation share.
+def load_splits(
+    name: str,
+    validation_split: float,
+    seed: int,
+    root: Path | None = None,
+    img_size: int = 0,
+) -> Splits:
+    """Load a dataset and hold out a stratified, seeded validation share.
 
     ``ceil(n_train * validation_split)`` images of the dataset's training split go to
     validation (drawn with scikit-learn's ``train_test_split(stratify=..., random_state=seed)``),
-    which matches ``RunConfig.train_size``. The test split is the dataset's own.
+    which matches ``RunConfig.train_size``. The test split is a built-in dataset's own; for a
+    folder it is a fixed, stratified 4% (``core.folder_data``), so a validation split of 0.04
+    gives about the 92/4/4 split of the jellyfish report.
 
     Args:
-        name: A dataset key of ``core.catalog.DATASETS``.
+        name: A dataset key of ``core.catalog.DATASETS``, or the path of a folder of class
+            folders.
         validation_split: Share of the training split to hold out, above 0 and below 1.
         seed: Seed of the validation draw.
         root: The cache folder; defaults to ``paths.cache_dir()``.
+        img_size: Side a folder's images are resized to (0: ``FOLDER_IMAGE_SIZE``). Built-in
+            datasets keep their own size here; the model resizes them.
 
     Returns:
-        The three splits and the class names.
+        The three splits and the class names (a folder's class folder names).
 
     Raises:
         DatasetUnavailable: if the dataset's files are not in the cache.
-        ConfigError: for an unknown dataset, or a validation split that cannot hold at least
-            one image of every class in both parts.
+        ConfigError: for an unknown dataset or an unusable folder, or a validation split
+            that cannot hold at least one image of every class in both parts.
     """
-    info = _info(name)
+    info = dataset_info(name)
     if not 0.0 < validation_split < 1.0:
         raise ConfigError(
             "validation_split",
@@ -217,11 +207,17 @@ def load_splits(name: str, validation_split: float, seed: int, root: Path | None
         )
     if name == "digits":
         x_train, y_train, x_test, y_test = _digits()
-    else:
+        classes = CLASS_NAMES[name]
+    elif name in DATASETS:
         check_available(name, root)
         x_train, y_train, x_test, y_test = _keras_arrays(name, root)
+        classes = CLASS_NAMES[name]
+    else:
+        from core.folder_data import folder_arrays
 
-    classes = CLASS_NAMES[name]
+        side = img_size or FOLDER_IMAGE_SIZE
+        x_train, y_train, x_test, y_test, classes = folder_arrays(info.name, side, root)
+
     n_train = len(y_train)
     n_val = math.ceil(n_train * validation_split)
     if n_val < len(classes) or n_train - n_val < len(classes):
@@ -238,15 +234,6 @@ def load_splits(name: str, validation_split: float, seed: int, root: Path | None
         x_train, y_train, test_size=n_val, stratify=y_train, random_state=seed
     )
     return Splits(x_fit, y_fit, x_val, y_val, x_test, y_test, list(classes))
-
-
-def _info(name: str) -> DatasetInfo:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise ConfigError(
-            "dataset", f"unknown value {name!r}; choose one of: {', '.join(DATASETS)}."
-        ) from None
 
 
 def _usable(path: Path, rel: str) -> bool:

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.catalog import DATASETS
 from core.config import ConfigError, RunConfig
-from core.datasets import check_available, missing_files
+from core.datasets import check_available
+from core.folder_views import dataset_label
 from core.store import Status
 from core.studies import plan_run
 from pages.ui.components import keep_queue_moving, page_setup, render_trial, store
 from pages.ui.config_form import render_config_form
+from pages.ui.upload import render_dataset_picker
 
 page_setup("Train")
 st.caption(
     "Train one model in the background worker. Closing the tab or refreshing does not stop it."
 )
-
-
-def _dataset_label(name: str) -> str:
-    title = DATASETS[name].title
-    return f"{title} — not downloaded" if missing_files(name) else title
 
 
 def _launch(values: dict) -> int | None:
@@ -32,7 +28,7 @@ def _launch(values: dict) -> int | None:
         st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
         return None
     s = store()
-    plan = plan_run(cfg)
+    plan = plan_run(cfg, name=f"{cfg.model} on {dataset_label(cfg.dataset)}")
     _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
     keep_queue_moving(s)
     return trial_ids[0]
@@ -54,7 +50,7 @@ def _shown_trial() -> int | None:
 
 form_col, run_col = st.columns([1.15, 2], gap="large")
 with form_col:
-    dataset = st.selectbox("Dataset", list(DATASETS), format_func=_dataset_label, key="dataset")
+    dataset = render_dataset_picker()
     values, submitted = render_config_form()
     values["dataset"] = dataset
     if submitted:

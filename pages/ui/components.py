@@ -116,9 +116,7 @@ def _live(trial_id: int) -> None:
 def _render_body(s: Store, trial: Trial) -> None:
     cfg = trial.config
     head, action = st.columns([4, 1], vertical_alignment="center")
-    head.markdown(
-        f"#### Run {trial.id} · {cfg['model']} on {cfg['dataset']} &nbsp; {status_badge(trial)}"
-    )
+    head.markdown(f"#### Run {trial.id} · {charts.run_title(cfg)} &nbsp; {status_badge(trial)}")
     if trial.status.finished:
         action.button(
             "Use these settings",
@@ -197,8 +195,8 @@ def _render_results(trial: Trial, epochs: list) -> None:
             col.download_button(
                 label,
                 data=path.read_bytes,
-                file_name=f"run{trial.id}-{trial.config['model']}-{trial.config['dataset']}"
-                f"{''.join(path.suffixes)}",
+                file_name=charts.safe_name(f"run{trial.id}-{charts.run_title(trial.config)}")
+                + "".join(path.suffixes),
                 mime=mime,
                 icon=":material/download:",
                 on_click="ignore",

@@ -45,6 +45,7 @@ from core.datasets import (
     load_splits,
     missing_files,
 )
+from core.folders import FOLDER_IMAGE_SIZE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -550,3 +551,140 @@ def test_cifar_images_stay_channels_last_under_channels_first_config(
     assert splits.input_shape == (32, 32, 3)
     assert_labels_follow_images(splits, scale=1)
     assert np.all(splits.x_train[..., 1] == 1) and np.all(splits.x_train[..., 2] == 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders of class folders (people's own photos), read by image_dataset_from_directory
+# ---------------------------------------------------------------------------------------------
+
+
+def write_photo_folder(root: Path, per_class: int = 30, side: int = 16) -> Path:
+    """Three class folders of flat PNGs: red = 80 * label, green = 8 * index in the class."""
+    from PIL import Image
+
+    for label, name in enumerate(("barrel", "blue", "moon")):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("RGB", (side, side), (80 * label, 8 * i, 0)).save(folder / f"{i:02d}.png")
+    return root
+
+
+def test_folder_loads_as_uint8_with_a_fixed_stratified_test_set(tmp_path: Path) -> None:
+    folder = write_photo_folder(tmp_path / "jelly")
+    splits = load_splits(str(folder), 0.2, 0, tmp_path / "cache", img_size=16)
+    assert splits.class_names == ["barrel", "blue", "moon"]
+    assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == (68, 18, 4)
+    assert len(splits.y_train) == RunConfig(dataset=str(folder), batch_size=8).train_size
+    assert splits.x_train.shape == (68, 16, 16, 3) and splits.input_shape == (16, 16, 3)
+    assert_labels_follow_images(splits, scale=80)
+    # Every photo lands in exactly one part, once.
+    ids = [
+        (int(y), int(g))
+        for x, ys in ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
+        for y, g in zip(ys, x[:, 0, 0, 1], strict=True)
+    ] + [(int(y), int(g)) for y, g in zip(splits.y_test, splits.x_test[:, 0, 0, 1], strict=True)]
+    assert sorted(ids) == [(label, 8 * i) for label in range(3) for i in range(30)]
+    assert sorted(np.bincount(splits.y_test, minlength=3)) == [1, 1, 2]  # stratified
+    assert np.all(np.abs(np.bincount(splits.y_val, minlength=3) - 6) <= 1)
+
+    again = load_splits(str(folder), 0.2, 0, tmp_path / "cache", img_size=16)
+    np.testing.assert_array_equal(again.x_val, splits.x_val)
+    other = load_splits(str(folder), 0.2, 7, tmp_path / "cache", img_size=16)
+    np.testing.assert_array_equal(other.x_test, splits.x_test)  # the same test photos
+    assert not np.array_equal(other.x_val, splits.x_val)  # another validation draw
+
+
+def test_folder_images_are_resized_to_the_image_size(tmp_path: Path) -> None:
+    folder = write_photo_folder(tmp_path / "jelly", per_class=4, side=20)
+    small = load_splits(str(folder), 0.4, 0, tmp_path / "cache", img_size=8)
+    assert small.input_shape == (8, 8, 3) and small.x_train.dtype == np.uint8
+    assert_labels_follow_images(small, scale=80)
+    default = load_splits(str(folder), 0.4, 0, tmp_path / "cache")
+    assert default.input_shape == (FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE, 3) == (128, 128, 3)
+
+
+def test_92_4_4_split_of_the_jellyfish_report(tmp_path: Path) -> None:
+    folder = write_photo_folder(tmp_path / "jelly", per_class=100, side=8)
+    # 4% is set aside for test; a validation split of 0.04 of the other 288 rounds up to 12.
+    splits = load_splits(str(folder), 0.04, 0, tmp_path / "cache", img_size=8)
+    sizes = (len(splits.y_train), len(splits.y_val), len(splits.y_test))
+    assert sizes == (276, 12, 12)  # 92%, 4%, 4% of 300
+    np.testing.assert_array_equal(np.bincount(splits.y_test), [4, 4, 4])
+    np.testing.assert_array_equal(np.bincount(splits.y_val), [4, 4, 4])
+
+
+def test_a_changed_folder_is_read_again(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = write_photo_folder(tmp_path / "jelly", per_class=10, side=8)
+    first = load_splits(str(folder), 0.3, 0, tmp_path / "cache", img_size=8)
+    assert (tmp_path / "cache" / "datasets" / "joblib").is_dir()
+    for i in range(10, 13):
+        Image.new("RGB", (8, 8), (160, 8 * i, 0)).save(folder / "moon" / f"{i}.png")
+    again = load_splits(str(folder), 0.3, 0, tmp_path / "cache", img_size=8)
+    total = lambda s: len(s.y_train) + len(s.y_val) + len(s.y_test)  # noqa: E731
+    assert (total(first), total(again)) == (30, 33)
+    assert_labels_follow_images(again, scale=80)
+
+
+def test_an_unusable_folder_fails_before_keras(tmp_path: Path) -> None:
+    folder = write_photo_folder(tmp_path / "jelly", per_class=4)
+    (folder / "moon" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ConfigError, match=r"moon/broken\.png cannot be used"):
+        load_splits(str(folder), 0.4, 0, tmp_path / "cache", img_size=8)
+
+
+def test_a_one_epoch_run_on_a_folder_completes(store, cache: Path, tmp_path: Path) -> None:
+    from core.store import Status
+    from core.training import TrialMonitor, run_trial
+
+    folder = write_photo_folder(tmp_path / "jelly")
+    cfg = RunConfig(dataset=str(folder), model="mlp", epochs=1, batch_size=16, img_size=16)
+    _, (tid,) = store.create_study("folder", "single", [cfg], claim_pid=1)
+    with TrialMonitor(store, tid, interval=0.05) as monitor:
+        status = run_trial(store, store.trial(tid), monitor, cache)
+    trial = store.trial(tid)
+    assert status == Status.COMPLETED, trial.error
+    assert trial.results["sizes"] == {"train": 68, "validation": 18, "test": 4}
+    assert trial.results["class_names"] == ["barrel", "blue", "moon"]
+    assert len(store.epochs(tid)) == 1 and 0 <= trial.test_accuracy <= 1
+
+
+def test_cli_trains_on_a_zip_of_class_folders(cache: Path, tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    from core.store import Status, Store
+
+    folder = write_photo_folder(tmp_path / "jelly")
+    archive = tmp_path / "tiny.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(folder.rglob("*.png")):
+            handle.write(path, f"jelly/{path.relative_to(folder).as_posix()}")
+    train = [sys.executable, "-m", "core", "train"]
+    settings = ["model=mlp", "batch_size=16", "img_size=16"]
+    options = [arg for s in settings for arg in ("--set", s)]
+    out = subprocess.run(
+        [*train, "--dataset", str(archive), "--epochs", "1", *options, "--json"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed" and summary["epochs_run"] == 1
+    trial = Store(paths.store_path(cache)).trial(summary["trial"])
+    assert trial.status == Status.COMPLETED
+    upload = Path(trial.config["dataset"])
+    assert upload.parent == cache.resolve() / "uploads" and (upload / "jelly" / "moon").is_dir()
+
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    out = subprocess.run(
+        [*train, "--dataset", str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert lines[0] == "error: dataset: bad.zip is not a zip file."
