@@ -9,6 +9,7 @@ import pytest
 
 from core import paths
 from core.store import Store
+from core.worker import IDLE_ENV
 
 # Quiet TensorFlow's start-up chatter in test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,6 +21,8 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "cache"
     root.mkdir()
     monkeypatch.setenv(paths.CACHE_ENV, str(root))
+    # A worker a page starts in a test leaves soon after its queue is empty.
+    monkeypatch.setenv(IDLE_ENV, "3")
     return root
 
 
