@@ -15,7 +15,7 @@ from core.studies import summarize_folds
 from core.worker import ensure_worker
 from pages.ui.config_form import load_into_form
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
 HOME_PAGE = "app.py"
 TRAIN_PAGE = "pages/1_Train.py"
 NAVIGATION = (
@@ -141,14 +141,16 @@ def _render_body(s: Store, trial: Trial) -> None:
         st.progress(fraction, text=("Stopping… " if trial.cancel_requested else "") + text)
     _render_outcome(trial)
     epochs = s.epochs(trial.id)
-    if epochs:
+    if epochs or not trial.status.finished:
+        # Drawn empty while waiting too, so the browser has the charting code ready when the
+        # first epoch ends.
         st.plotly_chart(
             charts.curves_figure(epochs, cfg["epochs"]),
             key=f"curves-{trial.id}",
             config={"displaylogo": False},
         )
-    elif not trial.status.finished:
-        st.caption("The curves appear here when the first epoch ends.")
+    if not epochs and not trial.status.finished:
+        st.caption("The curves grow here as each epoch ends.")
     if trial.status == Status.COMPLETED:
         _render_results(trial, epochs)
 
