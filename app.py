@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import charts
 from core.store import Status
+from core.studies import run_title
 from pages.ui.components import TRAIN_PAGE, keep_queue_moving, page_setup, status_badge, store
 
 page_setup("Hyperparameter Explorer")
@@ -34,7 +35,7 @@ def _running_now() -> None:
     for trial in reversed(active):
         fraction, text = charts.progress_of(trial)
         cfg = trial.config
-        st.markdown(f"Run {trial.id} · {charts.run_title(cfg)} {status_badge(trial)}")
+        st.markdown(f"Run {trial.id} · {run_title(cfg)} {status_badge(trial)}")
         st.progress(fraction, text=text)
         st.page_link(
             TRAIN_PAGE,

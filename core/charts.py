@@ -31,11 +31,6 @@ STATUS_BADGES: dict[Status, str] = {
 }
 
 
-def run_title(config: dict) -> str:
-    """``cnn on digits``: the model and a readable dataset name (a folder's own name)."""
-    return f"{config.get('model')} on {dataset_label(str(config.get('dataset')))}"
-
-
 def safe_name(text: str) -> str:
     """Text made safe for a file name: letters, digits, ``.``, ``_`` and ``-`` only."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "run"

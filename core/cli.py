@@ -19,13 +19,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from core import paths
 from core.config import ConfigError, RunConfig, parse_assignment
 from core.datasets import check_available
 from core.folders import add_upload
 from core.store import Status, Store
+from core.studies import plan_run, run_title, summarize_folds
+from core.weights import check_weights
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +60,7 @@ def _train(args: argparse.Namespace) -> int:
             args.dataset = str(add_upload(Path(args.dataset)))
         cfg = build_config(args)
         check_available(cfg.dataset)
+        check_weights(cfg)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -65,39 +68,71 @@ def _train(args: argparse.Namespace) -> int:
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     store = Store(paths.store_path(root))
-    name = args.name or f"{cfg.model} on {cfg.dataset}"
-    study_id, (trial_id,) = store.create_study(
-        name, "single", [cfg], spec={"source": "cli"}, claim_pid=os.getpid()
+    plan = plan_run(cfg, args.name or run_title(cfg.to_dict()))
+    study_id, trial_ids = store.create_study(
+        plan.name, plan.kind, plan.configs, spec={"source": "cli"}, claim_pid=os.getpid()
     )
     out = sys.stderr if args.json else sys.stdout
-    print(f"study {study_id}, trial {trial_id}: training {name} for {cfg.epochs} epochs", file=out)
+    print(f"study {study_id}: {plan.name}, {cfg.epochs} epochs", file=out)
 
+    statuses = []
+    for trial_id in trial_ids:
+        if len(trial_ids) > 1:
+            print(f"fold {store.trial(trial_id).number + 1}/{len(trial_ids)}", file=out)
+        statuses.append(_train_one(store, trial_id, root, cfg.epochs, out))
+        if statuses[-1] == Status.CANCELLED:
+            for rest in trial_ids[len(statuses) :]:
+                store.finish_trial(rest, Status.CANCELLED)
+            break
+
+    trials = [store.trial(t) for t in trial_ids]
+    last = trials[len(statuses) - 1]
+    summary = {
+        "study": study_id,
+        "trial": trial_ids[0] if len(trial_ids) == 1 else trial_ids,
+        "status": str(statuses[-1]) if len(set(statuses)) == 1 else "mixed",
+        "test_accuracy": last.test_accuracy,
+        "test_loss": last.test_loss,
+        "seconds_per_epoch": last.results.get("seconds_per_epoch"),
+        "epochs_run": len(store.epochs(last.id)),
+        "artifacts": last.results.get("artifacts", {}),
+        "error": last.error,
+    }
+    if len(trial_ids) > 1:
+        folds = summarize_folds(trials)
+        summary.update(
+            test_accuracy=folds.mean_accuracy,
+            test_accuracy_std=folds.std_accuracy,
+            fold_accuracies=folds.accuracies,
+            test_loss=None,
+        )
+        if folds.mean_accuracy is not None:
+            spread = f" ± {folds.std_accuracy:.4f}" if folds.std_accuracy is not None else ""
+            print(
+                f"{folds.finished}/{folds.folds} folds: test_accuracy={folds.mean_accuracy:.4f}"
+                f"{spread}",
+                file=out,
+            )
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_OK if set(statuses) == {Status.COMPLETED} else EXIT_FAILED
+
+
+def _train_one(store: Store, trial_id: int, root: Path, epochs: int, out: TextIO) -> Status:
+    """Train one trial in this process, printing a line per epoch and one at the end."""
     from core.training import TrialMonitor, run_trial  # TensorFlow loads here
 
     def on_epoch(epoch: int, metrics: dict[str, float], seconds: float) -> None:
         shown = "  ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k != "learning_rate")
-        print(f"epoch {epoch + 1}/{cfg.epochs}  {shown}  ({seconds:.1f}s)", file=out, flush=True)
+        print(f"epoch {epoch + 1}/{epochs}  {shown}  ({seconds:.1f}s)", file=out, flush=True)
 
-    trial = store.trial(trial_id)
     with TrialMonitor(store, trial_id) as monitor:
         previous = signal.signal(signal.SIGINT, lambda *_: monitor.cancelled.set())
         try:
-            status = run_trial(store, trial, monitor, root, on_epoch)
+            status = run_trial(store, store.trial(trial_id), monitor, root, on_epoch)
         finally:
             signal.signal(signal.SIGINT, previous)
-
     trial = store.trial(trial_id)
-    summary = {
-        "study": study_id,
-        "trial": trial_id,
-        "status": str(status),
-        "test_accuracy": trial.test_accuracy,
-        "test_loss": trial.test_loss,
-        "seconds_per_epoch": trial.results.get("seconds_per_epoch"),
-        "epochs_run": len(store.epochs(trial_id)),
-        "artifacts": trial.results.get("artifacts", {}),
-        "error": trial.error,
-    }
     if status == Status.COMPLETED:
         print(
             f"{status}: test_accuracy={trial.test_accuracy:.4f} test_loss={trial.test_loss:.4f}",
@@ -105,9 +140,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{status}: {trial.error or 'stopped'}", file=out)
-    if args.json:
-        print(json.dumps(summary))
-    return EXIT_OK if status == Status.COMPLETED else EXIT_FAILED
+    return status
 
 
 class _Parser(argparse.ArgumentParser):

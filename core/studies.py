@@ -10,8 +10,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from core.catalog import DATASETS
 from core.config import RunConfig
+from core.folder_scan import read_manifest
 from core.store import Status, Trial
 
 
@@ -24,9 +27,23 @@ class Plan:
     configs: list[RunConfig]
 
 
+def run_title(config: dict) -> str:
+    """``cnn on digits``: the model and a readable dataset name (a folder's own name)."""
+    return f"{config.get('model')} on {dataset_name(str(config.get('dataset')))}"
+
+
+def dataset_name(dataset: str) -> str:
+    """A short name: the built-in key, an upload's zip name, or a folder's own name."""
+    if dataset in DATASETS:
+        return dataset
+    folder = Path(dataset)
+    note = read_manifest(folder) or {}
+    return str(note.get("name") or folder.name).removesuffix(".zip")
+
+
 def plan_run(cfg: RunConfig, name: str | None = None) -> Plan:
     """Turn one config into the study that runs it (k trials when ``folds`` is k > 1)."""
-    title = name or f"{cfg.model} on {_dataset_name(cfg.dataset)}"
+    title = name or run_title(cfg.to_dict())
     if cfg.folds > 1:
         return Plan(f"{title} · {cfg.folds}-fold", "kfold", [cfg] * cfg.folds)
     return Plan(title, "single", [cfg])
@@ -53,7 +70,3 @@ def summarize_folds(trials: Sequence[Trial]) -> FoldSummary:
     mean = statistics.fmean(accs) if accs else None
     std = statistics.stdev(accs) if len(accs) > 1 else None
     return FoldSummary(len(trials), len(accs), mean, std, accs)
-
-
-def _dataset_name(dataset: str) -> str:
-    return dataset.rstrip("/").rsplit("/", 1)[-1]

@@ -6,9 +6,9 @@ import streamlit as st
 
 from core.config import ConfigError, RunConfig
 from core.datasets import check_available
-from core.folder_views import dataset_label
 from core.store import Status
 from core.studies import plan_run
+from core.weights import check_weights
 from pages.ui.components import keep_queue_moving, page_setup, render_trial, store
 from pages.ui.config_form import render_config_form
 from pages.ui.upload import render_dataset_picker
@@ -24,11 +24,12 @@ def _launch(values: dict) -> int | None:
     try:
         cfg = RunConfig.from_dict(values)
         check_available(cfg.dataset)
+        check_weights(cfg)
     except ConfigError as exc:
         st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
         return None
     s = store()
-    plan = plan_run(cfg, name=f"{cfg.model} on {dataset_label(cfg.dataset)}")
+    plan = plan_run(cfg)
     _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
     keep_queue_moving(s)
     return trial_ids[0]

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import charts, paths
 from core.store import Status, Store, Trial
-from core.studies import summarize_folds
+from core.studies import run_title, summarize_folds
 from core.worker import ensure_worker
 from pages.ui.config_form import load_into_form
 
@@ -116,7 +116,7 @@ def _live(trial_id: int) -> None:
 def _render_body(s: Store, trial: Trial) -> None:
     cfg = trial.config
     head, action = st.columns([4, 1], vertical_alignment="center")
-    head.markdown(f"#### Run {trial.id} · {charts.run_title(cfg)} &nbsp; {status_badge(trial)}")
+    head.markdown(f"#### Run {trial.id} · {run_title(cfg)} &nbsp; {status_badge(trial)}")
     if trial.status.finished:
         action.button(
             "Use these settings",
@@ -197,7 +197,7 @@ def _render_results(trial: Trial, epochs: list) -> None:
             col.download_button(
                 label,
                 data=path.read_bytes,
-                file_name=charts.safe_name(f"run{trial.id}-{charts.run_title(trial.config)}")
+                file_name=charts.safe_name(f"run{trial.id}-{run_title(trial.config)}")
                 + "".join(path.suffixes),
                 mime=mime,
                 icon=":material/download:",
