@@ -25,15 +25,6 @@ from keras import layers
 from core.config import RunConfig
 from core.weights import check_weights, weights_path
 
-_OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
-    "adam": keras.optimizers.Adam,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-    "adamw": keras.optimizers.AdamW,
-    "nadam": keras.optimizers.Nadam,
-    "adagrad": keras.optimizers.Adagrad,
-}
-
 # backbone key: (application constructor, its module's preprocess_input)
 _BACKBONES: dict[str, tuple[Callable[..., keras.Model], Callable[..., Any]]] = {
     "mobilenet_v2": (
@@ -363,67 +354,6 @@ def _freeze(backbone: keras.Model, fine_tune_layers: int, keep_batch_norm: bool)
     backbone.trainable = bool(unfrozen)
     for lay in backbone.layers:
         lay.trainable = id(lay) in unfrozen
-
-
-def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
-    """Return a fresh optimizer named by ``config.optimizer`` at ``config.learning_rate``.
-
-    Args:
-        config: The run config.
-
-    Returns:
-        A new ``keras.optimizers`` instance (SGD, Adam, RMSprop, AdamW, Nadam or Adagrad) with
-        Keras' defaults for everything but the learning rate.
-
-    Raises:
-        ValueError: If ``config.optimizer`` is not one this module knows.
-    """
-    if config.optimizer not in _OPTIMIZERS:
-        raise ValueError(
-            f"optimizer: unknown {config.optimizer!r}; choose one of: {', '.join(_OPTIMIZERS)}."
-        )
-    return _OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate)
-
-
-def compile_model(model: keras.Model, config: RunConfig) -> None:
-    """Compile ``model`` with the config's optimizer and loss, tracking accuracy.
-
-    Keras 3 resolves ``"accuracy"`` from the label and prediction shapes when the model first
-    sees data: integer labels (shape ``(n,)`` or ``(n, 1)``) get sparse categorical accuracy,
-    one-hot labels from :func:`prepare_labels` get categorical accuracy. Either way the metric
-    is logged as ``accuracy``/``val_accuracy``.
-
-    Args:
-        model: A model from :func:`build_model`.
-        config: The run config; ``optimizer``, ``learning_rate`` and ``loss`` are used.
-    """
-    model.compile(optimizer=make_optimizer(config), loss=config.loss, metrics=["accuracy"])
-
-
-def prepare_labels(y: np.ndarray, config: RunConfig, num_classes: int) -> np.ndarray:
-    """Return labels in the form ``config.loss`` expects.
-
-    Args:
-        y: Integer class labels, shape ``(n,)`` or ``(n, 1)``.
-        config: The run config; only ``loss`` is used.
-        num_classes: Number of classes (width of the one-hot rows).
-
-    Returns:
-        ``y`` itself for sparse categorical cross-entropy; a float32 one-hot array of shape
-        ``(n, num_classes)`` for categorical cross-entropy.
-
-    Raises:
-        ValueError: For categorical cross-entropy, if a label is outside ``[0, num_classes)``.
-    """
-    if config.loss != "categorical_crossentropy":
-        return y
-    labels = np.asarray(y)
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"labels must lie in [0, {num_classes}) for one-hot encoding "
-            f"(found {labels.min()}..{labels.max()})."
-        )
-    return keras.utils.to_categorical(labels, num_classes).astype(np.float32)
 
 
 def summary_rows(model: keras.Model) -> list[dict[str, Any]]:

@@ -4,6 +4,10 @@ The training loop never waits on SQLite for progress: batch-level progress goes 
 ``TrialMonitor``, whose background thread writes it (with a heartbeat) a few times a second
 and brings back cancel requests. Finished epochs are written at once, so a killed worker loses
 at most the epoch it was in. This module imports TensorFlow; only worker processes use it.
+
+Data comes from ``core.pipeline`` (``tf.data``), everything about optimization from
+``core.optim`` and ``core.schedules``, and a k-fold trial's split from ``core.folds``. Runs
+are reproducible: the same config trains to the same metrics, epoch for epoch.
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from core import paths
-from core.config import ConfigError
-from core.datasets import load_splits
-from core.models import build_model, compile_model, prepare_labels, summary_rows
+from core import optim, paths
+from core.config import ConfigError, RunConfig
+from core.datasets import Splits, load_splits
+from core.folds import load_fold
+from core.models import build_model, summary_rows
+from core.pipeline import make_dataset
+from core.schedules import current_learning_rate
 from core.store import Status, Store, Trial
 
 EpochHook = Callable[[int, dict[str, float], float], None]
@@ -115,7 +123,7 @@ class StoreCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.perf_counter() - self._epoch_start
         metrics = {k: float(v) for k, v in (logs or {}).items()}
-        metrics["learning_rate"] = float(self.model.optimizer.learning_rate)
+        metrics["learning_rate"] = current_learning_rate(self.model.optimizer)
         if not all(math.isfinite(v) for v in metrics.values()):
             self.diverged_epoch = epoch
             self.model.stop_training = True
@@ -161,33 +169,59 @@ def run_trial(
     return Status.FAILED
 
 
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic.
+
+    Together with the seeded pipeline this makes a run repeat exactly: same initial weights,
+    batches, augmentations and dropout masks, hence the same metrics. Op determinism stays on
+    for the rest of the process (TensorFlow has no public way back); on a 2-core CPU it cost a
+    few per cent of training speed in ``benchmarks/augmentation.py``.
+
+    Args:
+        seed: The run's seed.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def fold_of(trial: Trial, config: RunConfig) -> int | None:
+    """Return the fold a trial trains on: its number in a k-fold study, else None."""
+    return trial.number if config.folds > 1 else None
+
+
+def _load(cfg: RunConfig, fold: int | None, root: Path) -> Splits:
+    if fold is None:
+        return load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root)
+    return load_fold(cfg, fold, root)
+
+
 def _train(
     store: Store, trial: Trial, monitor: TrialMonitor, root: Path, on_epoch: EpochHook | None
 ) -> Status:
     cfg = trial.run_config
+    fold = fold_of(trial, cfg)
     monitor.update(phase="loading data", epoch=0, epochs=cfg.epochs)
-    splits = load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root)
-    keras.utils.set_random_seed(cfg.seed)
-    model = build_model(cfg, splits.input_shape, splits.num_classes)
-    compile_model(model, cfg)
+    splits = _load(cfg, fold, root)
+    make_deterministic(cfg.seed)
+    classes = splits.num_classes
+    model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
     steps = math.ceil(len(splits.x_train) / cfg.batch_size)
+    optim.compile_model(model, cfg, steps, classes)
+
+    def data(x: np.ndarray, y: np.ndarray, training: bool, batch: int) -> Any:
+        labels = optim.prepare_labels(y, cfg, classes)
+        return make_dataset(x, labels, batch, cfg.seed, cfg.augment, training=training)
+
     monitor.update(phase="training", batches=steps)
     callback = StoreCallback(store, monitor, cfg.epochs, steps, on_epoch or _ignore)
-    callbacks: list[keras.callbacks.Callback] = [callback]
-    if cfg.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
-            )
-        )
-    labels = lambda y: prepare_labels(y, cfg, splits.num_classes)  # noqa: E731
     history = model.fit(
-        splits.x_train,
-        labels(splits.y_train),
-        batch_size=cfg.batch_size,
+        data(splits.x_train, splits.y_train, True, cfg.batch_size),
         epochs=cfg.epochs,
-        validation_data=(splits.x_val, labels(splits.y_val)),
-        callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles itself, seeded
+        validation_data=data(splits.x_val, splits.y_val, False, cfg.batch_size),
+        # The store callback comes first so it records each epoch's rate before a plateau
+        # callback cuts it.
+        callbacks=[callback, *optim.callbacks(cfg, steps)],
         verbose=0,
     )
     if callback.diverged_epoch is not None:
@@ -205,7 +239,7 @@ def _train(
 
     monitor.update(phase="testing")
     scores = model.evaluate(
-        splits.x_test, labels(splits.y_test), batch_size=256, verbose=0, return_dict=True
+        data(splits.x_test, splits.y_test, False, 256), verbose=0, return_dict=True
     )
     monitor.update(phase="saving")
     folder = paths.runs_dir(root) / str(trial.study_id) / str(trial.id)
@@ -215,17 +249,19 @@ def _train(
         "weights": str(folder / "model.weights.h5"),
         "config": str(folder / "config.json"),
     }
+    optim.compile_for_export(model, cfg, classes)
     model.save(artifacts["model"])
     model.save_weights(artifacts["weights"])
     Path(artifacts["config"]).write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
     epoch_seconds = [e.seconds for e in store.epochs(trial.id)]
-    val_loss = history.history.get("val_loss", [])
     results = {
         "test_loss": float(scores["loss"]),
         "test_accuracy": float(scores["accuracy"]),
+        **{f"test_{name}": float(scores[name]) for name in ("f1", "top5") if name in scores},
+        "fold": fold,
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
         "epochs_run": len(history.epoch),
-        "best_epoch": int(np.nanargmin(val_loss)) if val_loss else None,
+        "best_epoch": _best_epoch(history.history, cfg.early_stopping_monitor),
         "stopped_early": len(history.epoch) < cfg.epochs,
         "params": int(model.count_params()),
         "summary": summary_rows(model),
@@ -239,6 +275,14 @@ def _train(
     }
     store.finish_trial(trial.id, Status.COMPLETED, results=results)
     return Status.COMPLETED
+
+
+def _best_epoch(history: dict[str, list[float]], monitor: str) -> int | None:
+    """The epoch early stopping judges best: lowest loss or highest accuracy of ``monitor``."""
+    values = history.get(monitor, [])
+    if not values:
+        return None
+    return int(np.nanargmax(values) if "accuracy" in monitor else np.nanargmin(values))
 
 
 def _describe(exc: Exception, trial: Trial) -> str:

@@ -9,17 +9,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from core.catalog import OPTIMIZERS
 from core.config import RunConfig
 from core.models import (
     _freeze,
     build_model,
     cnn_padding,
-    compile_model,
-    make_optimizer,
-    prepare_labels,
     summary_rows,
 )
+from core.optim import compile_model, prepare_labels
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
 # Transfer backbones need 32 pixels a side: the config asks for it, whatever the input.
@@ -376,7 +373,7 @@ def test_a_random_backbone_learns_when_fine_tuned() -> None:
     y = digits.target[:512]
     config = RunConfig(**TRANSFER, fine_tune_layers=1000, learning_rate=3e-3, dropout=0.0)
     model = build_model(config, (8, 8, 1), 10)
-    compile_model(model, config)
+    compile_model(model, config, 1)
     history = model.fit(x, y, batch_size=32, epochs=3, verbose=0)
     assert history.history["accuracy"][-1] > 0.3  # chance is 0.1
 
@@ -428,7 +425,7 @@ def test_every_model_and_shape_trains_one_epoch(
 ) -> None:
     config = RunConfig(**settings)
     model = build_model(config, shape, 10)
-    compile_model(model, config)
+    compile_model(model, config, 1)
     # Two eager steps cost a fraction of tracing a training graph (8 s for the small ResNet);
     # graph mode, as the worker trains, is exercised by the fine-tuning and digits tests.
     model.run_eagerly = True
@@ -477,7 +474,7 @@ def test_fine_tuning_trains_only_the_unfrozen_layers_in_graph_mode() -> None:
     model = build_model(config, (8, 8, 1), 10)
     backbone = _backbone(model)
     _freeze(backbone, 2, keep_batch_norm=True)
-    compile_model(model, config)
+    compile_model(model, config, 1)
     before = {id(w): keras.ops.convert_to_numpy(w).copy() for w in backbone.weights}
 
     history = model.fit(_pixels(64, (8, 8, 1)), np.arange(64) % 10, batch_size=32, verbose=0)
@@ -490,55 +487,12 @@ def test_fine_tuning_trains_only_the_unfrozen_layers_in_graph_mode() -> None:
         assert moved == (id(w) in trainable), w.path
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_make_optimizer_gives_named_class_at_learning_rate(name: str) -> None:
-    expected = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adamw": keras.optimizers.AdamW,
-        "nadam": keras.optimizers.Nadam,
-        "adagrad": keras.optimizers.Adagrad,
-    }
-    assert set(expected) == set(OPTIMIZERS)
-
-    optimizer = make_optimizer(RunConfig(optimizer=name, learning_rate=0.0123))
-
-    assert type(optimizer) is expected[name]
-    lr = float(optimizer.learning_rate.numpy())
-    assert lr == pytest.approx(0.0123, rel=1e-6)
-
-
-def test_make_optimizer_returns_a_fresh_instance_each_call() -> None:
-    config = RunConfig()
-    assert make_optimizer(config) is not make_optimizer(config)
-
-
-def test_prepare_labels_leaves_sparse_labels_alone() -> None:
-    y = np.array([3, 1, 4])
-    assert prepare_labels(y, RunConfig(), 10) is y
-
-
-@pytest.mark.parametrize("y", [np.array([2, 0, 1]), np.array([[2], [0], [1]])])
-def test_prepare_labels_one_hot_for_categorical(y: np.ndarray) -> None:
-    out = prepare_labels(y, RunConfig(loss="categorical_crossentropy"), 4)
-
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, np.eye(4, dtype=np.float32)[[2, 0, 1]])
-
-
-def test_prepare_labels_rejects_labels_outside_the_classes() -> None:
-    config = RunConfig(loss="categorical_crossentropy")
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
-        prepare_labels(np.array([0, 3]), config, 3)
-
-
 @pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
 def test_accuracy_metric_is_true_accuracy_for_both_label_forms(loss: str) -> None:
     # Binary accuracy on one-hot rows would read ~0.9 here; the real accuracy is ~0.1.
     config = RunConfig(loss=loss, model="mlp")
     model = build_model(config, (8, 8, 1), 10)
-    compile_model(model, config)
+    compile_model(model, config, 1)
     x = _pixels(64, (8, 8, 1))
     y = np.arange(64) % 10
     labels = prepare_labels(y, config, 10)
@@ -565,7 +519,7 @@ def test_models_learn_digits_well_above_chance(model_name: str, loss: str, epoch
     config = RunConfig(loss=loss, model=model_name, epochs=epochs, batch_size=32)
     x, y = _digits()
     model = build_model(config, x.shape[1:], 10)
-    compile_model(model, config)
+    compile_model(model, config, 1)
 
     history = model.fit(
         x, prepare_labels(y, config, 10), batch_size=32, epochs=epochs, verbose=0, shuffle=True

@@ -1,0 +1,145 @@
+"""The input pipeline: uint8 image arrays to batched, shuffled, augmented ``tf.data`` datasets.
+
+Images stay uint8 until a batch is taken (the model rescales pixels itself), so memory holds
+one byte per pixel (the training split twice: the arrays and the shuffle buffer).
+Augmentation works on whole batches inside the pipeline, its pixel work in a parallel
+``Dataset.map``, and batches are prefetched, so it can overlap with training instead of
+holding up each step. It is made of Keras preprocessing layers named by ``RunConfig.augment``
+entries such as ``"flip"`` or ``"rotation:15"``, and leaves pixels in 0..255 (float32).
+
+Reproducibility: shuffling and every augmentation layer are seeded from the run's seed, so a
+run draws the same batches and the same transformations every time, provided TensorFlow op
+determinism is on (``core.training`` turns it on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.params import AUGMENTATIONS
+
+# Entry name -> Keras layer for a strength (None for flip) and a seed.
+_LAYERS: dict[str, Callable[[float | None, int], keras.layers.Layer]] = {
+    "flip": lambda _, seed: keras.layers.RandomFlip("horizontal", seed=seed),
+    "rotation": lambda degrees, seed: keras.layers.RandomRotation(degrees / 360, seed=seed),
+    "translation": lambda share, seed: keras.layers.RandomTranslation(share, share, seed=seed),
+    "zoom": lambda share, seed: keras.layers.RandomZoom(share, seed=seed),
+    "contrast": lambda factor, seed: keras.layers.RandomContrast(
+        factor, value_range=(0, 255), seed=seed
+    ),
+    "brightness": lambda factor, seed: keras.layers.RandomBrightness(
+        factor, value_range=(0, 255), seed=seed
+    ),
+}
+
+
+def parse_augment(entries: Sequence[str]) -> list[tuple[str, float | None]]:
+    """Split ``RunConfig.augment`` entries into (name, strength) pairs.
+
+    Args:
+        entries: Entries like ``"flip"`` or ``"rotation:15"``; a missing strength takes the
+            default of ``core.params.AUGMENTATIONS``.
+
+    Returns:
+        One pair per entry, in order; the strength is None for ``flip``.
+
+    Raises:
+        ValueError: For a name this module has no layer for.
+    """
+    pairs: list[tuple[str, float | None]] = []
+    for entry in entries:
+        name, _, raw = entry.partition(":")
+        name = name.strip().lower()
+        if name not in _LAYERS or name not in AUGMENTATIONS:
+            raise ValueError(f"augment: unknown augmentation {name!r}.")
+        default = AUGMENTATIONS[name][0]
+        pairs.append((name, float(raw) if raw.strip() else default))
+    return pairs
+
+
+def make_augmenter(augment: Sequence[str], seed: int) -> keras.Sequential | None:
+    """Return the augmentation for ``augment`` entries, or None when there are none.
+
+    Args:
+        augment: ``RunConfig.augment`` entries (see :func:`parse_augment`).
+        seed: The run's seed; layer ``i`` is seeded with ``seed + i``, so layers of the same
+            kind at different positions still draw differently.
+
+    Returns:
+        A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation``,
+        ``RandomTranslation``, ``RandomZoom``, ``RandomContrast`` and ``RandomBrightness``
+        layers in the order given; it maps float32 pixels in 0..255 to the same range.
+    """
+    pairs = parse_augment(augment)
+    if not pairs:
+        return None
+    layers = [_LAYERS[name](strength, seed + i) for i, (name, strength) in enumerate(pairs)]
+    return keras.Sequential(layers, name="augmentation")
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    seed: int,
+    augment: Sequence[str] = (),
+    training: bool = False,
+) -> tf.data.Dataset:
+    """Return the dataset ``fit``/``evaluate`` read one split from.
+
+    Training: shuffled over the whole split with ``seed`` (a new order every epoch, the same
+    sequence of orders every run), batched, then augmented batch by batch when ``augment``
+    names any augmentation. Otherwise (validation, test): batched in order, never augmented.
+    Both prefetch.
+
+    Args:
+        x: uint8 images ``(n, h, w, c)``.
+        y: Labels as the loss takes them (``core.optim.prepare_labels``: class indices, or
+            one-hot rows when ``core.optim.needs_one_hot``).
+        batch_size: Images per batch (the last batch may be smaller).
+        seed: Seed of the shuffling and the augmentation.
+        augment: ``RunConfig.augment`` entries; used only when ``training``.
+        training: Whether this is the training split.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(images, labels)`` batches: images uint8, or float32 in
+        0..255 once augmented.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if training:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    augmenter = make_augmenter(augment, seed) if training else None
+    if augmenter is not None:
+        dataset = _augment(dataset, augmenter.layers)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _augment(dataset: tf.data.Dataset, layers: list[keras.layers.Layer]) -> tf.data.Dataset:
+    """Map batches through the layers, as ``keras.Sequential(layers)(images, training=True)``.
+
+    Each layer draws its random parameters from its own seed generator, a stateful operation,
+    and TensorFlow's op determinism runs a map holding one strictly in order, one batch at a
+    time: the whole augmentation would run on one thread. So the work is split in the two
+    steps every Keras image layer has: drawing (``get_random_transformation``, which looks
+    only at the batch's shape) in an ordered map, cheap, then transforming the pixels
+    (``transform_images``), stateless, in a parallel map. The layers draw the same numbers in
+    the same order as when called whole, so the images are exactly the same.
+    """
+
+    def draw(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tuple]:
+        params = tuple(layer.get_random_transformation(images, training=True) for layer in layers)
+        # Shapes come back partly as Python ints; a dataset element holds only tensors.
+        return images, labels, tf.nest.map_structure(tf.convert_to_tensor, params)
+
+    def transform(images: tf.Tensor, labels: tf.Tensor, params: tuple) -> tuple:
+        images = tf.cast(images, tf.float32)
+        for layer, param in zip(layers, params, strict=True):
+            images = layer.transform_images(images, param, training=True)
+        return images, labels
+
+    return dataset.map(draw).map(transform, num_parallel_calls=tf.data.AUTOTUNE)
