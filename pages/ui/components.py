@@ -115,11 +115,11 @@ def _live(trial_id: int) -> None:
 
 def _render_body(s: Store, trial: Trial) -> None:
     cfg = trial.config
-    head, action = st.columns([4, 1], vertical_alignment="center")
+    head, action = st.columns([3, 1.2], vertical_alignment="center")
     head.markdown(f"#### Run {trial.id} · {run_title(cfg)} &nbsp; {status_badge(trial)}")
     if trial.status.finished:
         action.button(
-            "Use these settings",
+            "Reuse settings",
             icon=":material/content_copy:",
             key=f"reuse-{trial.id}",
             on_click=_reuse_settings,
