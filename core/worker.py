@@ -27,6 +27,7 @@ from core.store import Store
 LOCK_NAME = "worker.lock"
 LOG_NAME = "worker.log"
 IDLE_ENV = "HPE_WORKER_IDLE_EXIT"
+NICENESS = 5
 
 
 def _lock_path(root: Path) -> Path:
@@ -86,6 +87,9 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
         The number of trials run.
     """
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    # Training takes every core it can; a slightly lower priority keeps the app's pages
+    # responsive while it runs, and costs nothing when the machine has nothing else to do.
+    os.nice(NICENESS)
     store = Store(paths.store_path(root))
     from core.training import TrialMonitor, run_trial  # TensorFlow loads here, once
 
