@@ -2,6 +2,8 @@
 
     python -m core train --dataset digits --epochs 5 [--set key=value ...] [--config run.json]
                          [--name NAME] [--json]
+    python -m core runs [--json]
+    python -m core export TRIAL --out DIR
 
 ``train`` records a study in the store and trains it in this process, printing one line per
 epoch; with ``--json`` the last line is one JSON object with the study, trial, status, test
@@ -9,6 +11,8 @@ metrics and artifact paths. Bad input prints one line and exits with status 2.
 
 ``--dataset`` takes a built-in dataset, a folder of class folders, or a ``.zip`` of them, which
 is unpacked into the cache first (``core.folders.add_upload``; the same zip is unpacked once).
+
+``runs`` and ``export`` (``core.runs_cli``) list every recorded run and copy one run's files out.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from core import paths
 from core.config import ConfigError, RunConfig, parse_assignment
 from core.datasets import check_available
 from core.folders import add_upload
+from core.runs_cli import add_run_commands
 from core.store import Status, Store
 from core.studies import plan_run, run_title, summarize_folds
 from core.weights import check_weights
@@ -171,6 +176,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="study name shown in the app")
     train.add_argument("--json", action="store_true", help="end with one JSON line")
     train.set_defaults(run=_train)
+    add_run_commands(sub)
     return parser
 
 

@@ -86,6 +86,31 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 
+# Columns each schema version added, keyed by the version they upgrade from: a store file at
+# version v gets the steps v, v+1, ... up to SCHEMA_VERSION on open; its rows are kept.
+_MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
+    0: [
+        ("studies", "spec", "TEXT NOT NULL DEFAULT '{}'"),
+        ("trials", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+        ("trials", "progress", "TEXT NOT NULL DEFAULT '{}'"),
+        ("trials", "results", "TEXT NOT NULL DEFAULT '{}'"),
+        ("trials", "diverged_epoch", "INTEGER"),
+        ("trials", "traceback", "TEXT"),
+    ],
+}
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {r["name"] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
 @dataclass(frozen=True)
 class Study:
     """What a person launched: a single run, a sweep or a search."""
@@ -146,10 +171,23 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            had_trials = _has_table(db, "trials")
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        if row is not None and int(row["value"]) >= SCHEMA_VERSION:
+            return
+        with self._write() as db:  # look again under the write lock: another opener may be here
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            # A store with trials but no version predates versions: it is version 0.
+            version = int(row["value"]) if row else 0 if had_trials else SCHEMA_VERSION
+            for step in range(version, SCHEMA_VERSION):
+                for table, column, decl in _MIGRATIONS[step]:
+                    if column not in _columns(db, table):
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                (str(max(version, SCHEMA_VERSION)),),
+            )
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -316,6 +354,19 @@ class Store:
                 (Status.CANCELLED, time.time(), trial_id, Status.QUEUED),
             )
             db.execute("UPDATE trials SET cancel_requested=1 WHERE id=?", (trial_id,))
+
+    def delete_study(self, study_id: int) -> int:
+        """Delete a study with its trials and their epochs; return how many trials went.
+
+        Deleting a study that does not exist does nothing and returns 0.
+        """
+        with self._write() as db:
+            rows = db.execute("SELECT id FROM trials WHERE study_id=?", (study_id,)).fetchall()
+            ids = [int(r["id"]) for r in rows]
+            db.executemany("DELETE FROM epochs WHERE trial_id=?", [(i,) for i in ids])
+            db.execute("DELETE FROM trials WHERE study_id=?", (study_id,))
+            db.execute("DELETE FROM studies WHERE id=?", (study_id,))
+        return len(ids)
 
     def reap_stale(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
         """Mark running trials whose worker stopped sending heartbeats as interrupted.

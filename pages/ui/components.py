@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import charts, paths
+from core import charts, evaluation_views, paths
 from core.store import Status, Store, Trial
 from core.studies import run_title, summarize_folds
 from core.worker import ensure_worker
@@ -21,6 +21,7 @@ TRAIN_PAGE = "pages/1_Train.py"
 NAVIGATION = (
     (HOME_PAGE, "Home", ":material/home:"),
     (TRAIN_PAGE, "Train", ":material/model_training:"),
+    ("pages/2_Runs.py", "Runs", ":material/table_view:"),
 )
 
 
@@ -210,3 +211,24 @@ def _render_results(trial: Trial, epochs: list) -> None:
     with st.expander("Model summary", expanded=True):
         st.dataframe(charts.summary_frame(r.get("summary", [])), hide_index=True)
         st.caption(f"Total params: {r.get('params', 0):,}")
+    # --- Errors by class (results["classes"]; runs before it was recorded have none). ---
+    if r.get("classes"):
+        with st.expander("Errors by class"):
+            st.plotly_chart(
+                evaluation_views.confusion_figure(r["classes"]),
+                key=f"confusion-{trial.id}",
+                width="stretch",
+            )
+            percent = st.column_config.NumberColumn(format="percent")
+            st.dataframe(
+                evaluation_views.per_class_frame(r["classes"]),
+                hide_index=True,
+                column_config={"precision": percent, "recall": percent, "F1": percent},
+            )
+            grid = Path(artifacts.get("misclassified", ""))
+            if grid.is_file():
+                st.image(
+                    str(grid),
+                    caption="Misclassified test images (true → predicted), first ones in order",
+                )
+    # --- End of errors by class. ---

@@ -18,7 +18,8 @@ SCRIPT = textwrap.dedent(
     from streamlit.testing.v1 import AppTest
 
     for page, query in [("app.py", {}), ("pages/1_Train.py", {}),
-                        ("pages/1_Train.py", {"trial": "1"}), ("pages/1_Train.py", {"trial": "2"})]:
+                        ("pages/1_Train.py", {"trial": "1"}), ("pages/1_Train.py", {"trial": "2"}),
+                        ("pages/2_Runs.py", {"trial": "1"})]:
         at = AppTest.from_file("app.py", default_timeout=30)
         for key, value in query.items():
             at.query_params[key] = value
