@@ -7,6 +7,7 @@ value gets the same message wherever it comes from.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -15,6 +16,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from core.params import AUGMENTATIONS, BACKBONE_MIN_SIZE, PARAMS
+
+# Whole numbers beyond this are refused before any range check (which compares them as floats).
+_LARGEST_INT = 2**63
 
 
 class ConfigError(ValueError):
@@ -203,10 +207,14 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
             value = int(value)
         if not isinstance(value, int):
             raise ConfigError(name, f"must be a whole number (got {value!r}).")
+        if abs(value) > _LARGEST_INT:
+            raise ConfigError(name, f"is far too large (more than {_LARGEST_INT:.3g}).")
         return value
     if kind == "float":
         if not isinstance(value, (int, float)):
             raise ConfigError(name, f"must be a number (got {value!r}).")
+        if isinstance(value, int) and abs(value) > _LARGEST_INT:
+            raise ConfigError(name, f"is far too large (more than {_LARGEST_INT:.3g}).")
         value = float(value)
         if not math.isfinite(value):
             raise ConfigError(name, f"must be a finite number (got {value!r}).")
@@ -223,7 +231,8 @@ def _coerce_list(name: str, item_kind: str, value: Any) -> tuple:
     items = []
     for item in value:
         if item_kind == "int" and isinstance(item, str) and item.strip().lstrip("-").isdigit():
-            item = int(item)
+            with contextlib.suppress(ValueError):  # too many digits: refused as text below
+                item = int(item)
         items.append(_coerce(name, item_kind, item))
     return tuple(items)
 
@@ -270,7 +279,16 @@ def _choice(name: str, value: str, options: dict[str, Any]) -> None:
 def _validate(cfg: RunConfig) -> None:
     from core.folders import dataset_info  # imports this module: not at the top
 
-    info = dataset_info(cfg.dataset)
+    try:
+        info = dataset_info(cfg.dataset)
+    except ConfigError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:  # a name no file system can look up
+        raise ConfigError(
+            "dataset",
+            f"{cfg.dataset[:80]!r} is neither a built-in dataset nor a folder that can be read "
+            f"({getattr(exc, 'strerror', None) or exc}).",
+        ) from None
     object.__setattr__(cfg, "dataset", info.name)  # a folder's absolute path
     for param in PARAMS:
         problem = param.check(getattr(cfg, param.key))

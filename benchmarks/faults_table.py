@@ -1,0 +1,157 @@
+"""What the fault tests prove, as one table: faults injected and survived, bad inputs refused,
+zip attacks refused, epoch rows lost.
+
+Runs ``pytest -m faults`` (killed workers, a second writer process hammering the store, an old
+store file, a NaN loss in the worker, config fuzzing, and the table of bad inputs on the Train
+form, the command line and the config loader), then the zip attack tests of
+``tests/core/test_folders.py`` (every ``..._refused`` test except the class-count checks), each
+with a JUnit XML report in a temporary folder. Rows lost come from the contention test, which
+writes its count to the file named by ``HPE_FAULTS_STORE_REPORT``.
+
+    python benchmarks/faults_table.py
+
+Exits 1 if any test failed; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, emit, table  # noqa: E402
+
+ATTACKS = "refused and not classes"
+BAD_INPUTS = "test_bad_inputs"
+FUZZ = "test_config_fuzz"
+STORE_REPORT_ENV = "HPE_FAULTS_STORE_REPORT"
+
+
+def run_pytest(args: list[str], report: Path, env: dict[str, str]) -> tuple[list[dict], float]:
+    """Run pytest with a JUnit report; return one dict per test case and the wall time."""
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if not report.is_file():
+        raise SystemExit(f"pytest wrote no report to {report}")
+    cases = []
+    for case in ET.parse(report).getroot().iter("testcase"):
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome = "failed"
+            elif child.tag == "skipped" and outcome == "passed":
+                outcome = "skipped"
+        cases.append(
+            {
+                "module": case.get("classname", ""),
+                "name": case.get("name", ""),
+                "seconds": float(case.get("time", 0)),
+                "outcome": outcome,
+            }
+        )
+    return cases, seconds
+
+
+def count(cases: list[dict]) -> tuple[int, int]:
+    ran = [c for c in cases if c["outcome"] != "skipped"]
+    return len(ran), sum(c["outcome"] == "passed" for c in ran)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="hpe-faults-") as tmp:
+        tmp_dir = Path(tmp)
+        store_report = tmp_dir / "store.json"
+        env = {**os.environ, STORE_REPORT_ENV: str(store_report)}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        faults, faults_s = run_pytest(["-m", "faults"], tmp_dir / "faults.xml", env)
+        attacks, attacks_s = run_pytest(
+            ["tests/core/test_folders.py", "-k", ATTACKS], tmp_dir / "attacks.xml", env
+        )
+        rows = json.loads(store_report.read_text()) if store_report.is_file() else None
+
+    bad = [c for c in faults if c["module"].endswith(BAD_INPUTS)]
+    fuzz = [c for c in faults if c["module"].endswith(FUZZ)]
+    injected = [c for c in faults if not c["module"].endswith((BAD_INPUTS, FUZZ))]
+    fuzz_n, fuzz_ok = count(fuzz)
+    injected_n, survived = count(injected)
+    bad_n, refused = count(bad)
+    attacks_n, attacks_refused = count(attacks)
+    written = rows["epochs_written"] if rows else 0
+    lost = rows["lost"] if rows else None
+
+    print()
+    print(
+        table(
+            ["what", "tried", "held", "meaning of held"],
+            [
+                ["faults injected", injected_n, survived, "survived"],
+                ["bad inputs", bad_n, refused, "clearly refused (one message, its field)"],
+                ["config fuzz properties", fuzz_n, fuzz_ok, "only ConfigError, 300 examples each"],
+                ["zip attacks", attacks_n, attacks_refused, "refused"],
+                [
+                    "epoch rows (2nd writer)",
+                    written,
+                    "n/a" if lost is None else written - lost,
+                    f"kept, {lost if lost is not None else '?'} lost",
+                ],
+            ],
+        )
+    )
+    print()
+    by_module: dict[str, list[float]] = {}
+    for case in faults + attacks:
+        by_module.setdefault(case["module"], []).append(case["seconds"])
+    print(
+        table(
+            ["test module", "tests", "seconds"],
+            [[m, len(t), round(sum(t), 1)] for m, t in sorted(by_module.items())],
+        )
+    )
+    print(f"\npytest -m faults: {faults_s:.1f} s wall; zip attacks: {attacks_s:.1f} s wall")
+    failed = [f"{c['module']}::{c['name']}" for c in faults + attacks if c["outcome"] == "failed"]
+    for name in failed:
+        print(f"FAILED {name}")
+    ok = not failed and lost == 0 and min(injected_n, fuzz_n, bad_n, attacks_n) > 0
+    emit(
+        {
+            "faults_injected": injected_n,
+            "faults_survived": survived,
+            "fuzz_properties": fuzz_n,
+            "fuzz_properties_held": fuzz_ok,
+            "bad_inputs_tried": bad_n,
+            "bad_inputs_refused": refused,
+            "attacks_tried": attacks_n,
+            "attacks_refused": attacks_refused,
+            "epoch_rows_written": written,
+            "epoch_rows_lost": lost,
+            "faults_seconds": round(faults_s, 1),
+            "attacks_seconds": round(attacks_s, 1),
+            "ok": ok,
+        }
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
