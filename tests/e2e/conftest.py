@@ -54,38 +54,39 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> No
     raise TimeoutError("streamlit did not start")
 
 
-@pytest.fixture
-def app_url(cache: Path) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free port with the test's cache; stop it after."""
-    port = _free_port()
+def start_server(cache: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` with this cache; return the process and its URL."""
+    port = port or _free_port()
     env = {**os.environ, paths.CACHE_ENV: str(cache), IDLE_ENV: "3"}
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.port", str(port), "--server.headless", "true",
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_for_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server started by ``start_server``."""
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def app_url(cache: Path) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free port with the test's cache; stop it after."""
+    proc, url = start_server(cache)
     try:
-        _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        _stop_workers(cache)
+        stop_server(proc)
+        stop_workers(cache)
 
 
-def _stop_workers(cache: Path) -> None:
+def stop_workers(cache: Path) -> None:
     """Let the worker exit (it idles out), or end it, so it never outlives the test folder."""
     end = time.monotonic() + 30
     while worker_alive(cache) and time.monotonic() < end:
