@@ -28,6 +28,7 @@ import tensorflow as tf
 from core import optim, paths
 from core.config import ConfigError, RunConfig
 from core.datasets import Splits, load_splits
+from core.evaluation import evaluate_classes, misclassified_grid
 from core.folds import load_fold
 from core.models import build_model, summary_rows
 from core.pipeline import make_dataset
@@ -249,6 +250,16 @@ def _train(
         "weights": str(folder / "model.weights.h5"),
         "config": str(folder / "config.json"),
     }
+    # --- Per-class evaluation: one predict pass over the test set (core.evaluation). ---
+    probs = model.predict(data(splits.x_test, splits.y_test, False, 256), verbose=0)
+    class_result = evaluate_classes(splits.y_test, probs, splits.class_names)
+    grid_path = folder / "misclassified.png"
+    drawn = misclassified_grid(
+        splits.x_test, splits.y_test, probs.argmax(axis=1), splits.class_names, grid_path
+    )
+    if drawn:
+        artifacts["misclassified"] = str(grid_path)
+    # --- End of per-class evaluation. ---
     optim.compile_for_export(model, cfg, classes)
     model.save(artifacts["model"])
     model.save_weights(artifacts["weights"])
@@ -271,6 +282,7 @@ def _train(
             "test": len(splits.x_test),
         },
         "class_names": list(splits.class_names),
+        "classes": class_result,
         "artifacts": artifacts,
     }
     store.finish_trial(trial.id, Status.COMPLETED, results=results)

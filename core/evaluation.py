@@ -1,0 +1,141 @@
+"""Per-class evaluation of a trained model on the test set: numbers and an image grid.
+
+The worker calls these after the test evaluation; the results are plain lists and floats, so
+they are stored as JSON with the trial. Nothing here imports TensorFlow or Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+MIN_TILE = 64
+CAPTION_HEIGHT = 14
+GRID_COLUMNS = 6
+PADDING = 4
+ARROW_WIDTH = 14  # the arrow is drawn: the default font has no "→" glyph
+FontType = ImageFont.ImageFont | ImageFont.FreeTypeFont
+
+
+def evaluate_classes(y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict:
+    """Confusion matrix and per-class precision, recall, F1 and support.
+
+    Args:
+        y_true: True class indices, shape ``(n,)``.
+        probs: Predicted class scores, shape ``(n, classes)``; the highest score is the
+            prediction.
+        class_names: Name of each class, indexed by label.
+
+    Returns:
+        A JSON-ready dict: ``class_names``; ``confusion`` (list of rows, row = true class,
+        column = predicted class); ``precision``, ``recall``, ``f1`` and ``support`` (one value
+        per class); ``macro`` (the unweighted means of precision, recall and F1).
+    """
+    labels = list(range(len(class_names)))
+    y_true = np.asarray(y_true).astype(int).ravel()
+    y_pred = np.asarray(probs).argmax(axis=1)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "class_names": [str(name) for name in class_names],
+        "confusion": matrix.astype(int).tolist(),
+        "precision": [float(v) for v in precision],
+        "recall": [float(v) for v in recall],
+        "f1": [float(v) for v in f1],
+        "support": [int(v) for v in support],
+        "macro": {
+            "precision": float(np.mean(precision)),
+            "recall": float(np.mean(recall)),
+            "f1": float(np.mean(f1)),
+        },
+    }
+
+
+def misclassified_grid(
+    x_test: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    class_names: Sequence[str],
+    path: Path | str,
+    limit: int = 24,
+) -> int:
+    """Save a PNG grid of misclassified test images, each captioned "true → predicted".
+
+    Args:
+        x_test: Test images ``(n, h, w)`` or ``(n, h, w, c)`` with one (grayscale) or three
+            (RGB) channels; uint8, or floats in 0..255.
+        y_true: True class indices.
+        y_pred: Predicted class indices.
+        class_names: Name of each class, indexed by label.
+        path: Where the PNG goes; nothing is written when no image is misclassified.
+        limit: At most this many images, the first ones in test order.
+
+    Returns:
+        How many images the grid shows (0 when there are no mistakes).
+    """
+    y_true = np.asarray(y_true).astype(int).ravel()
+    y_pred = np.asarray(y_pred).astype(int).ravel()
+    wrong = np.flatnonzero(y_true != y_pred)[: max(limit, 0)]
+    if len(wrong) == 0:
+        return 0
+    tiles = [_tile(x_test[i]) for i in wrong]
+    font = ImageFont.load_default()
+    captions = [(str(class_names[y_true[i]]), str(class_names[y_pred[i]])) for i in wrong]
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text_width = max(
+        probe.textlength(t, font=font) + ARROW_WIDTH + probe.textlength(p, font=font)
+        for t, p in captions
+    )
+    cell_w = max(max(t.width for t in tiles), int(text_width) + 2)
+    cell_h = max(t.height for t in tiles) + CAPTION_HEIGHT
+    columns = min(GRID_COLUMNS, len(tiles))
+    rows = -(-len(tiles) // columns)
+    grid = Image.new(
+        "RGB",
+        (columns * (cell_w + PADDING) + PADDING, rows * (cell_h + PADDING) + PADDING),
+        "white",
+    )
+    draw = ImageDraw.Draw(grid)
+    for k, (tile, caption) in enumerate(zip(tiles, captions, strict=True)):
+        left = PADDING + (k % columns) * (cell_w + PADDING)
+        top = PADDING + (k // columns) * (cell_h + PADDING)
+        grid.paste(tile, (left + (cell_w - tile.width) // 2, top))
+        _caption(draw, (left, top + tile.height + 1), caption, font)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path, format="PNG")
+    return len(tiles)
+
+
+def _tile(image: np.ndarray) -> Image.Image:
+    """One image as an RGB tile, upscaled (nearest neighbour) to at least ``MIN_TILE`` px."""
+    pixels = np.clip(np.asarray(image, dtype=np.float64), 0, 255).astype(np.uint8)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    tile = Image.fromarray(pixels).convert("RGB")
+    scale = max(1, -(-MIN_TILE // min(tile.width, tile.height)))
+    if scale > 1:
+        tile = tile.resize((tile.width * scale, tile.height * scale), Image.Resampling.NEAREST)
+    return tile
+
+
+def _caption(
+    draw: ImageDraw.ImageDraw, xy: tuple[int, int], names: tuple[str, str], font: FontType
+) -> None:
+    """Write "true → predicted" at ``xy``, the arrow drawn as lines."""
+    true, predicted = names
+    x, y = xy
+    draw.text((x, y), true, fill="black", font=font)
+    start = x + draw.textlength(true, font=font) + 3
+    end = start + ARROW_WIDTH - 6
+    middle = y + CAPTION_HEIGHT // 2 - 1
+    draw.line([(start, middle), (end, middle)], fill="black")
+    draw.line([(end - 3, middle - 3), (end, middle), (end - 3, middle + 3)], fill="black")
+    draw.text(
+        (x + draw.textlength(true, font=font) + ARROW_WIDTH, y), predicted, fill="black", font=font
+    )
