@@ -148,8 +148,13 @@ def test_lists_bools_and_choices_of_the_catalog() -> None:
         RunConfig(filters=[])
     with pytest.raises(ConfigError, match="filters per block must be"):
         RunConfig(filters=[16, 0])
-    for key, value in [("lr_schedule", "linear"), ("activation", "relu6"),
-                       ("pooling", "min"), ("backbone", "vgg16"), ("pretrained", "coco")]:
+    for key, value in [
+        ("lr_schedule", "linear"),
+        ("activation", "relu6"),
+        ("pooling", "min"),
+        ("backbone", "vgg16"),
+        ("pretrained", "coco"),
+    ]:
         with pytest.raises(ConfigError, match="choose one of") as caught:
             RunConfig.from_dict({key: value})
         assert caught.value.field == key
