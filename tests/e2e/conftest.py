@@ -34,6 +34,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# Points drawn in the first Plotly chart's first trace (Streamlit sends arrays in binary form,
+# so the count is read from Plotly's own processed data).
+POINTS = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  return plot && plot._fullData && plot._fullData.length ? plot._fullData[0].x.length : 0;
+}"""
 
 
 def _free_port() -> int:

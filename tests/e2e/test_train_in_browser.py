@@ -10,14 +10,9 @@ import pytest
 from core import paths
 from core.datasets import load_splits
 from core.store import Status, Store
-from tests.e2e.conftest import READY
+from tests.e2e.conftest import POINTS, READY
 
 pytestmark = pytest.mark.e2e
-
-POINTS = """() => {
-  const plot = document.querySelector('.js-plotly-plot');
-  return plot && plot._fullData && plot._fullData.length ? plot._fullData[0].x.length : 0;
-}"""
 
 
 def test_train_three_epochs_watch_the_curve_and_download_the_model(

@@ -11,14 +11,9 @@ from core.config import RunConfig
 from core.store import Status, Store
 from core.worker import ensure_worker
 from tests.core.test_worker import wait_for
-from tests.e2e.conftest import READY, start_server, stop_server, stop_workers
+from tests.e2e.conftest import POINTS, READY, start_server, stop_server, stop_workers
 
 pytestmark = pytest.mark.faults
-
-POINTS = """() => {
-  const plot = document.querySelector('.js-plotly-plot');
-  return plot && plot._fullData && plot._fullData.length ? plot._fullData[0].x.length : 0;
-}"""
 
 
 def test_a_run_outlives_a_server_restart_and_shows_live_again(
