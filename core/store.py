@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import RunConfig
-
-SCHEMA_VERSION = 1
+from core.store_schema import SCHEMA, SCHEMA_VERSION, has_table, migrate, stored_version
 
 # A running trial whose heartbeat is older than this is taken to have lost its worker.
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -41,74 +40,6 @@ class Status(StrEnum):
     def finished(self) -> bool:
         """True once the trial will not change any more."""
         return self not in (Status.QUEUED, Status.RUNNING)
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS studies (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    spec TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
-    number INTEGER NOT NULL,
-    config TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    heartbeat_at REAL,
-    worker_pid INTEGER,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    progress TEXT NOT NULL DEFAULT '{}',
-    results TEXT NOT NULL DEFAULT '{}',
-    test_loss REAL,
-    test_accuracy REAL,
-    diverged_epoch INTEGER,
-    error TEXT,
-    traceback TEXT
-);
-CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
-CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
-CREATE TABLE IF NOT EXISTS epochs (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    metrics TEXT NOT NULL,
-    seconds REAL NOT NULL,
-    recorded_at REAL NOT NULL,
-    PRIMARY KEY (trial_id, epoch)
-);
-"""
-
-
-# Columns each schema version added, keyed by the version they upgrade from: a store file at
-# version v gets the steps v, v+1, ... up to SCHEMA_VERSION on open; its rows are kept.
-_MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
-    0: [
-        ("studies", "spec", "TEXT NOT NULL DEFAULT '{}'"),
-        ("trials", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
-        ("trials", "progress", "TEXT NOT NULL DEFAULT '{}'"),
-        ("trials", "results", "TEXT NOT NULL DEFAULT '{}'"),
-        ("trials", "diverged_epoch", "INTEGER"),
-        ("trials", "traceback", "TEXT"),
-    ],
-}
-
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return (
-        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
-
-
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {r["name"] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
 
 
 @dataclass(frozen=True)
@@ -171,23 +102,12 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            had_trials = _has_table(db, "trials")
-            db.executescript(_SCHEMA)
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is not None and int(row["value"]) >= SCHEMA_VERSION:
-            return
-        with self._write() as db:  # look again under the write lock: another opener may be here
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            # A store with trials but no version predates versions: it is version 0.
-            version = int(row["value"]) if row else 0 if had_trials else SCHEMA_VERSION
-            for step in range(version, SCHEMA_VERSION):
-                for table, column, decl in _MIGRATIONS[step]:
-                    if column not in _columns(db, table):
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                (str(max(version, SCHEMA_VERSION)),),
-            )
+            had_trials = has_table(db, "trials")
+            db.executescript(SCHEMA)
+            current = (stored_version(db) or 0) >= SCHEMA_VERSION
+        if not current:
+            with self._write() as db:  # under the write lock: another opener may be here
+                migrate(db, had_trials)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
