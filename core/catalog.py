@@ -107,3 +107,30 @@ OPTIMIZERS: dict[str, str] = {
     "nadam": "Nadam",
     "adagrad": "Adagrad",
 }
+
+LR_SCHEDULES = {
+    "constant": "Constant",
+    "step": "Step decay",
+    "exponential": "Exponential decay",
+    "cosine": "Cosine decay",
+    "reduce_on_plateau": "Reduce on plateau",
+}
+ACTIVATIONS = ("relu", "elu", "gelu", "swish", "tanh", "sigmoid")
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal")
+BACKBONES = {
+    "mobilenet_v2": "MobileNetV2",
+    "xception": "Xception",
+    "resnet50": "ResNet50",
+    "efficientnet_b0": "EfficientNetB0",
+}
+# Smallest input side each Keras application accepts.
+BACKBONE_MIN_SIZE = {"mobilenet_v2": 32, "xception": 71, "resnet50": 32, "efficientnet_b0": 32}
+AUGMENTATIONS = {
+    # name: (default strength, unit shown to people, highest strength)
+    "flip": (None, "horizontal flip", None),
+    "rotation": (15.0, "degrees", 180.0),
+    "translation": (0.1, "share of the side", 0.5),
+    "zoom": (0.1, "share of the side", 0.9),
+    "contrast": (0.2, "factor", 1.0),
+    "brightness": (0.2, "factor", 1.0),
+}

@@ -15,7 +15,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from core.params import AUGMENTATIONS, BACKBONE_MIN_SIZE, PARAMS
+from core.catalog import AUGMENTATIONS, BACKBONE_MIN_SIZE
+from core.params import PARAMS
 
 # Whole numbers beyond this are refused before any range check (which compares them as floats).
 _LARGEST_INT = 2**63

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.params import AUGMENTATIONS
+from core.catalog import AUGMENTATIONS
 
 # Entry name -> Keras layer for a strength (None for flip) and a seed.
 _LAYERS: dict[str, Callable[[float | None, int], keras.layers.Layer]] = {

@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core import paths
-from core.catalog import DATASETS
+from core.catalog import BACKBONES, DATASETS
 from core.config import ConfigError, RunConfig
-from core.params import BACKBONES
 
 # File names and URLs exactly as Keras 3.15.1 builds them for ``include_top=False``
 # (keras/src/applications/{mobilenet_v2,xception,resnet,efficientnet}.py).

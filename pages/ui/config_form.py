@@ -11,8 +11,9 @@ from typing import Any
 
 import streamlit as st
 
+from core.catalog import AUGMENTATIONS
 from core.config import RunConfig
-from core.params import AUGMENTATIONS, PARAM_BY_KEY, PARAMS, Param
+from core.params import PARAM_BY_KEY, PARAMS, Param
 
 DEFAULTS = RunConfig()
 
