@@ -295,11 +295,17 @@ class Store:
             The ids of the trials marked.
         """
         cutoff = time.time() - timeout_s
+        stale = "WHERE t.status=? AND COALESCE(t.heartbeat_at, t.started_at) < ?"
+        # Pages call this on every poll: look first without taking the write lock.
+        with self._connect() as db:
+            if not db.execute(
+                f"SELECT 1 FROM trials t {stale}", (Status.RUNNING, cutoff)
+            ).fetchone():
+                return []
         with self._write() as db:
             rows = db.execute(
                 "SELECT t.id, COUNT(e.epoch) AS done FROM trials t "
-                "LEFT JOIN epochs e ON e.trial_id = t.id "
-                "WHERE t.status=? AND COALESCE(t.heartbeat_at, t.started_at) < ? GROUP BY t.id",
+                f"LEFT JOIN epochs e ON e.trial_id = t.id {stale} GROUP BY t.id",
                 (Status.RUNNING, cutoff),
             ).fetchall()
             for row in rows:
