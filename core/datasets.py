@@ -33,7 +33,7 @@ from core import paths
 from core.catalog import DATASETS, DatasetInfo
 from core.class_names import CLASS_NAMES
 from core.config import ConfigError
-from core.folders import FOLDER_IMAGE_SIZE, dataset_info
+from core.folders import dataset_info
 
 # SHA-256 of the official files, exactly as Keras 3.15.1's loaders pass them to ``get_file``
 # (keras/src/datasets/{mnist,cifar10,cifar100}.py). ``get_file`` re-downloads a cached file
@@ -188,7 +188,7 @@ def load_splits(
         validation_split: Share of the training split to hold out, above 0 and below 1.
         seed: Seed of the validation draw.
         root: The cache folder; defaults to ``paths.cache_dir()``.
-        img_size: Side a folder's images are resized to (0: ``FOLDER_IMAGE_SIZE``). Built-in
+        img_size: Side a folder's images are resized to (0: ``folders.default_side``). Built-in
             datasets keep their own size here; the model resizes them.
 
     Returns:
@@ -215,7 +215,7 @@ def load_splits(
     else:
         from core.folder_data import folder_arrays
 
-        side = img_size or FOLDER_IMAGE_SIZE
+        side = img_size or info.shape[0]
         x_train, y_train, x_test, y_test, classes = folder_arrays(info.name, side, root)
 
     n_train = len(y_train)

@@ -48,6 +48,7 @@ from core.folder_scan import (
 
 __all__ = [
     "FOLDER_IMAGE_SIZE",
+    "default_side",
     "FOLDER_TEST_SHARE",
     "FolderInfo",
     "UploadError",
@@ -178,13 +179,25 @@ def uploaded_folders(root: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: (p / MANIFEST).stat().st_mtime_ns, reverse=True)
 
 
+def default_side(info: FolderInfo) -> int:
+    """The side images load at when the run sets no image size.
+
+    The longer side of the most common photo size, so small images are not blown up (and the
+    model stays small), capped at ``FOLDER_IMAGE_SIZE`` so large photos stay affordable.
+    """
+    if not info.sizes:
+        return FOLDER_IMAGE_SIZE
+    (width, height), _ = max(info.sizes.items(), key=lambda item: item[1])
+    return max(1, min(FOLDER_IMAGE_SIZE, max(width, height)))
+
+
 def folder_info(path: Path | str) -> DatasetInfo:
     """Describe a folder of class folders the way ``core.catalog`` describes a dataset.
 
     The test set is ``folder_test_size`` images (4%, at least one per class); ``n_train`` is
     the rest, from which the run's validation split is held out. Images are square at load
-    time (the run's image size, else ``FOLDER_IMAGE_SIZE``), so ``shape`` is
-    ``(FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE, 3)`` whatever the photos' own sizes.
+    time: the run's image size, else ``default_side`` (the photos' usual size, at most
+    ``FOLDER_IMAGE_SIZE``), which ``shape`` gives.
 
     Raises:
         UploadError: as ``scan_folder`` does.
@@ -197,7 +210,7 @@ def folder_info(path: Path | str) -> DatasetInfo:
         title=info.title,
         n_train=info.n_images - n_test,
         n_test=n_test,
-        shape=(FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE, 3),
+        shape=(default_side(info), default_side(info), 3),
         num_classes=len(info.class_names),
     )
 

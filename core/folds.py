@@ -32,7 +32,7 @@ def training_split(config: RunConfig, root: Path | None = None) -> Splits:
         Splits whose ``x_train``/``y_train`` are the whole training split and whose
         validation arrays are empty.
     """
-    parts = load_splits(config.dataset, config.validation_split, config.seed, root)
+    parts = load_splits(config.dataset, config.validation_split, config.seed, root, config.img_size)
     x = np.concatenate([parts.x_train, parts.x_val])
     y = np.concatenate([parts.y_train, parts.y_val])
     digests = np.array(

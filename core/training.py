@@ -192,7 +192,7 @@ def fold_of(trial: Trial, config: RunConfig) -> int | None:
 
 def _load(cfg: RunConfig, fold: int | None, root: Path) -> Splits:
     if fold is None:
-        return load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root)
+        return load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root, cfg.img_size)
     return load_fold(cfg, fold, root)
 
 

@@ -601,7 +601,13 @@ def test_folder_images_are_resized_to_the_image_size(tmp_path: Path) -> None:
     assert small.input_shape == (8, 8, 3) and small.x_train.dtype == np.uint8
     assert_labels_follow_images(small, scale=80)
     default = load_splits(str(folder), 0.4, 0, tmp_path / "cache")
-    assert default.input_shape == (FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE, 3) == (128, 128, 3)
+    assert default.input_shape == (20, 20, 3)  # the photos' own size, not blown up
+
+
+def test_large_photos_load_no_larger_than_the_folder_cap(tmp_path: Path) -> None:
+    folder = write_photo_folder(tmp_path / "big", per_class=3, side=300)
+    splits = load_splits(str(folder), 0.4, 0, tmp_path / "cache")
+    assert splits.input_shape == (FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE, 3) == (128, 128, 3)
 
 
 def test_92_4_4_split_of_the_jellyfish_report(tmp_path: Path) -> None:
