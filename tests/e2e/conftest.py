@@ -76,9 +76,13 @@ def start_server(cache: Path, port: int | None = None) -> tuple[subprocess.Popen
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    """Stop a server started by ``start_server``."""
+    """Stop a server started by ``start_server`` (killed if it does not stop within 10 s)."""
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # open sessions can hold a shutting-down server up
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture
