@@ -87,8 +87,7 @@ def _widget(param: Param, container: Any) -> Any:
     if param.kind == "bool":
         return container.checkbox(param.label, value=default, **common)
     if param.kind == "ints":
-        text = container.text_input(param.label, value=default, **common)
-        return text
+        return container.text_input(param.label, value=default, **common)
     if param.kind == "int":
         return container.number_input(param.label, value=default, step=1, **common)
     if param.kind == "float":
