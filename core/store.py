@@ -76,6 +76,9 @@ class Trial:
     diverged_epoch: int | None
     error: str | None
     traceback: str | None
+    parent_id: int | None = None  # the trial this one was forked from
+    fork_epoch: int | None = None  # the parent's epoch (0-based) this one continues after
+    worker: str | None = None  # which worker ran it (host:pid), for searches over machines
 
     @property
     def run_config(self) -> RunConfig:

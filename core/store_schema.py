@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS trials (
     test_accuracy REAL,
     diverged_epoch INTEGER,
     error TEXT,
-    traceback TEXT
+    traceback TEXT,
+    parent_id INTEGER,
+    fork_epoch INTEGER,
+    worker TEXT
 );
 CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
 CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
@@ -63,6 +66,11 @@ _MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
         ("trials", "results", "TEXT NOT NULL DEFAULT '{}'"),
         ("trials", "diverged_epoch", "INTEGER"),
         ("trials", "traceback", "TEXT"),
+    ],
+    1: [
+        ("trials", "parent_id", "INTEGER"),
+        ("trials", "fork_epoch", "INTEGER"),
+        ("trials", "worker", "TEXT"),
     ],
 }
 
