@@ -278,6 +278,93 @@ class Store:
             )
             db.execute("UPDATE trials SET cancel_requested=1 WHERE id=?", (trial_id,))
 
+    def cancel_study(self, study_id: int) -> int:
+        """Cancel every unfinished trial of a study; finished ones stay as they are.
+
+        Queued trials are cancelled at once, running ones are asked to stop.
+
+        Returns:
+            How many trials were queued or running.
+        """
+        with self._write() as db:
+            active = (study_id, Status.QUEUED, Status.RUNNING)
+            count = db.execute(
+                "SELECT COUNT(*) FROM trials WHERE study_id=? AND status IN (?, ?)", active
+            ).fetchone()[0]
+            db.execute(
+                "UPDATE trials SET status=?, finished_at=? WHERE study_id=? AND status=?",
+                (Status.CANCELLED, time.time(), study_id, Status.QUEUED),
+            )
+            db.execute(
+                "UPDATE trials SET cancel_requested=1 WHERE study_id=? AND status=?",
+                (study_id, Status.RUNNING),
+            )
+        return int(count)
+
+    def fork_trial(
+        self,
+        parent_id: int,
+        fork_epoch: int,
+        config: RunConfig,
+        name: str,
+        claim_pid: int | None = None,
+    ) -> tuple[int, int]:
+        """Queue a fork: a study of kind ``fork`` whose one trial continues ``parent_id``.
+
+        The trial is linked to its parent and the epoch (0-based) it continues after in the
+        same transaction that queues it, so no worker can pick it up unlinked. It keeps the
+        parent's trial number (a k-fold trial's number is its fold).
+
+        Args:
+            parent_id: The trial forked.
+            fork_epoch: The parent's epoch whose checkpoint the fork starts from.
+            config: The fork's config.
+            name: Name shown to people.
+            claim_pid: If given, the trial starts as running, owned by this process.
+
+        Returns:
+            The new study id and trial id.
+
+        Raises:
+            KeyError: If there is no trial ``parent_id``.
+        """
+        parent = self.trial(parent_id)
+        now = time.time()
+        claimed = claim_pid is not None
+        spec = {"fork_of": parent_id, "fork_epoch": fork_epoch}
+        with self._write() as db:
+            study_id = db.execute(
+                "INSERT INTO studies (name, kind, created_at, spec) VALUES (?, 'fork', ?, ?)",
+                (name, now, json.dumps(spec)),
+            ).lastrowid
+            trial_id = db.execute(
+                "INSERT INTO trials (study_id, number, config, config_hash, status, created_at, "
+                "started_at, heartbeat_at, worker_pid, parent_id, fork_epoch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    study_id,
+                    parent.number,
+                    config.to_json(),
+                    config.config_hash(),
+                    Status.RUNNING if claimed else Status.QUEUED,
+                    now,
+                    now if claimed else None,
+                    now if claimed else None,
+                    claim_pid,
+                    parent_id,
+                    fork_epoch,
+                ),
+            ).lastrowid
+        return int(study_id), int(trial_id)
+
+    def set_parent(self, trial_id: int, parent_id: int, fork_epoch: int | None = None) -> None:
+        """Link a trial to the trial it derives from (a promotion's source, a fork's parent)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE trials SET parent_id=?, fork_epoch=? WHERE id=?",
+                (parent_id, fork_epoch, trial_id),
+            )
+
     def delete_study(self, study_id: int) -> int:
         """Delete a study with its trials and their epochs; return how many trials went.
 
@@ -371,6 +458,31 @@ class Store:
             )
             for r in rows
         ]
+
+    def epochs_by_trial(self, trial_ids: Sequence[int] | None = None) -> dict[int, list[Epoch]]:
+        """Return the epochs of many trials (all when None) in one read, in order per trial.
+
+        Trials without epochs are absent from the result.
+        """
+        sql = "SELECT * FROM epochs"
+        args: list[Any] = []
+        if trial_ids is not None:
+            sql += f" WHERE trial_id IN ({','.join('?' * len(trial_ids))})"
+            args.extend(trial_ids)
+        with self._connect() as db:
+            rows = db.execute(sql + " ORDER BY trial_id, epoch", args).fetchall()
+        found: dict[int, list[Epoch]] = {}
+        for r in rows:
+            found.setdefault(r["trial_id"], []).append(
+                Epoch(
+                    r["trial_id"],
+                    r["epoch"],
+                    json.loads(r["metrics"]),
+                    r["seconds"],
+                    r["recorded_at"],
+                )
+            )
+        return found
 
     def study(self, study_id: int) -> Study:
         """Return one study. Raises KeyError if there is none with that id."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -17,7 +17,11 @@ CREATE TABLE IF NOT EXISTS studies (
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
     created_at REAL NOT NULL,
-    spec TEXT NOT NULL DEFAULT '{}'
+    spec TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT '',
+    owner TEXT,
+    heartbeat_at REAL,
+    progress TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,6 +75,14 @@ _MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
         ("trials", "parent_id", "INTEGER"),
         ("trials", "fork_epoch", "INTEGER"),
         ("trials", "worker", "TEXT"),
+    ],
+    # A search's own life (core.search_store): its state, the worker running it, that
+    # worker's last heartbeat, and its progress (time used, what was left undone).
+    2: [
+        ("studies", "state", "TEXT NOT NULL DEFAULT ''"),
+        ("studies", "owner", "TEXT"),
+        ("studies", "heartbeat_at", "REAL"),
+        ("studies", "progress", "TEXT NOT NULL DEFAULT '{}'"),
     ],
 }
 
