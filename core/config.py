@@ -20,6 +20,9 @@ from core.params import PARAMS
 
 # Whole numbers beyond this are refused before any range check (which compares them as floats).
 _LARGEST_INT = 2**63
+# A saved config.json also records how the run came about (seed, data, library versions) under
+# this key (core.fingerprint); reading the file back ignores it.
+PROVENANCE_KEY = "provenance"
 
 
 class ConfigError(ValueError):
@@ -122,12 +125,17 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Build a config from a dict, rejecting unknown keys.
 
+        A ``provenance`` entry (what a saved ``config.json`` records besides the config: seed,
+        data fingerprint, library versions; ``core.fingerprint``) is ignored, so the file
+        reads back as the config that made it.
+
         Raises:
             ConfigError: naming the first key that is unknown or invalid.
         """
         if not isinstance(data, dict):
             raise ConfigError("config", "must be a JSON object of key: value pairs.")
         known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k != PROVENANCE_KEY}
         for key in data:
             if key not in known:
                 raise ConfigError(
@@ -137,7 +145,7 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
-        """Build a config from JSON text.
+        """Build a config from JSON text, such as a saved ``config.json`` (see ``from_dict``).
 
         Raises:
             ConfigError: if the text is not valid JSON or a value is invalid.

@@ -20,7 +20,8 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from core import paths
-from core.store import Status, Store, Trial
+from core.diagnose import diagnose
+from core.store import Epoch, Status, Store, Trial
 from core.studies import dataset_name, run_title
 
 RUN_COLUMNS = [
@@ -29,6 +30,7 @@ RUN_COLUMNS = [
     "kind",
     "trial",
     "number",
+    "parent",
     "dataset",
     "model",
     "optimizer",
@@ -37,6 +39,7 @@ RUN_COLUMNS = [
     "epochs",
     "status",
     "best_val_accuracy",
+    "diagnosis",
     "test_accuracy",
     "test_loss",
     "duration_s",
@@ -46,19 +49,27 @@ RUN_COLUMNS = [
 DIFFERS = "differs"
 MISSING = "(not set)"
 RUN_COLOURS = qualitative.Plotly + qualitative.D3
+# (trial id, finished at) -> (best validation accuracy, diagnosis) of finished trials.
+_SUMMARIES: dict[tuple[int, float], tuple[float | None, str]] = {}
 
 
-def runs_frame(store: Store) -> pd.DataFrame:
-    """One row per trial of every study, newest first.
+def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per trial of every study (or of the studies given), newest first.
 
     Columns (see ``RUN_COLUMNS``): the study's id, name and kind; the trial's id and 1-based
-    number inside its study (the fold of a k-fold study); the dataset's short name, model,
+    number inside its study (the fold of a k-fold study); the run it comes from (``parent``:
+    a promotion's source, a fork's parent; None for others); the dataset's short name, model,
     optimizer, learning rate, batch size and epochs; the status; the best validation accuracy
-    over its epochs; test accuracy and loss; seconds from start to finish (None until it
-    ends); and when it was created (seconds since the epoch).
+    over its epochs; the diagnosis of its curves in short (``core.diagnose``, e.g.
+    ``overfitting, plateau``; empty when nothing stands out); test accuracy and loss;
+    seconds from start to finish (None until it ends); and when it was created (seconds
+    since the epoch).
     """
-    trials = store.trials()
-    studies = {sid: store.study(sid) for sid in {t.study_id for t in trials}}
+    trials = store.trials(study_ids=study_ids)
+    wanted = {t.study_id for t in trials}
+    studies = {s.id: s for s in store.studies(limit=max(len(wanted), 1) * 4) if s.id in wanted}
+    studies.update({sid: store.study(sid) for sid in wanted - studies.keys()})
+    curves = _curve_summaries(store, trials)
     names: dict[str, str] = {}
     rows = []
     for t in trials:
@@ -74,6 +85,7 @@ def runs_frame(store: Store) -> pd.DataFrame:
                 "kind": study.kind,
                 "trial": t.id,
                 "number": t.number + 1,
+                "parent": t.parent_id,
                 "dataset": names[dataset],
                 "model": cfg.get("model"),
                 "optimizer": cfg.get("optimizer"),
@@ -81,21 +93,54 @@ def runs_frame(store: Store) -> pd.DataFrame:
                 "batch_size": cfg.get("batch_size"),
                 "epochs": cfg.get("epochs"),
                 "status": str(t.status),
-                "best_val_accuracy": best_val_accuracy(store, t.id),
+                "best_val_accuracy": curves[t.id][0],
+                "diagnosis": curves[t.id][1],
                 "test_accuracy": t.test_accuracy,
                 "test_loss": t.test_loss,
                 "duration_s": _duration(t),
                 "created_at": t.created_at,
             }
         )
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    # Numbers stay numbers where some are missing (NaN, drawn empty), never "None" text.
+    for column in ("parent", "best_val_accuracy", "test_accuracy", "test_loss", "duration_s"):
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    return frame
 
 
 def best_val_accuracy(store: Store, trial_id: int) -> float | None:
     """The highest ``val_accuracy`` over a trial's finished epochs (None if it has none)."""
-    values = [
-        e.metrics["val_accuracy"] for e in store.epochs(trial_id) if "val_accuracy" in e.metrics
-    ]
+    return _best_val_accuracy(store.epochs(trial_id))
+
+
+def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, tuple[float | None, str]]:
+    """Each trial's best validation accuracy and diagnosis, from its epochs.
+
+    A finished trial's epochs never change, so its summary is kept for the life of the
+    process; only running trials and ones not seen before are read, all in one query.
+    """
+    found: dict[int, tuple[float | None, str]] = {}
+    missing = []
+    for t in trials:
+        key = (t.id, t.finished_at)
+        if t.finished_at is not None and key in _SUMMARIES:
+            found[t.id] = _SUMMARIES[key]
+        else:
+            missing.append(t)
+    if not missing:
+        return found
+    many = len(missing) > 500  # past a few hundred ids, reading every epoch is quicker
+    epochs = store.epochs_by_trial(None if many else [t.id for t in missing])
+    for t in missing:
+        own = epochs.get(t.id, [])
+        found[t.id] = (_best_val_accuracy(own), ", ".join(f.label for f in diagnose(own)))
+        if t.finished_at is not None:
+            _SUMMARIES[(t.id, t.finished_at)] = found[t.id]
+    return found
+
+
+def _best_val_accuracy(epochs: Sequence[Epoch]) -> float | None:
+    values = [e.metrics["val_accuracy"] for e in epochs if "val_accuracy" in e.metrics]
     return max(values) if values else None
 
 

@@ -4,10 +4,11 @@
     python -m core export TRIAL --out DIR
 
 ``runs`` prints one row per trial of every study (``core.runs.runs_frame``); with ``--json`` it
-prints one JSON line, ``{"rows": [...]}``. ``export`` copies a trial's ``model.keras``,
-``model.weights.h5`` and ``config.json`` into DIR under names that say which run they are
-(study, trial, dataset, model and test accuracy), and prints the new paths. An unknown trial
-prints one line and exits with status 2; a trial without saved files exits with status 1.
+prints one JSON line, ``{"rows": [...]}``. ``export`` writes a trial's bundle into DIR
+(``core.bundle``): its model, weights and config, a standalone ``train.py`` and its TensorBoard
+logs, under names that say which run they are (study, trial, dataset, model and test accuracy),
+and prints the new paths. An unknown trial prints one line and exits with status 2; a trial
+without saved files exits with status 1.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,19 +23,11 @@ from typing import Any
 import pandas as pd
 
 from core import paths
-from core.charts import safe_name
+from core.bundle import write_bundle
 from core.runs import runs_frame
-from core.store import Store, Trial
-from core.studies import dataset_name
+from core.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-# (artifact key in a trial's results, file name in its run folder, suffix of the copy)
-ARTIFACTS = (
-    ("model", "model.keras", ".keras"),
-    ("weights", "model.weights.h5", ".weights.h5"),
-    ("config", "config.json", ".config.json"),
-)
 
 _TABLE = {
     "trial": "trial",
@@ -62,7 +54,9 @@ def add_run_commands(sub: Any) -> None:
     runs = sub.add_parser("runs", help="list every recorded run")
     runs.add_argument("--json", action="store_true", help="print one JSON line")
     runs.set_defaults(run=_runs)
-    export = sub.add_parser("export", help="copy one run's model, weights and config")
+    export = sub.add_parser(
+        "export", help="write one run's model, weights, config, train.py and logs"
+    )
     export.add_argument("trial", type=int, help="the run (trial) id, as `runs` lists it")
     export.add_argument("--out", required=True, help="folder to copy the files into")
     export.set_defaults(run=_export)
@@ -120,40 +114,14 @@ def _percent(value: float) -> str:
     return "-" if pd.isna(value) else f"{value:.2%}"
 
 
-def export_name(study: int, trial: Trial) -> str:
-    """The stem of an exported file: ``study3-run7-digits-mlp-acc95.3``."""
-    cfg = trial.config
-    score = f"acc{trial.test_accuracy * 100:.1f}" if trial.test_accuracy is not None else "unscored"
-    dataset = dataset_name(str(cfg.get("dataset")))
-    return safe_name(f"study{study}-run{trial.id}-{dataset}-{cfg.get('model')}-{score}")
-
-
 def export_trial(store: Store, trial_id: int, out: Path, root: Path | None = None) -> list[Path]:
-    """Copy a trial's saved model, weights and config into ``out``; return the new paths.
+    """Write a trial's bundle into ``out`` (``core.bundle.write_bundle``); return the new paths.
 
     Raises:
         KeyError: if there is no such trial.
         FileNotFoundError: if the trial has no saved files (it did not complete).
     """
-    trial = store.trial(trial_id)
-    folder = paths.runs_dir(root) / str(trial.study_id) / str(trial.id)
-    saved = trial.results.get("artifacts", {})
-    sources = []
-    for key, file_name, _ in ARTIFACTS:
-        source = Path(saved.get(key) or folder / file_name)
-        if not source.is_file():
-            raise FileNotFoundError(
-                f"run {trial_id} has no saved {file_name} (status {trial.status})"
-            )
-        sources.append(source)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = export_name(trial.study_id, trial)
-    copies = []
-    for source, (_, _, suffix) in zip(sources, ARTIFACTS, strict=True):
-        target = out / f"{stem}{suffix}"
-        shutil.copyfile(source, target)
-        copies.append(target)
-    return copies
+    return write_bundle(store, trial_id, out, root)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -162,7 +130,7 @@ def _export(args: argparse.Namespace) -> int:
     except KeyError:
         print(f"error: there is no run {args.trial} (see python -m core runs)", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # no saved files, or its dataset folder is gone
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     for path in copies:

@@ -1,14 +1,15 @@
-"""Runs: every trial of every study in one table, to filter, compare, open and delete."""
+"""Runs: every trial of every study in one table, to filter, compare, open, hand over, delete."""
 
 from __future__ import annotations
 
 import zlib
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core import paths, runs
+from core import bundle, paths, runs
 from core.store import Store
 from pages.ui.components import TRAIN_PAGE, page_setup, render_trial, store
 
@@ -26,6 +27,9 @@ COLUMNS = {
         width=105,
         help="The best validation accuracy of any epoch.",
     ),
+    "diagnosis": st.column_config.TextColumn(
+        "Diagnosis", width=120, help="What the curves show: overfitting, plateau, LR too high..."
+    ),
     "test_accuracy": st.column_config.NumberColumn("Test acc.", format="percent", width=80),
     "test_loss": st.column_config.NumberColumn("Test loss", format="%.4f", width=80),
     "dataset": st.column_config.TextColumn("Dataset", width="small"),
@@ -41,6 +45,12 @@ COLUMNS = {
     "kind": st.column_config.TextColumn("Kind", width=70),
     "number": st.column_config.NumberColumn(
         "#", format="%d", width=40, help="The trial's number in its study (its fold)."
+    ),
+    "parent": st.column_config.NumberColumn(
+        "From run",
+        format="%d",
+        width=75,
+        help="The run this one comes from: the source of a promotion, the parent of a fork.",
     ),
 }
 
@@ -128,6 +138,7 @@ def _detail(s: Store, trial_id: int) -> None:
         icon=":material/open_in_new:",
         query_params={"trial": str(trial_id)},
     )
+    _study_downloads(s, trial.study_id)
     if st.session_state.get(CONFIRM_KEY) == trial.study_id:
         _confirm_delete(s, trial.study_id)
     else:
@@ -140,6 +151,43 @@ def _detail(s: Store, trial_id: int) -> None:
             help="Delete this run's whole study (every fold) and its saved files.",
         )
     render_trial(trial_id)
+
+
+def _study_downloads(s: Store, study_id: int) -> None:
+    """A study's hand-over: every trial as CSV, and the bundle of its best run."""
+    study = s.study(study_id)
+    count = len(s.trials(study_ids=[study_id]))
+    if count < 2:
+        return  # a single run's own downloads are below
+    text, table, best_col = st.columns([2, 1.2, 1.6], vertical_alignment="center")
+    text.markdown(f"**Study {study_id}** · {study.kind} · {count} runs")
+    csv_name, _ = bundle.study_csv(s, study_id)
+    table.download_button(
+        "Download all runs (.csv)",
+        data=lambda: bundle.study_csv(s, study_id)[1],
+        file_name=csv_name,
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=f"runs-csv-{study_id}",
+        width="stretch",
+    )
+    best = bundle.best_trial(s, study_id)
+    if best is None or not Path(best.results.get("artifacts", {}).get("model", "")).is_file():
+        best_col.caption("No completed run with saved files yet.")
+        return
+    best_col.download_button(
+        f"Download best run {best.id} (.zip)",
+        data=lambda: bundle.bundle_zip(s, best.id)[1],
+        file_name=f"{bundle.export_name(best)}-bundle.zip",
+        mime="application/zip",
+        icon=":material/download:",
+        on_click="ignore",
+        key=f"runs-best-{study_id}",
+        width="stretch",
+        help=f"Run {best.id}, the highest test accuracy ({best.test_accuracy:.2%}): model, "
+        "weights, config, train.py and logs.",
+    )
 
 
 def _confirm_delete(s: Store, study_id: int) -> None:

@@ -127,7 +127,7 @@ def test_a_completed_run_shows_metrics_summary_and_downloads(
     assert list(summary.columns) == ["Layer", "Type", "Output shape", "Params"]
     assert summary["Params"].sum() == trial.results["params"]
     downloads = at.get("download_button")
-    assert len(downloads) == 2
+    assert len(downloads) == 6  # model, weights, config, train.py, logs, all in one zip
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core import paths
 from core.config import RunConfig
 from core.store import Status, Store
+from core.worker import LOCK_NAME
 from tests.app.conftest import APP
 
 RUNS = "pages/2_Runs.py"
@@ -93,9 +95,52 @@ def test_a_run_in_the_url_opens_in_full_with_downloads(store: Store, completed_t
     assert any(f"Run {completed_trial}" in m.value for m in at.markdown)
     labels = {m.label: m.value for m in at.metric}
     assert labels["Test accuracy"] == f"{store.trial(completed_trial).test_accuracy:.2%}"
-    assert len(at.get("download_button")) == 2
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == [
+        "Download model (.keras)",
+        "Download weights (.weights.h5)",
+        "Download config (config.json)",
+        "Download train.py",
+        "Download TensorBoard logs (.zip)",
+        "Download everything (.zip)",
+    ]
     links = [p for p in at.get("page_link") if "Train page" in p.proto.label]
     assert links and f"trial={completed_trial}" in links[0].proto.query_string
+
+
+def test_promote_queues_a_linked_run_shown_beside_the_original(
+    store: Store, cache: Path, completed_trial: int
+) -> None:
+    # Holding the worker lock keeps the page from starting a worker: the run stays queued.
+    with open(cache / LOCK_NAME, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        at = open_runs(trial=str(completed_trial))
+        at.button(key=f"promote-{completed_trial}").click().run()
+    assert not at.exception
+    promoted = [t for t in store.trials() if t.parent_id == completed_trial]
+    assert len(promoted) == 1
+    (new,) = promoted
+    assert store.study(new.study_id).kind == "promote"
+    best = store.trial(completed_trial).results["best_epoch"]
+    assert new.config["epochs"] == best + 1
+    assert at.button(key=f"promote-{completed_trial}").disabled  # one at a time
+    assert any(f"Run {new.id} (promoted)" in m.value for m in at.markdown)
+    table = open_runs().dataframe[0].value.set_index("trial")
+    assert table.loc[new.id, "parent"] == completed_trial and table.loc[new.id, "kind"] == "promote"
+    assert new.status == Status.QUEUED
+
+
+def test_a_study_offers_its_trials_as_csv(store: Store) -> None:
+    configs = [RunConfig(learning_rate=rate) for rate in (0.1, 0.01)]
+    study, ids = store.create_study("lr sweep", "sweep", configs)
+    for tid in ids:
+        store.claim_next(pid=1)
+        store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.9, "test_loss": 0.3})
+    at = select_rows(open_runs(), [0])
+    assert not at.exception
+    csv_button = at.get("download_button")[0]
+    assert csv_button.proto.label == "Download all runs (.csv)"
+    assert any("No completed run with saved files" in c.value for c in at.caption)
 
 
 def test_an_unknown_run_in_the_url_is_named(store: Store) -> None:

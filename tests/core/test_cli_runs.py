@@ -70,7 +70,7 @@ def test_runs_of_an_empty_store(store: Store, capsys: pytest.CaptureFixture[str]
     assert json.loads(capsys.readouterr().out) == {"rows": []}
 
 
-def test_export_copies_the_three_files_under_descriptive_names(
+def test_export_writes_the_bundle_under_descriptive_names(
     store: Store, completed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_dir = tmp_path / "exported"
@@ -82,11 +82,16 @@ def test_export_copies_the_three_files_under_descriptive_names(
         f"{stem}.keras",
         f"{stem}.weights.h5",
         f"{stem}.config.json",
+        f"{stem}-train.py",
+        f"{stem}-logs",
     ]
-    for copy, key in zip(printed, ("model", "weights", "config"), strict=True):
+    for copy, key in zip(printed[:3], ("model", "weights", "config"), strict=True):
         assert copy.parent == out_dir.resolve()
         assert copy.read_bytes() == Path(trial.results["artifacts"][key]).read_bytes()
     assert json.loads(printed[2].read_text())["model"] == "mlp"
+    script = printed[3].read_text()
+    assert "import keras" in script and "from core" not in script and "import core" not in script
+    assert any(printed[4].rglob("events.out.tfevents.*"))
 
 
 def test_export_of_an_unknown_run_says_so_in_one_line(

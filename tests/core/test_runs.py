@@ -151,3 +151,17 @@ def test_delete_study_cancels_active_trials_and_removes_the_run_folder(
     assert [t.study_id for t in store.trials()] == [single]
     with pytest.raises(KeyError):
         delete_study(store, kfold, cache)
+
+
+def test_the_table_follows_a_running_trial_and_keeps_a_finished_ones_scores(
+    store: Store,
+) -> None:
+    _, (tid,) = store.create_study("live", "single", [RunConfig(epochs=3)], claim_pid=1)
+    _epochs(store, tid, [0.5])
+    assert runs_frame(store).set_index("trial").loc[tid, "best_val_accuracy"] == 0.5
+    store.add_epoch(tid, 1, {"val_accuracy": 0.8, "val_loss": 0.3}, 1.0)
+    assert runs_frame(store).set_index("trial").loc[tid, "best_val_accuracy"] == 0.8
+    store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.7, "test_loss": 0.4})
+    row = runs_frame(store).set_index("trial").loc[tid]
+    assert row["best_val_accuracy"] == 0.8 and row["test_accuracy"] == 0.7
+    assert pd_isna(row["parent"])
