@@ -9,12 +9,15 @@ entries such as ``"flip"`` or ``"rotation:15"``, and leaves pixels in 0..255 (fl
 
 Reproducibility: shuffling and every augmentation layer are seeded from the run's seed, so a
 run draws the same batches and the same transformations every time, provided TensorFlow op
-determinism is on (``core.training`` turns it on).
+determinism is on (``core.training`` turns it on). Training reads its epochs from one
+dataset (``epochs=(first, end)``) in which epoch ``e``'s order and augmentations depend only
+on ``(seed, e)``, so a run continued from a checkpoint (a fork) draws what the original drew.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -88,6 +91,7 @@ def make_dataset(
     seed: int,
     augment: Sequence[str] = (),
     training: bool = False,
+    epochs: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Return the dataset ``fit``/``evaluate`` read one split from.
 
@@ -104,11 +108,18 @@ def make_dataset(
         seed: Seed of the shuffling and the augmentation.
         augment: ``RunConfig.augment`` entries; used only when ``training``.
         training: Whether this is the training split.
+        epochs: For training, the epochs ``(first, end)`` (0-based, end excluded) to lay out
+            one after another in a single dataset (read it with ``steps_per_epoch``). Epoch
+            ``e``'s order and augmentations then depend only on ``(seed, e)``, never on how
+            many epochs came before in this process, so training on from a checkpoint of
+            epoch ``k`` (``first = k + 1``) repeats the original run's epochs exactly.
 
     Returns:
         A ``tf.data.Dataset`` of ``(images, labels)`` batches: images uint8, or float32 in
         0..255 once augmented.
     """
+    if training and epochs is not None:
+        return _epoch_seeded(x, y, batch_size, seed, augment, epochs)
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if training:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -119,7 +130,9 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _augment(dataset: tf.data.Dataset, layers: list[keras.layers.Layer]) -> tf.data.Dataset:
+def _augment(
+    dataset: tf.data.Dataset, layers: list[keras.layers.Layer], seed: int | None = None
+) -> tf.data.Dataset:
     """Map batches through the layers, as ``keras.Sequential(layers)(images, training=True)``.
 
     Each layer draws its random parameters from its own seed generator, a stateful operation,
@@ -128,10 +141,13 @@ def _augment(dataset: tf.data.Dataset, layers: list[keras.layers.Layer]) -> tf.d
     steps every Keras image layer has: drawing (``get_random_transformation``, which looks
     only at the batch's shape) in an ordered map, cheap, then transforming the pixels
     (``transform_images``), stateless, in a parallel map. The layers draw the same numbers in
-    the same order as when called whole, so the images are exactly the same.
+    the same order as when called whole, so the images are exactly the same. Elements that
+    also carry their (epoch, batch number) reseed the layers first (:func:`_reseed`).
     """
 
-    def draw(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tuple]:
+    def draw(images: tf.Tensor, labels: tf.Tensor, *where: tf.Tensor) -> tuple:
+        if where:
+            _reseed(layers, seed or 0, *where)
         params = tuple(layer.get_random_transformation(images, training=True) for layer in layers)
         # Shapes come back partly as Python ints; a dataset element holds only tensors.
         return images, labels, tf.nest.map_structure(tf.convert_to_tensor, params)
@@ -143,3 +159,53 @@ def _augment(dataset: tf.data.Dataset, layers: list[keras.layers.Layer]) -> tf.d
         return images, labels
 
     return dataset.map(draw).map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _epoch_seeded(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    seed: int,
+    augment: Sequence[str],
+    epochs: tuple[int, int],
+) -> tf.data.Dataset:
+    """Epochs ``first..end-1`` back to back, each shuffled and augmented from ``(seed, e)``.
+
+    The order of epoch ``e`` is a stateless permutation seeded with ``(seed, e)``; a seeded
+    ``Dataset.shuffle`` would instead depend on how many epochs this process has read.
+    """
+    images, labels = tf.constant(x), tf.constant(y)
+    count = len(x)
+
+    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.argsort(tf.random.stateless_uniform([count], seed=key))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+
+    def gather(epoch: tf.Tensor, number: tf.Tensor, idx: tf.Tensor) -> tuple:
+        return tf.gather(images, idx), tf.gather(labels, idx), epoch, number
+
+    dataset = (
+        tf.data.Dataset.range(*epochs)
+        .flat_map(lambda e: one_epoch(e).map(lambda n, idx: (e, n, idx)))
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    )
+    augmenter = make_augmenter(augment, seed)
+    if augmenter is None:
+        dataset = dataset.map(lambda images, labels, *_: (images, labels))
+    else:
+        dataset = _augment(dataset, augmenter.layers, seed)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _reseed(layers: list[keras.layers.Layer], seed: int, epoch: Any, number: Any) -> None:
+    """Set each layer's seed generator from (seed, layer, epoch, batch) before it draws.
+
+    Every draw of a batch then depends only on where the batch is in the run, not on the
+    draws before it, which a checkpoint cannot capture (the pipeline reads ahead).
+    """
+    for i, layer in enumerate(layers):
+        state = layer.generator.state
+        # 16 states per batch and 2**20 per epoch leave room for each layer's few draws.
+        value = tf.stack([tf.constant(seed + i, tf.int64), epoch * 2**20 + number * 16])
+        state.assign(tf.cast(value, state.dtype))

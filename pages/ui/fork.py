@@ -1,0 +1,151 @@
+"""Fork from epoch k: continue a run from one of its checkpoints with some settings changed.
+
+Offered on a run's page, also while it trains. The form shows the settings people change
+most (learning rate, schedule, optimizer, batch size, dropout, augmentation, epochs) at the
+run's values, and takes any other key that may change as ``key=value`` text. Nothing is
+queued until ``core.fork.plan_fork`` accepts it; a refusal names the field and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core import fork
+from core.catalog import LR_SCHEDULES, OPTIMIZERS
+from core.config import ConfigError, parse_assignment
+from core.store import Store, Trial
+
+TRAIN_PAGE = "pages/1_Train.py"
+
+
+def render_fork(s: Store, trial: Trial) -> None:
+    """Draw links to a trial's forks, and the "Fork from epoch k" form if it has checkpoints."""
+    _children(s, trial)
+    points = fork.fork_points(trial)
+    if not points:
+        return
+    cfg = trial.config
+    with (
+        # Keyed, so it stays open while a running trial's view refreshes around it.
+        st.expander("Fork from epoch k", icon=":material/fork_right:", key=f"fork-{trial.id}"),
+        st.form(key=f"fork-form-{trial.id}", border=False),
+    ):
+        epoch = st.selectbox(
+            "Continue after epoch",
+            points,
+            index=len(points) - 1,
+            key=f"fork-epoch-{trial.id}",
+            help="Keeps this run's epochs up to here and trains the rest with the changes.",
+        )
+        left, right = st.columns(2)
+        values: dict[str, Any] = {
+            "learning_rate": left.number_input(
+                "Learning rate",
+                value=float(cfg["learning_rate"]),
+                min_value=0.0,
+                format="%g",
+                step=None,
+                key=f"fork-lr-{trial.id}",
+            ),
+            "lr_schedule": right.selectbox(
+                "Learning-rate schedule",
+                list(LR_SCHEDULES),
+                index=list(LR_SCHEDULES).index(cfg["lr_schedule"]),
+                format_func=LR_SCHEDULES.get,
+                key=f"fork-schedule-{trial.id}",
+            ),
+            "optimizer": left.selectbox(
+                "Optimizer",
+                list(OPTIMIZERS),
+                index=list(OPTIMIZERS).index(cfg["optimizer"]),
+                format_func=OPTIMIZERS.get,
+                key=f"fork-optimizer-{trial.id}",
+            ),
+            "batch_size": right.number_input(
+                "Batch size",
+                value=int(cfg["batch_size"]),
+                min_value=1,
+                step=1,
+                key=f"fork-batch-{trial.id}",
+            ),
+            "dropout": left.number_input(
+                "Dropout",
+                value=float(cfg["dropout"]),
+                min_value=0.0,
+                max_value=1.0,
+                step=0.05,
+                key=f"fork-dropout-{trial.id}",
+            ),
+            "epochs": right.number_input(
+                "Epochs in all",
+                value=int(cfg["epochs"]),
+                min_value=1,
+                step=1,
+                key=f"fork-epochs-{trial.id}",
+                help="Counted from the run's start, as on the chart.",
+            ),
+        }
+        augment = st.text_input(
+            "Augmentation",
+            value=", ".join(cfg.get("augment") or []),
+            key=f"fork-augment-{trial.id}",
+            help="Comma-separated, e.g. flip, rotation:15, zoom:0.1 (empty for none).",
+        )
+        extra = st.text_input(
+            "Other changes",
+            placeholder="l2=1e-4, momentum=0.9",
+            key=f"fork-extra-{trial.id}",
+            help="key=value pairs, comma-separated: "
+            + ", ".join(k for k in fork.FORKABLE_KEYS if k not in values and k != "augment"),
+        )
+        submitted = st.form_submit_button(
+            "Fork", type="primary", icon=":material/fork_right:", key=f"fork-go-{trial.id}"
+        )
+    if submitted:
+        values["augment"] = [a.strip() for a in augment.split(",") if a.strip()]
+        _submit(s, trial, int(epoch), values, extra)
+
+
+def render_origin(s: Store, trial: Trial) -> None:
+    """For a fork: one line naming its parent, the epoch it continued after, and the changes."""
+    if not fork.is_fork(trial):
+        return
+    try:
+        parent = s.trial(trial.parent_id)
+    except KeyError:
+        st.caption(f"Forked after epoch {trial.fork_epoch + 1} of a run since deleted.")
+        return
+    changed = fork.describe_changes(fork.changes_between(parent.config, trial.config))
+    st.caption(f"Forked from run {parent.id} after epoch {trial.fork_epoch + 1}: {changed}.")
+
+
+def _children(s: Store, trial: Trial) -> None:
+    """One link per fork of this trial, newest first, saying where it left off and what changed."""
+    for child in fork.children(s, trial.id):
+        changed = fork.describe_changes(fork.changes_between(trial.config, child.config))
+        st.page_link(
+            TRAIN_PAGE,
+            label=f"Run {child.id} forked after epoch {child.fork_epoch + 1}: {changed}",
+            icon=":material/fork_right:",
+            query_params={"trial": str(child.id)},
+        )
+
+
+def _submit(s: Store, trial: Trial, epoch: int, values: dict[str, Any], extra: str) -> None:
+    """Check and queue the fork, then open it on the Train page; or say what to fix."""
+    changes = {k: v for k, v in values.items() if v != trial.config.get(k)}
+    if values["augment"] == list(trial.config.get("augment") or []):
+        changes.pop("augment", None)
+    try:
+        for item in (p for p in extra.split(",") if p.strip()):
+            key, value = parse_assignment(item.strip())
+            changes[key] = value
+        plan = fork.plan_fork(s, trial.id, epoch, changes)
+    except ConfigError as exc:
+        field = "Other changes" if exc.field == "--set" else exc.field  # the text box's name
+        st.error(f"**{field}** — {exc.message}", icon=":material/error:")
+        return
+    _, new_id = fork.queue_fork(s, plan)
+    st.switch_page(TRAIN_PAGE, query_params={"trial": str(new_id)})

@@ -1,0 +1,113 @@
+"""Forking from a run's page and its diagnosis, under AppTest (no training needed)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint_files import checkpoint_dir, checkpoint_path
+from core.config import RunConfig
+from core.store import Status, Store
+from core.worker import worker_alive
+from tests.app.conftest import APP, TRAIN
+
+# Validation loss turns up after epoch 3 while training loss keeps falling: overfitting.
+CURVES = [
+    (1.0, 0.7, 1.0, 0.7),
+    (0.6, 0.8, 0.7, 0.8),
+    (0.4, 0.88, 0.55, 0.83),
+    (0.25, 0.93, 0.6, 0.82),
+    (0.15, 0.97, 0.7, 0.81),
+    (0.08, 0.99, 0.85, 0.8),
+]
+
+
+def _run_with_checkpoints(store: Store, cache: Path) -> int:
+    cfg = RunConfig(model="mlp", epochs=len(CURVES))
+    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)
+    folder = checkpoint_dir(store.trial(tid), cache)
+    folder.mkdir(parents=True)
+    for i, (loss, acc, val_loss, val_acc) in enumerate(CURVES):
+        metrics = {"loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc}
+        store.add_epoch(tid, i, metrics, 1.0)
+        # The page only looks at which checkpoints exist; the worker reads them.
+        checkpoint_path(folder, i).write_bytes(b"")
+    store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.8, "test_loss": 0.9})
+    return tid
+
+
+def _open(tid: int) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["trial"] = str(tid)
+    at.switch_page(TRAIN)
+    return at.run()
+
+
+def test_a_run_page_shows_its_diagnosis_with_advice(store: Store, cache: Path) -> None:
+    at = _open(_run_with_checkpoints(store, cache))
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "overfitting" in text and "epoch 3" in text and "Add dropout" in text
+
+
+def test_fork_from_its_page_queues_a_linked_run(store: Store, cache: Path) -> None:
+    tid = _run_with_checkpoints(store, cache)
+    at = _open(tid)
+    at.selectbox(key=f"fork-epoch-{tid}").set_value(3)
+    at.number_input(key=f"fork-lr-{tid}").set_value(1e-4)
+    at.number_input(key=f"fork-dropout-{tid}").set_value(0.4)
+    at.button(key=f"fork-go-{tid}").click()
+    at.run()
+    assert not at.exception
+    (child,) = [t for t in store.trials() if t.id != tid]
+    assert (child.parent_id, child.fork_epoch, child.status) == (tid, 2, Status.QUEUED)
+    assert child.config["learning_rate"] == 1e-4 and child.config["dropout"] == 0.4
+    assert store.study(child.study_id).kind == "fork"
+    # The fork's page (opened by the button) names its parent and the changes.
+    assert any(
+        c.value == f"Forked from run {tid} after epoch 3: learning_rate=0.0001 dropout=0.4."
+        for c in at.caption
+    )
+    # The parent's page links to its fork and says what changed.
+    links = [link.proto.label for link in _open(tid).get("page_link")]
+    assert f"Run {child.id} forked after epoch 3: learning_rate=0.0001 dropout=0.4" in links
+    # The fork's page started the worker; these checkpoints are fakes, so stop the fork and
+    # let the worker leave before the test folder goes.
+    store.request_cancel(child.id)
+    end = time.monotonic() + 90
+    while worker_alive(cache) and time.monotonic() < end:
+        time.sleep(0.3)
+
+
+def test_a_bad_fork_says_which_field_and_queues_nothing(store: Store, cache: Path) -> None:
+    tid = _run_with_checkpoints(store, cache)
+    at = _open(tid)
+    at.number_input(key=f"fork-epochs-{tid}").set_value(2)
+    at.text_input(key=f"fork-extra-{tid}").set_value("model=cnn")
+    at.button(key=f"fork-go-{tid}").click()
+    at.run()
+    assert not at.exception
+    assert [t.id for t in store.trials()] == [tid]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("**model** — cannot change mid-training")
+    at.text_input(key=f"fork-extra-{tid}").set_value("l2 0.01")
+    at.button(key=f"fork-go-{tid}").click()
+    at.run()
+    assert [e.value for e in at.error] == ["**Other changes** — expected key=value, got 'l2 0.01'."]
+    assert [t.id for t in store.trials()] == [tid]
+
+
+def test_a_running_run_offers_a_fork_from_its_finished_epochs(store: Store, cache: Path) -> None:
+    cfg = RunConfig(model="mlp", epochs=10)
+    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)
+    folder = checkpoint_dir(store.trial(tid), cache)
+    folder.mkdir(parents=True)
+    for i in range(2):
+        store.add_epoch(tid, i, {"loss": 1.0 - i / 10, "accuracy": 0.5}, 1.0)
+        checkpoint_path(folder, i).write_bytes(b"")
+    at = _open(tid)
+    assert not at.exception
+    assert "Fork from epoch k" in [e.label for e in at.expander]
+    assert at.selectbox(key=f"fork-epoch-{tid}").options == ["1", "2"]
