@@ -12,7 +12,6 @@ are reproducible: the same config trains to the same metrics, epoch for epoch.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -25,7 +24,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core import optim, paths
+from core import (
+    checkpoints,
+    fingerprint,
+    memory_guard,
+    optim,
+    paths,
+    peak_memory,
+    promote,
+    run_logs,
+)
 from core.config import ConfigError, RunConfig
 from core.datasets import Splits, load_splits
 from core.evaluation import evaluate_classes, misclassified_grid
@@ -202,27 +210,46 @@ def _train(
     cfg = trial.run_config
     fold = fold_of(trial, cfg)
     monitor.update(phase="loading data", epoch=0, epochs=cfg.epochs)
+    peak_memory.reset()  # this run's peak, not the worker's earlier runs'
     splits = _load(cfg, fold, root)
+    data_key = (cfg.dataset, cfg.validation_split, cfg.seed, cfg.img_size, fold)
+    promoted = promote.is_promotion(store, trial)
+    if promoted:  # the final model: validation images join the training ones (core.promote)
+        splits, data_key = promote.merge_validation(splits), (*data_key, "promoted")
     make_deterministic(cfg.seed)
     classes = splits.num_classes
     model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
     steps = math.ceil(len(splits.x_train) / cfg.batch_size)
     optim.compile_model(model, cfg, steps, classes)
+    memory_guard.check_step_fits(model, cfg.batch_size)  # fail clearly, not by a killed worker
+    # A fork continues from its parent's checkpoint (core.checkpoints); others start at 0.
+    start = checkpoints.start_epoch(store, trial, model, len(splits.x_train), root)
 
     def data(x: np.ndarray, y: np.ndarray, training: bool, batch: int) -> Any:
         labels = optim.prepare_labels(y, cfg, classes)
-        return make_dataset(x, labels, batch, cfg.seed, cfg.augment, training=training)
+        # Training reads epochs start..end from one dataset, each seeded by its number.
+        span = (start, cfg.epochs) if training else None
+        return make_dataset(x, labels, batch, cfg.seed, cfg.augment, training, span)
 
     monitor.update(phase="training", batches=steps)
     callback = StoreCallback(store, monitor, cfg.epochs, steps, on_epoch or _ignore)
     history = model.fit(
         data(splits.x_train, splits.y_train, True, cfg.batch_size),
         epochs=cfg.epochs,
+        initial_epoch=start,
+        steps_per_epoch=steps,
         shuffle=False,  # the dataset shuffles itself, seeded
-        validation_data=data(splits.x_val, splits.y_val, False, cfg.batch_size),
+        validation_data=None
+        if promoted
+        else data(splits.x_val, splits.y_val, False, cfg.batch_size),
         # The store callback comes first so it records each epoch's rate before a plateau
         # callback cuts it.
-        callbacks=[callback, *optim.callbacks(cfg, steps)],
+        callbacks=[
+            callback,
+            *optim.callbacks(cfg, steps),
+            run_logs.tensorboard_callback(trial, root),  # TensorBoard, per epoch
+            checkpoints.callback(trial, root),
+        ],
         verbose=0,
     )
     if callback.diverged_epoch is not None:
@@ -249,6 +276,7 @@ def _train(
         "model": str(folder / "model.keras"),
         "weights": str(folder / "model.weights.h5"),
         "config": str(folder / "config.json"),
+        "logs": str(folder / "logs"),
     }
     # --- Per-class evaluation: one predict pass over the test set (core.evaluation). ---
     probs = model.predict(data(splits.x_test, splits.y_test, False, 256), verbose=0)
@@ -263,8 +291,12 @@ def _train(
     optim.compile_for_export(model, cfg, classes)
     model.save(artifacts["model"])
     model.save_weights(artifacts["weights"])
-    Path(artifacts["config"]).write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+    origin = fingerprint.provenance(
+        cfg, fingerprint.data_fingerprint(splits, data_key), study=trial.study_id, trial=trial.id
+    )
+    Path(artifacts["config"]).write_text(fingerprint.config_document(cfg, origin))
     epoch_seconds = [e.seconds for e in store.epochs(trial.id)]
+    best = _best_epoch(history.history, cfg.early_stopping_monitor)
     results = {
         "test_loss": float(scores["loss"]),
         "test_accuracy": float(scores["accuracy"]),
@@ -272,9 +304,11 @@ def _train(
         "fold": fold,
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
         "epochs_run": len(history.epoch),
-        "best_epoch": _best_epoch(history.history, cfg.early_stopping_monitor),
-        "stopped_early": len(history.epoch) < cfg.epochs,
+        # Numbered from the run's start, also for a fork (its history begins at `start`).
+        "best_epoch": None if best is None else start + best,
+        "stopped_early": start + len(history.epoch) < cfg.epochs,
         "params": int(model.count_params()),
+        "peak_memory_mb": peak_memory.peak_mb(),
         "summary": summary_rows(model),
         "sizes": {
             "train": len(splits.x_train),
