@@ -1,0 +1,158 @@
+"""The Compare page's view of one sweep: live curves by value, bars, table, summary, heatmap.
+
+While runs are going, the view redraws itself every ``POLL_SECONDS`` inside a fragment and
+reads only the epochs it does not hold yet (``core.compare.EpochReader``); once every run has
+ended it is drawn once more and stops polling. Numbers and figures come from ``core.compare*``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import compare, compare_charts, compare_summary
+from core.store import Store, Study
+from core.sweeps import SweepSpec
+from pages.ui.components import keep_queue_moving, store
+
+POLL_SECONDS = 1.0
+PERCENT = st.column_config.NumberColumn(format="percent")
+TABLE_COLUMNS = {
+    "value": st.column_config.TextColumn("Value"),
+    "runs": st.column_config.NumberColumn("Runs", format="%d", help="Finished runs of the value."),
+    "test_accuracy": st.column_config.NumberColumn("Test acc.", format="percent"),
+    "test_accuracy_std": st.column_config.NumberColumn(
+        "± std", format="percent", help="Sample standard deviation over the value's runs."
+    ),
+    "test_loss": st.column_config.NumberColumn("Test loss", format="%.4f"),
+    "best_val_accuracy": st.column_config.NumberColumn("Best val. acc.", format="percent"),
+    "seconds_per_epoch": st.column_config.NumberColumn(
+        "s / epoch", format="%.2f", help="Median over the run's epochs, validation included."
+    ),
+    "total_seconds": st.column_config.NumberColumn("Total s", format="%.1f"),
+    "images_per_second": st.column_config.NumberColumn(
+        "Images / s", format="%.0f", help="Training images per second of an epoch."
+    ),
+    "train_val_gap": st.column_config.NumberColumn(
+        "Train − val.", format="percent", help="Last epoch: training minus validation accuracy."
+    ),
+    "peak_memory_mb": st.column_config.NumberColumn(
+        "Peak MB", format="%.0f", help="Peak memory of the worker during the run."
+    ),
+}
+
+
+def render_sweep(study: Study, spec: SweepSpec) -> None:
+    """Draw a sweep: live while any of its runs is queued or running."""
+    s = store()
+    trials = s.trials(study_ids=[study.id])
+    if any(not t.status.finished for t in trials):
+        _live(study.id)
+    else:
+        _draw(s, study, spec, live=False)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live(study_id: int) -> None:
+    s = store()
+    keep_queue_moving(s)
+    study = s.study(study_id)
+    spec = SweepSpec.from_dict(study.spec)
+    if spec is None:
+        return
+    if _draw(s, study, spec, live=True):
+        st.rerun()  # all runs ended: draw the final view once, without polling
+
+
+def _reader(study_id: int) -> compare.EpochReader:
+    key = f"compare-epochs-{study_id}"
+    if key not in st.session_state:
+        st.session_state[key] = compare.EpochReader()
+    return st.session_state[key]
+
+
+def _draw(s: Store, study: Study, spec: SweepSpec, live: bool) -> bool:
+    """Draw everything; return True when a live view sees that every run has ended."""
+    trials = s.trials(study_ids=[study.id])
+    epochs = _reader(study.id).update(s, trials)
+    ended = all(t.status.finished for t in trials)
+    head, action = st.columns([4, 1], vertical_alignment="center")
+    head.markdown(f"#### {study.name}\n{compare.progress_line(trials)}")
+    if not ended and action.button(
+        "Cancel sweep",
+        icon=":material/stop_circle:",
+        key=f"cancel-sweep-{study.id}",
+        help="Stops the run in progress and cancels the queued ones; finished runs stay.",
+        width="stretch",
+    ):
+        s.cancel_study(study.id)
+        st.toast("Cancelling the sweep: finished runs stay.")
+    runs = compare.run_frame(spec, trials, epochs)
+    _curves(spec, trials, epochs, study.id)
+    if runs.empty or runs["test_accuracy"].isna().all():
+        st.caption("Bars, table and summary appear here as runs finish.")
+        return live and ended
+    values = compare.value_frame(spec, runs)
+    metric = st.selectbox(
+        "Compare by",
+        list(compare.RUN_METRICS),
+        format_func=lambda m: compare.RUN_METRICS[m][0],
+        key=f"compare-metric-{study.id}",
+    )
+    _summary(runs, spec, metric)
+    if len(spec.keys) == 2:
+        st.plotly_chart(
+            compare_charts.heatmap_figure(spec, values, metric),
+            key=f"compare-heatmap-{study.id}",
+            config={"displaylogo": False},
+        )
+    st.plotly_chart(
+        compare_charts.bars_figure(values, metric),
+        key=f"compare-bars-{study.id}",
+        config={"displaylogo": False},
+    )
+    st.dataframe(
+        values[list(TABLE_COLUMNS)],
+        hide_index=True,
+        column_config=TABLE_COLUMNS,
+        key=f"compare-table-{study.id}",
+    )
+    with st.expander("Every run"):
+        st.dataframe(
+            runs.drop(columns=["order", *spec.keys]),
+            hide_index=True,
+            column_config={**TABLE_COLUMNS, "trial": st.column_config.NumberColumn("Run")},
+        )
+    return live and ended
+
+
+def _curves(spec: SweepSpec, trials: list, epochs: dict, study_id: int) -> None:
+    x = st.segmented_control(
+        "x axis",
+        list(compare.X_AXES),
+        format_func=compare.X_AXES.get,
+        default="epoch",
+        key=f"compare-x-{study_id}",
+        help="Batch size changes both the cost of an epoch and the number of updates in it: "
+        "by updates or by time is often the fairer comparison.",
+    )
+    means = compare.mean_curves(compare.curve_frame(spec, trials, epochs))
+    planned = max((int(t.config.get("epochs", 1)) for t in trials), default=1)
+    note = compare_charts.lr_note(spec)
+    if spec.repeats > 1:
+        band = f"lines are the mean of {spec.repeats} repeats, bands ±1 std"
+        note = f"{note} · {band}" if note else band.capitalize()
+    st.plotly_chart(
+        compare_charts.sweep_curves_figure(means, x or "epoch", note, planned, spec.title),
+        key=f"compare-curves-{study_id}",
+        config={"displaylogo": False},
+    )
+    if x == "seconds":
+        st.caption(
+            "Seconds of training and validation, added up epoch by epoch; the first epoch "
+            "also builds the model's graph, so every line starts a few seconds in."
+        )
+
+
+def _summary(runs, spec: SweepSpec, metric: str) -> None:  # noqa: ANN001 - a pandas frame
+    lines = compare_summary.written_summary(runs, spec.title, metric)
+    st.markdown("\n".join(f"- {line}" for line in lines))

@@ -1,0 +1,138 @@
+"""The Compare page under AppTest: launching, bad values, a finished sweep, a grid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import RunConfig
+from core.store import Status, Store
+from core.sweeps import SweepSpec, plan_sweep
+from core.worker import IDLE_ENV, worker_alive
+from tests.app.conftest import APP, ROOT
+
+COMPARE = "pages/3_Compare.py"
+
+
+def run(**state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(COMPARE)
+    return at.run()
+
+
+def _finished_sweep(store: Store, values: dict, tests: list[float], repeats: int = 1) -> int:
+    plan, spec = plan_sweep(RunConfig(model="mlp", epochs=2), values, repeats)
+    study_id, ids = store.create_study(
+        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), claim_pid=1
+    )
+    for trial_id, test in zip(ids, tests, strict=True):
+        for epoch in range(2):
+            metrics = {"loss": 1.0 / (epoch + 1), "accuracy": test, "val_accuracy": test - 0.01}
+            store.add_epoch(trial_id, epoch, {**metrics, "val_loss": 1.2}, 0.4)
+        store.finish_trial(trial_id, Status.COMPLETED, {"test_accuracy": test, "test_loss": 0.3})
+    return study_id
+
+
+def test_the_page_opens_with_report_003s_batch_sizes_scaled_to_digits(store: Store) -> None:
+    at = run()
+    assert not at.exception
+    assert at.title[0].value == "Compare"
+    assert at.selectbox(key="compare-key").value == "batch_size"
+    assert at.text_input(key="compare-values-batch_size").value == "20, 40, 100, 300, 1149"
+    assert any("No sweeps yet" in i.value for i in at.info)
+    assert any("Train page's defaults" in c.value for c in at.caption)
+
+
+def test_a_bad_value_shows_one_message_and_queues_nothing(store: Store) -> None:
+    at = run()
+    at.text_input(key="compare-values-batch_size").set_value("20, 100, 5000")
+    next(b for b in at.button if b.label == "Launch sweep").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "batch_size" in at.error[0].value and "5000" in at.error[0].value
+    assert store.studies() == []
+
+
+def test_launch_from_the_train_settings_queues_one_study_and_cancel_stops_it(
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(IDLE_ENV, "1")
+    # The Train page's widgets, as its form left them (the page copies them on its first run).
+    at = run(model="mlp", dropout=0.1, filters="16, 64")
+    assert any("Train page's settings" in c.value for c in at.caption)
+    at.number_input(key="compare-epochs").set_value(1)
+    at.text_input(key="compare-values-batch_size").set_value("100, 400")
+    at.number_input(key="compare-repeats").set_value(2)
+    next(b for b in at.button if b.label == "Launch sweep").click().run()
+    assert not at.exception and not at.error
+    (study,) = store.studies()
+    trials = sorted(store.trials(study_ids=[study.id]), key=lambda t: t.number)
+    assert study.kind == "sweep" and SweepSpec.from_dict(study.spec).keys == ("batch_size",)
+    assert [(t.config["batch_size"], t.config["seed"]) for t in trials] == [
+        (100, 0), (400, 0), (100, 1), (400, 1),
+    ]  # fmt: skip
+    assert {(t.config["model"], t.config["dropout"], t.config["epochs"]) for t in trials} == {
+        ("mlp", 0.1, 1)
+    }
+    assert at.query_params["study"] in (str(study.id), [str(study.id)])
+    next(b for b in at.button if b.label == "Cancel sweep").click().run()
+    assert all(store.trial(t.id).status.finished for t in trials if t.number > 0)
+    # The worker the page started finds nothing left, or stops its run; let it go first.
+    end = time.monotonic() + 120
+    while worker_alive(cache) and time.monotonic() < end:
+        time.sleep(0.3)
+    assert all(store.trial(t.id).status.finished for t in trials)
+
+
+def test_a_finished_sweep_shows_summary_bars_and_a_sortable_table(store: Store) -> None:
+    _finished_sweep(store, {"batch_size": "20, 100"}, [0.9, 0.8, 0.91, 0.81], repeats=2)
+    at = run()
+    assert not at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Best batch size: 20" in text and "Welch's t-test" in text
+    table = at.dataframe[0].value
+    assert list(table["value"]) == ["20", "100"]
+    assert table["test_accuracy"].tolist() == pytest.approx([0.905, 0.805])
+    assert len(at.get("plotly_chart")) == 2  # curves and bars
+    at.selectbox(key=f"compare-metric-{store.studies()[0].id}").set_value("test_loss").run()
+    assert "Best batch size: 20**, test loss 0.3" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_grid_sweep_adds_a_heatmap_and_a_past_run_can_be_the_base(store: Store) -> None:
+    study_id = _finished_sweep(
+        store, {"optimizer": "adam, sgd", "dropout": "0.1, 0.5"}, [0.9, 0.8, 0.5, 0.4]
+    )
+    at = run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 3  # curves, heatmap and bars
+    assert f"Study {study_id}" not in "".join(s.label for s in at.selectbox)  # only one sweep
+    at.segmented_control(key="compare-source").set_value("A past run").run()
+    assert not at.exception
+    assert at.selectbox(key="compare-base-run").value is not None
+    assert any("from run" in c.value for c in at.caption)
+
+
+def test_the_compare_page_never_imports_tensorflow(store: Store, cache: Path) -> None:
+    _finished_sweep(store, {"batch_size": "20, 100"}, [0.9, 0.8])
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=30)\n"
+        f"at.switch_page('{COMPARE}')\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "print('HEAVY:', sorted(m for m in sys.modules\n"
+        "      if m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY: []" in out.stdout

@@ -1,0 +1,60 @@
+"""A person launches a three-value batch-size sweep in a real browser and watches it grow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core import paths
+from core.store import Status, Store
+from tests.e2e.conftest import READY
+
+pytestmark = pytest.mark.e2e
+
+# Points of each value's validation line in the curves chart (the page's first Plotly chart):
+# one legend entry per value, so the list has one number per value shown so far.
+CURVE_POINTS = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  if (!plot || !plot._fullData) return [];
+  return plot._fullData.filter(t => t.showlegend).map(t => t.x.length);
+}"""
+
+
+def test_a_three_value_sweep_draws_three_growing_curves_and_a_summary(
+    app_url: str, browser, cache: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{app_url}/Compare")
+    page.wait_for_selector(READY, timeout=60_000)
+    epochs = page.get_by_role("spinbutton", name="Epochs per run")
+    epochs.fill("2")
+    epochs.press("Enter")
+    page.wait_for_selector(READY)
+    values = page.get_by_role("textbox", name="Batch size values")
+    values.fill("100, 300, 1000")
+    values.press("Enter")
+    page.wait_for_selector(READY)
+    page.get_by_role("button", name="Launch sweep").click()
+
+    page.get_by_text("Batch size sweep · cnn on digits").wait_for(timeout=30_000)
+    # Each value's curve appears while the sweep runs, then grows to both epochs.
+    page.wait_for_function(f"({CURVE_POINTS})().length >= 2", timeout=180_000)
+    assert Store(paths.store_path(cache)).trials(statuses=(Status.QUEUED, Status.RUNNING))
+    page.wait_for_function(
+        f"(() => {{ const n = ({CURVE_POINTS})(); return n.length === 3 && "
+        "n.every(k => k === 2); })()",
+        timeout=180_000,
+    )
+    page.get_by_text("3 of 3 runs finished").wait_for(timeout=60_000)
+    page.get_by_text("Best batch size:").wait_for(timeout=30_000)
+    # The x axis switches to wall-clock seconds; the same three curves are drawn against time.
+    page.get_by_role("radio", name="Wall-clock seconds").click()
+    page.wait_for_function(
+        "document.querySelector('.js-plotly-plot').layout.xaxis.title.text"
+        " === 'Wall-clock seconds'",
+        timeout=30_000,
+    )
+    trials = Store(paths.store_path(cache)).trials()
+    assert len(trials) == 3 and {t.status for t in trials} == {Status.COMPLETED}
+    assert sorted(t.config["batch_size"] for t in trials) == [100, 300, 1000]
