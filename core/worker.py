@@ -1,6 +1,7 @@
 """The training worker: a process of its own that runs queued trials one at a time.
 
-Run it as ``python -m core.worker [--cache DIR]``; the app starts it by itself
+Run it as ``python -m core.worker [--cache DIR]``; between trials it also runs queued Tune
+searches, each in a child process (``core.search_process``). The app starts it by itself
 (``ensure_worker``) when something is queued and no worker is alive. It is disposable: kill it
 at any moment and the store keeps every finished epoch; the trial it was in is marked
 interrupted once its heartbeats stop. A lock file makes sure only one worker runs per cache
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -98,7 +100,11 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
         store.reap_stale()
         trial = store.claim_next(os.getpid())
         if trial is None:
-            time.sleep(poll_s)
+            if _run_one_search(store, root):
+                ran += 1
+                idle_since = time.monotonic()
+            else:
+                time.sleep(poll_s)
             continue
         print(f"trial {trial.id}: started", flush=True)
         with TrialMonitor(store, trial.id) as monitor:
@@ -107,6 +113,28 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
         ran += 1
         idle_since = time.monotonic()
     return ran
+
+
+def _run_one_search(store: Store, root: Path) -> bool:
+    """Run the oldest queued search, if there is one; return True if so.
+
+    Searches run between queued trials, one at a time, in a child process that trains a few
+    trials and hands the search back (``core.search_process``), so queued single runs get
+    their turn and memory stays flat. A killed worker takes the child with it and leaves the
+    search interrupted; Resume queues it again.
+    """
+    from core import search_store
+
+    search_store.reap(store)
+    study_id = search_store.claim(store, f"{socket.gethostname()}:{os.getpid()}")
+    if study_id is None:
+        return False
+    from core.search_process import run_in_child  # a fresh process every few trials
+
+    print(f"search {study_id}: started", flush=True)
+    state = run_in_child(store, study_id, root)
+    print(f"search {study_id}: {state}", flush=True)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

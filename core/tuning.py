@@ -1,0 +1,404 @@
+"""Run a search with keras-tuner's own tuners, streaming every trial and epoch into the store.
+
+``run_search(store, study_id, root)`` builds the search's tuner (``RandomSearch``,
+``GridSearch``, ``BayesianOptimization`` or ``Hyperband``, each subclassed once by
+:class:`StoreTunerMixin`) on its project folder ``cache/tuning/<study>/`` with
+``overwrite=False``, so a second call goes on where the first stopped: keras-tuner keeps
+finished trials and runs the one left running again. Beyond keras-tuner:
+
+* each execution of a trial is backed up every epoch (``keras.callbacks.BackupAndRestore``),
+  so a trial run again after a kill or a time-out continues from its last finished epoch;
+* every trial is one store trial from the moment it starts (the same one when it is run
+  again), its epochs written as they finish, its worker (``host:pid``) recorded;
+* the time budget is checked after every epoch and before every trial; when it runs out the
+  running trial stops (to be continued on Resume) and the search ends ``out_of_time`` with a
+  sentence saying what was left undone; a cancel request ends it the same way;
+* the Keras session is cleared between trials (keras-tuner does so before each build), so
+  memory stays flat;
+* when the search ends, the ``keep_top`` best trials are tested and saved like any run
+  (``core.tuning_keep``); once it is done, the other trials' weights are deleted.
+
+This module imports TensorFlow and keras-tuner; only worker processes use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from core import paths, search_store
+from core.schedules import current_learning_rate
+from core.search_dims import SearchSettings
+from core.search_space import search_parts
+from core.store import Status, Store
+from core.training import TrialMonitor
+from core.tuning_keep import keep_best
+from core.tuning_model import SearchHyperModel
+from core.tuning_parts import (
+    EPOCH_SECONDS,
+    Backup,
+    SearchClock,
+    SearchStopped,
+    environment,
+    finish_store_trial,
+    rss_mib,
+)
+
+TUNER_CLASSES = {
+    "random": kt.RandomSearch,
+    "grid": kt.GridSearch,
+    "bayesian": kt.BayesianOptimization,
+    "hyperband": kt.Hyperband,
+}
+
+
+class StoreTunerMixin:
+    """Mixed into a keras-tuner Tuner: one store trial per tuner trial, every epoch streamed."""
+
+    def __init__(
+        self, *args: Any, store: Store, study_id: int, clock: SearchClock | None, **kwargs: Any
+    ) -> None:
+        self.store = store
+        self.study_id = study_id
+        self.clock = clock
+        # A tuner that joined a chief's oracle (maybe on another machine) reports each epoch to
+        # the chief, whose oracle writes the store (core.tuning_dist).
+        self.remote = joined_chief()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.trial_ids: dict[str, int] = {}
+        self._monitor: TrialMonitor | None = None
+        self._backup: Backup | None = None
+        self._stop: SearchStopped | None = None
+        self._execution = 0
+        self._epoch_start = 0.0
+        self.on_trial: Callable[[int], None] | None = None  # told each finished store trial
+        self.trials_here = 0  # trials ended in this process
+        self.trials_per_process: int | None = None  # hand the search on after this many
+        super().__init__(*args, **kwargs)
+
+    # keras-tuner's documented override point; the space has no conditions, so declaring the
+    # hyperparameters is enough and no model is built before the first trial.
+    def _populate_initial_space(self) -> None:
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        self.save()  # a tuner file, so a run killed in its first trial reloads on resume
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        if self.remote:
+            return  # the chief's oracle decides when the search ends
+        self._check_stop()
+        limit = self.trials_per_process
+        if self._stop is None and limit is not None and self.trials_here >= limit:
+            self._stop = SearchStopped("queued", "Handed on to a fresh process")
+        if self._stop is not None:
+            raise self._stop
+
+    def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_begin(trial)
+        self._execution = 0
+        if self.remote:
+            return
+        cfg = self.hypermodel.config(trial.hyperparameters)
+        trial_id = search_store.start_trial(
+            self.store, self.study_id, trial.trial_id, cfg, os.getpid(), self.worker
+        )
+        parent = trial.hyperparameters.values.get("tuner/trial_id")
+        if parent is not None:  # Hyperband trains a model of an earlier trial further
+            start = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+            search_store.set_parent(
+                self.store, trial_id, self.trial_ids_of().get(parent), start - 1
+            )
+        self.trial_ids[trial.trial_id] = trial_id
+        self._monitor = TrialMonitor(self.store, trial_id).__enter__()
+        self._monitor.update(phase="training", epochs=cfg.epochs, tuner_trial_id=trial.trial_id)
+
+    def trial_ids_of(self) -> dict[str, int]:
+        """keras-tuner trial id to store trial id, for every trial of the search so far."""
+        known = search_store.read(self.store, self.study_id).progress.get("trials", {})
+        return {k: int(v) for k, v in known.items()}
+
+    def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        execution = self._execution
+        self._execution += 1
+        backup_dir = Path(self.project_dir) / "backup" / f"{trial.trial_id}-{execution}"
+        self._backup = Backup(str(backup_dir))
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), self._backup]
+        history = super()._build_and_fit_model(trial, *args, **kwargs)
+        if self._stop is not None:
+            raise self._stop
+        return self._with_earlier_epochs(trial, execution, history)
+
+    def _with_earlier_epochs(self, trial: Any, execution: int, history: Any) -> Any:
+        """Prepend the epochs a resumed execution trained before it was stopped."""
+        if self.remote or not isinstance(history, keras.callbacks.History) or not history.epoch:
+            return history
+        offset = execution * self.hypermodel.config(trial.hyperparameters).epochs
+        first = offset + min(history.epoch)
+        start = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0)) + offset
+        earlier = [
+            e for e in self.store.epochs(self.trial_ids[trial.trial_id]) if start <= e.epoch < first
+        ]
+        for name, values in history.history.items():
+            history.history[name] = [e.metrics.get(name) for e in earlier] + list(values)
+        return history
+
+    def on_epoch_begin(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None) -> None:
+        self._epoch_start = time.perf_counter()
+        if self._monitor is not None:
+            self._monitor.update(epoch=epoch + 1, execution=self._execution)
+
+    def on_batch_end(self, trial: Any, model: keras.Model, batch: int, logs: Any = None) -> None:
+        if self._monitor is not None:
+            self._monitor.update(batch=batch + 1)
+            if self._monitor.cancelled.is_set():
+                self.clock.cancel.set()
+                model.stop_training = True
+
+    def on_epoch_end(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        metrics["learning_rate"] = current_learning_rate(model.optimizer)
+        offset = (self._execution - 1) * self.hypermodel.config(trial.hyperparameters).epochs
+        if self.remote:  # to the chief; its oracle also scores the trial from these reports
+            self.oracle.update_trial(
+                trial.trial_id, {**metrics, EPOCH_SECONDS: seconds}, step=offset + epoch
+            )
+            return
+        self.store.add_epoch(self.trial_ids[trial.trial_id], offset + epoch, metrics, seconds)
+        self._check_stop()
+        if self._stop is not None:
+            model.stop_training = True
+            if self._backup is not None:
+                self._backup.keep = True  # the backup of this epoch is what Resume starts from
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)
+        gc.collect()
+        if self.remote:
+            return
+        trial_id = self.trial_ids[trial.trial_id]
+        ended = self.oracle.get_trial(trial.trial_id)
+        finish_store_trial(
+            self.store, trial_id, trial.status, trial.message, ended, self._execution
+        )
+        search_store.set_results(self.store, trial_id, {"worker_rss_mib": rss_mib()})
+        self.trials_here += 1
+        self._close_monitor()
+        if self.on_trial is not None:
+            self.on_trial(self.trial_ids[trial.trial_id])
+
+    def _check_stop(self) -> None:
+        if self._stop is not None:
+            return
+        if self.clock.cancel.is_set():
+            self._stop = SearchStopped("cancelled", "Cancelled")
+        elif self.clock.out_of_time():
+            self._stop = SearchStopped("out_of_time", "The time budget ran out")
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor.__exit__(None, None, None)
+            self._monitor = None
+
+
+def joined_chief() -> bool:
+    """True in a tuner process that works for a chief's oracle (keras-tuner's environment)."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get(
+        "KERASTUNER_TUNER_ID", ""
+    )
+
+
+def tuner_class(name: str) -> type:
+    """The store-streaming subclass of one of keras-tuner's tuners."""
+    base = TUNER_CLASSES[name]
+    return type(f"Store{base.__name__}", (StoreTunerMixin, base), {})
+
+
+def make_tuner(
+    store: Store,
+    study_id: int,
+    root: Path,
+    clock: SearchClock | None,
+    settings: SearchSettings,
+    hypermodel: SearchHyperModel,
+) -> Any:
+    """The search's tuner on its project folder, reloaded if it exists."""
+    objective = kt.Objective(settings.objective, direction=settings.direction)
+    common: dict[str, Any] = {
+        "hypermodel": hypermodel,
+        "objective": objective,
+        "seed": hypermodel.base.seed,
+        "directory": str(root / "tuning"),
+        "project_name": str(study_id),
+        "overwrite": False,
+        "max_consecutive_failed_trials": 3,
+        "store": store,
+        "study_id": study_id,
+        "clock": clock,
+    }
+    if settings.tuner == "hyperband":
+        common.update(
+            max_epochs=settings.max_epochs,
+            factor=settings.factor,
+            hyperband_iterations=settings.iterations,
+        )
+    else:
+        common.update(max_trials=settings.max_trials)
+    tuner = tuner_class(settings.tuner)(
+        executions_per_trial=settings.executions_per_trial, **common
+    )
+    tuner.oracle.verbose = 0
+    return tuner
+
+
+def run_search(
+    store: Store,
+    study_id: int,
+    root: Path | None = None,
+    on_trial: Callable[[int], None] | None = None,
+    chief: tuple[str, int] | None = None,
+    trials_per_process: int | None = None,
+) -> str:
+    """Run (or go on with) a search already marked running; return the state it ends in.
+
+    Any error ends the search ``failed`` with a message; nothing is raised.
+
+    Args:
+        store: The store.
+        study_id: The search, claimed by this process (``core.search_store.claim``).
+        root: The cache folder (datasets, the project folder, artifacts).
+        on_trial: Called with the store id of each trial as it ends.
+        chief: ``(host, port)`` to serve the search's oracle on, as keras-tuner's chief, to
+            tuners that join it (``core.tuning_dist``) instead of training here.
+        trials_per_process: Stop, queued again, after this many trials (between trials), so
+            a fresh process goes on (``core.search_process``).
+
+    Returns:
+        ``done``, ``out_of_time``, ``cancelled``, ``failed``, or ``queued`` when
+        ``trials_per_process`` trials ran.
+    """
+    root = root or paths.cache_dir()
+    base, space, settings = search_parts(store, study_id)
+    progress = search_store.read(store, study_id).progress
+    budget = settings.time_budget_s
+    if budget is not None:
+        budget += float(progress.get("extra_budget_s", 0.0))
+    clock = SearchClock(store, study_id, budget)
+    hypermodel = SearchHyperModel(base, space, settings, root)
+    tuner = None
+    state, note, error, detail = "done", "", None, None
+    with clock:
+        try:
+            if chief is not None:
+                from core.tuning_dist import serve_as_chief
+
+                tuner = serve_as_chief(
+                    make_tuner, store, study_id, root, clock, settings, hypermodel, chief, on_trial
+                )
+                if tuner.stopped is not None:
+                    raise tuner.stopped
+            else:
+                # One tuner id in every mode, so the project folder reloads whether the search
+                # ran here or as a chief before.
+                with environment(KERASTUNER_TUNER_ID="chief"):
+                    tuner = make_tuner(store, study_id, root, clock, settings, hypermodel)
+                tuner.on_trial = on_trial
+                tuner.trials_per_process = trials_per_process
+                tuner.search(verbose=0)
+        except SearchStopped as stop:
+            state = stop.state
+            note = "" if state == "queued" else _left_undone(store, study_id, stop, tuner)
+        except Exception as exc:  # noqa: BLE001 - the search ends failed, with the reason
+            state, error = "failed", f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            detail = traceback.format_exc()[-4000:]
+        finally:
+            _stop_running(store, tuner, state)
+        if tuner is not None and state not in ("failed", "queued"):
+            try:
+                keep_best(store, study_id, tuner, settings, delete_rest=state == "done")
+            except Exception as exc:  # noqa: BLE001 - e.g. weights left on another machine
+                error = f"The best trials could not be saved: {type(exc).__name__}: {exc}"[:400]
+    search_store.set_state(
+        store,
+        study_id,
+        state,
+        {
+            "used_s": clock.used_s,
+            "note": note,
+            "error": error,
+            "traceback": detail,
+            "cancel": False,
+        },
+    )
+    keras.backend.clear_session()
+    gc.collect()
+    return state
+
+
+def _stop_running(store: Store, tuner: Any, state: str) -> None:
+    """The trial a stop or an error interrupted: marked so, to be continued on Resume."""
+    if tuner is None or tuner._monitor is None:
+        return
+    trial_id = tuner._monitor.trial_id
+    tuner._close_monitor()
+    done = len(store.epochs(trial_id))
+    reason = {
+        "out_of_time": "The time budget ran out",
+        "cancelled": "The search was cancelled",
+    }.get(state, "The search stopped")
+    store.finish_trial(
+        trial_id,
+        Status.INTERRUPTED,
+        error=f"{reason} after {done} finished epoch(s); Resume continues from there.",
+    )
+
+
+def _left_undone(store: Store, study_id: int, stop: SearchStopped, tuner: Any) -> str:
+    """One sentence: how far the search got and what it did not do."""
+    spec = store.study(study_id).spec
+    planned = int(spec.get("planned_trials") or 0)
+    trials = store.trials([study_id])
+    done = sum(t.status == Status.COMPLETED for t in trials)
+    running = tuner is not None and tuner._monitor is not None
+    sentence = f"{stop.note} after {done} of {planned} planned trials"
+    if running:
+        number = store.trial(tuner._monitor.trial_id).number
+        sentence += f"; trial #{number} was stopped mid-way and continues on Resume"
+    left = max(0, planned - done - (1 if running else 0))
+    sentence += f"; {left} trial(s) were not started."
+    return sentence
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.tuning --study ID``: run a claimed search here (``core.search_process``)."""
+    parser = argparse.ArgumentParser(prog="python -m core.tuning", description=__doc__)
+    parser.add_argument("--study", type=int, required=True)
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--trials-per-process", type=int, default=None)
+    args = parser.parse_args(argv)
+    root = (args.cache or paths.cache_dir()).resolve()
+    os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    store = Store(paths.store_path(root))
+    state = run_search(store, args.study, root, trials_per_process=args.trials_per_process)
+    print(f"search {args.study}: {state}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""SIGKILL the worker in the middle of a search's trial: finished trials stay finished, the
+killed one is interrupted, and Resume finishes the search with no trial lost or run twice,
+the killed trial continuing from its last finished epoch."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from core import search_store
+from core.config import RunConfig
+from core.search_space import SearchSettings, SearchSpace, launch_search, resume_search
+from core.search_space import search_state as state_of
+from core.store import Status, Store
+from core.worker import ensure_worker, worker_alive
+from tests.core.test_worker import wait_for
+
+pytestmark = pytest.mark.faults
+
+EPOCHS = 5
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+
+
+def _killable(store: Store, study_id: int) -> int | None:
+    """The running trial once one trial has finished and it has two epochs, else None."""
+    trials = store.trials([study_id])
+    if not any(t.status == Status.COMPLETED for t in trials):
+        return None
+    running = [t for t in trials if t.status == Status.RUNNING]
+    if running and 2 <= len(store.epochs(running[0].id)) < EPOCHS - 1:
+        return running[0].id
+    return None
+
+
+def test_killed_search_resumes_without_losing_or_repeating_a_trial(
+    store: Store, cache: Path
+) -> None:
+    base = RunConfig(model="mlp", epochs=EPOCHS, batch_size=16, dense_units=32)
+    space = SearchSpace.from_list(
+        [{"key": "dense_units", "kind": "choice", "values": [16, 24, 32, 48]}]
+    )
+    settings = SearchSettings(tuner="random", max_trials=2, keep_top=1)
+    study_id = launch_search(store, base, space, settings, baseline=False)
+    ensure_worker(cache)
+
+    victim = wait_for(lambda: _killable(store, study_id), every=0.05)
+    trainer = store.trial(victim).worker_pid  # the worker's child process running the search
+    worker = int(search_store.read(store, study_id).owner.rpartition(":")[2])
+    assert worker != trainer
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: not worker_alive(cache), timeout=10)
+    wait_for(lambda: not _alive(trainer), timeout=10)  # the child died with the worker
+    before = {t.id: store.epochs(t.id) for t in store.trials([study_id])}
+    finished = {t.id for t in store.trials([study_id]) if t.status == Status.COMPLETED}
+
+    wait_for(lambda: state_of(store, study_id)["state"] == "interrupted", timeout=30)
+    wait_for(lambda: store.reap_stale() or store.trial(victim).status.finished, timeout=30)
+    assert store.trial(victim).status == Status.INTERRUPTED
+    assert "Resume continues this trial" in store.trial(victim).error
+
+    resume_search(store, study_id)
+    ensure_worker(cache)
+    wait_for(lambda: state_of(store, study_id)["state"] == "done", timeout=240)
+
+    trials = sorted(store.trials([study_id]), key=lambda t: t.number)
+    assert [t.number for t in trials] == [0, 1]
+    assert [t.status for t in trials] == [Status.COMPLETED] * 2
+    assert len({t.results["tuner_trial_id"] for t in trials}) == 2
+    for trial_id in finished:  # not trained again
+        assert store.epochs(trial_id) == before[trial_id]
+    resumed = store.trial(victim)
+    assert resumed.worker_pid != trainer
+    epochs = store.epochs(victim)
+    assert [e.epoch for e in epochs] == list(range(EPOCHS))
+    # It went on from its backup: the epochs before the kill were kept as they were (the last
+    # one may be trained again if the kill fell between recording it and backing it up).
+    kept = before[victim][:-1]
+    assert kept and epochs[: len(kept)] == kept
+    assert state_of(store, study_id)["trials_done"] == 2
+    wait_for(lambda: not worker_alive(cache), timeout=30)
