@@ -4,6 +4,7 @@
                          [--name NAME] [--json]
     python -m core runs [--json]
     python -m core export TRIAL --out DIR
+    python -m core fork TRIAL --epoch K [--set key=value ...] [--json]
 
 ``train`` records a study in the store and trains it in this process, printing one line per
 epoch; with ``--json`` the last line is one JSON object with the study, trial, status, test
@@ -13,6 +14,7 @@ metrics and artifact paths. Bad input prints one line and exits with status 2.
 is unpacked into the cache first (``core.folders.add_upload``; the same zip is unpacked once).
 
 ``runs`` and ``export`` (``core.runs_cli``) list every recorded run and copy one run's files out.
+``tune`` and ``worker --join`` (``core.tune_cli``) run keras-tuner searches.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from core import paths
-from core.config import ConfigError, RunConfig, parse_assignment
+from core.cli_args import config_from_args
+from core.config import ConfigError, RunConfig
 from core.datasets import check_available
 from core.folders import add_upload
+from core.fork_cli import add_fork_command
 from core.runs_cli import add_run_commands
 from core.store import Status, Store
 from core.studies import plan_run, run_title, summarize_folds
+from core.sweep_cli import add_sweep_command
+from core.tune_cli import add_tune_command
 from core.weights import check_weights
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -43,20 +49,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     Raises:
         ConfigError: naming the first bad value.
     """
-    data: dict[str, Any] = {}
-    if args.config is not None:
-        try:
-            text = Path(args.config).read_text()
-        except OSError as exc:
-            raise ConfigError("--config", f"cannot read {args.config}: {exc.strerror}.") from None
-        data.update(RunConfig.from_json(text).to_dict())
-    for key in ("dataset", "epochs"):
-        if getattr(args, key) is not None:
-            data[key] = getattr(args, key)
-    for item in args.set:
-        key, value = parse_assignment(item)
-        data[key] = value
-    return RunConfig.from_dict(data)
+    return config_from_args(args)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -177,6 +170,9 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="end with one JSON line")
     train.set_defaults(run=_train)
     add_run_commands(sub)
+    add_tune_command(sub)
+    add_sweep_command(sub)
+    add_fork_command(sub)
     return parser
 
 

@@ -9,11 +9,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import charts, evaluation_views, paths
+from core import charts, diagnosis_views, evaluation_views, paths
+from core.diagnose import diagnose
 from core.store import Status, Store, Trial
 from core.studies import run_title, summarize_folds
 from core.worker import ensure_worker
+from pages.ui.compare_form import remember_train_settings
 from pages.ui.config_form import load_into_form
+from pages.ui.diagnosis import render_flags
+from pages.ui.fork import render_fork, render_origin
+from pages.ui.handover import render_handover
 
 POLL_SECONDS = 0.5
 HOME_PAGE = "app.py"
@@ -21,6 +26,8 @@ TRAIN_PAGE = "pages/1_Train.py"
 NAVIGATION = (
     (HOME_PAGE, "Home", ":material/home:"),
     (TRAIN_PAGE, "Train", ":material/model_training:"),
+    ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/4_Tune.py", "Tune", ":material/manage_search:"),
     ("pages/2_Runs.py", "Runs", ":material/table_view:"),
 )
 
@@ -34,6 +41,9 @@ def page_setup(title: str) -> None:
         page_icon=":material/tune:",
         layout="wide",
     )
+    # Streamlit forgets a page's widgets when another page opens: keep the Train form's
+    # values (present only while the Train page runs) for the Compare page's base config.
+    remember_train_settings()
     with st.sidebar:
         st.markdown("**Hyperparameter Explorer**")
         for path, label, icon in NAVIGATION:
@@ -72,7 +82,7 @@ def render_trial(trial_id: int) -> None:
     s = store()
     trial = s.trial(trial_id)
     siblings = s.trials(study_ids=[trial.study_id])
-    if len(siblings) > 1:
+    if len(siblings) > 1 and s.study(trial.study_id).kind == "kfold":
         trial = _render_folds(trial, siblings)
     if trial.status.finished:
         _render_body(s, trial)
@@ -142,16 +152,20 @@ def _render_body(s: Store, trial: Trial) -> None:
         st.progress(fraction, text=("Stopping… " if trial.cancel_requested else "") + text)
     _render_outcome(trial)
     epochs = s.epochs(trial.id)
+    render_origin(s, trial)
+    flags = diagnose(epochs)
     if epochs or not trial.status.finished:
         # Drawn empty while waiting too, so the browser has the charting code ready when the
-        # first epoch ends.
+        # first epoch ends. A fork's curves are drawn over its parent's; flags are marked.
         st.plotly_chart(
-            charts.curves_figure(epochs, cfg["epochs"]),
+            diagnosis_views.trial_figure(s, trial, epochs, flags),
             key=f"curves-{trial.id}",
             config={"displaylogo": False},
         )
     if not epochs and not trial.status.finished:
         st.caption("The curves grow here as each epoch ends.")
+    render_flags(flags)
+    render_fork(s, trial)
     if trial.status == Status.COMPLETED:
         _render_results(trial, epochs)
 
@@ -188,26 +202,7 @@ def _render_results(trial: Trial, epochs: list) -> None:
             f"{sizes['test']:,} test images · {r.get('params', 0):,} parameters"
         )
     artifacts = r.get("artifacts", {})
-    left, right = st.columns(2)
-    for col, key, label, mime in (
-        (left, "model", "Download model (.keras)", "application/octet-stream"),
-        (right, "weights", "Download weights (.weights.h5)", "application/x-hdf5"),
-    ):
-        path = Path(artifacts.get(key, ""))
-        if path.is_file():
-            col.download_button(
-                label,
-                data=path.read_bytes,
-                file_name=charts.safe_name(f"run{trial.id}-{run_title(trial.config)}")
-                + "".join(path.suffixes),
-                mime=mime,
-                icon=":material/download:",
-                on_click="ignore",
-                key=f"download-{key}-{trial.id}",
-                width="stretch",
-            )
-        else:
-            col.caption(f"The {key} file is no longer on disk.")
+    render_handover(store(), trial)  # downloads and promotion (pages.ui.handover)
     with st.expander("Model summary", expanded=True):
         st.dataframe(charts.summary_frame(r.get("summary", [])), hide_index=True)
         st.caption(f"Total params: {r.get('params', 0):,}")

@@ -1,0 +1,111 @@
+"""Tune: let keras-tuner search the hyperparameters, watch the trials live, resume any time."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import ConfigError
+from core.datasets import check_available
+from core.search_space import (
+    SEARCH_KIND,
+    estimate_duration,
+    launch_search,
+    measured_epoch_seconds,
+)
+from core.weights import check_weights
+from core.worker import ensure_worker
+from pages.ui.components import keep_queue_moving, page_setup, store
+from pages.ui.tune_form import (
+    preset_base,
+    read_request,
+    render_preset_picker,
+    render_settings,
+    render_space_editor,
+)
+from pages.ui.tune_results import render_search
+from pages.ui.upload import render_dataset_picker
+
+page_setup("Tune")
+st.caption(
+    "Keras Tuner searches the hyperparameters in the background worker. Every finished trial "
+    "is kept: close the tab, stop the search or let its time run out, and **Resume** goes on."
+)
+
+
+def _launch(dataset: str) -> int | None:
+    """Validate and queue the search; return its study id, or None after saying what to fix."""
+    try:
+        request = read_request(dataset)
+        check_available(request.base.dataset)
+        check_weights(request.base)
+        study_id = launch_search(store(), request.base, request.space, request.settings)
+    except ConfigError as exc:
+        st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
+        return None
+    keep_queue_moving(store())
+    ensure_worker()
+    return study_id
+
+
+def _estimate(dataset: str) -> None:
+    """The search's planned trials and epochs, and its duration from a measured epoch time."""
+    try:
+        request = read_request(dataset)
+    except ConfigError:
+        return  # the error shows when Launch is pressed
+    seconds = measured_epoch_seconds(store(), request.base)
+    estimate = estimate_duration(request.base, request.space, request.settings, seconds)
+    st.caption(f":material/schedule: {estimate['sentence']}")
+
+
+def _new_search() -> int | None:
+    dataset = render_dataset_picker()
+    render_preset_picker()
+    st.markdown("**Search space** · per setting: fixed, a choice list, or a range")
+    render_space_editor(preset_base(dataset))
+    st.markdown("**Tuner**")
+    render_settings()
+    _estimate(dataset)
+    if st.button("Launch search", type="primary", icon=":material/rocket_launch:"):
+        return _launch(dataset)
+    return None
+
+
+def _chosen(searches: list) -> int | None:
+    """The search to show: the one in the URL, else the latest."""
+    ids = [x.id for x in searches]
+    wanted = st.query_params.get("study")
+    default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else None
+    if wanted and default is None:
+        st.warning(f"There is no search {wanted}; showing the latest one.")
+    if not ids:
+        return None
+    names = {x.id: x.name for x in searches}
+    chosen = st.selectbox(
+        "Search",
+        ids,
+        index=ids.index(default) if default is not None else 0,
+        format_func=lambda i: f"Search {i} · {names[i]}",
+        key=f"tune-search-{default}-{ids[0]}",
+    )
+    if chosen is not None and str(chosen) != wanted:
+        st.query_params["study"] = str(chosen)
+    return chosen
+
+
+s = store()
+searches = [x for x in s.studies(limit=200) if x.kind == SEARCH_KIND]
+with st.expander("New search", expanded=not searches, icon=":material/add:"):
+    launched = _new_search()
+if launched is not None:
+    st.query_params["study"] = str(launched)
+    st.rerun()
+study_id = _chosen(searches)
+if study_id is None:
+    st.info(
+        "No searches yet. The *report 000* preset searches the small CNN's filters, dense "
+        "units, dropout and learning rate with Hyperband on the embedded digits dataset.",
+        icon=":material/lightbulb:",
+    )
+else:
+    render_search(study_id)

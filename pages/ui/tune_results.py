@@ -1,0 +1,372 @@
+"""One search on the Tune page: its state and Resume, the live trial table, the charts, and
+the best trial beside the baseline.
+
+Live while the search is queued or running (a fragment that polls the store and reads only
+new epochs); drawn once, without polling, when it has stopped. Tables and figures come from
+``core.tune_views`` and ``core.tune_chart_views``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import tune_chart_views as tune_charts
+from core import tune_views
+from core.charts import format_duration
+from core.config import ConfigError
+from core.diagnose import failure_clusters
+from core.diagnosis_views import add_cluster_notes
+from core.runs import overlay_figure
+from core.search_space import RESUMABLE, cancel_search, resume_search, search_state
+from core.store import Status, Store, Study
+from core.worker import ensure_worker
+from pages.ui.components import keep_queue_moving, render_trial, store
+
+POLL_SECONDS = 2.0
+RUNS_PAGE = "pages/2_Runs.py"
+STATE_BADGES = {
+    "queued": ":grey-badge[:material/schedule: queued]",
+    "running": ":blue-badge[:material/sync: running]",
+    "done": ":green-badge[:material/check: done]",
+    "interrupted": ":orange-badge[:material/warning: interrupted]",
+    "out_of_time": ":orange-badge[:material/timer_off: out of time]",
+    "cancelled": ":grey-badge[:material/block: cancelled]",
+    "failed": ":red-badge[:material/error: failed]",
+}
+ACTIVE = ("queued", "running")
+
+
+def render_search(study_id: int) -> None:
+    """The whole view of one search: live while it runs, drawn once after it stops."""
+    store().reap_stale()  # a trial whose worker died reads as interrupted, not running
+    state = search_state(store(), study_id)
+    if state["state"] in ACTIVE:
+        _live(study_id)
+    else:
+        _render(study_id, state, live=False)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live(study_id: int) -> None:
+    s = store()
+    keep_queue_moving(s)
+    state = search_state(s, study_id)
+    if state["state"] == "queued":
+        ensure_worker()  # a resumed search has no queued trial that would start one
+    if state["state"] not in ACTIVE:
+        st.rerun()  # draw the final view once, without polling
+    _render(study_id, state, live=True)
+
+
+def _render(study_id: int, state: dict, live: bool) -> None:
+    s = store()
+    study = s.study(study_id)
+    _header(study, state)
+    _actions(s, study, state)
+    trials = s.trials(study_ids=[study_id])
+    frame = tune_views.trial_frame(study, trials, _epochs(s, study_id, trials))
+    if frame.empty:
+        st.caption("The trial table fills as the tuner starts each trial.")
+        return
+    selected = _table(study, frame)
+    if selected:
+        _selection(s, selected, live)
+    _charts(study, frame)
+    _versus_baseline(s, study, state, live)
+
+
+def _header(study: Study, state: dict) -> None:
+    objective = tune_views.objective_of(study)
+    st.markdown(f"#### Search {study.id} · {study.name} &nbsp; {STATE_BADGES[state['state']]}")
+    planned = state["trials_planned"]
+    parts = [f"{state['trials_done']} of {planned} trials done"]
+    if state["trials_running"]:
+        parts.append(f"{state['trials_running']} running")
+    if state["best_value"] is not None:
+        parts.append(f"best {objective.name} **{state['best_value']:.4f}**")
+    if state["budget_s"] is not None:
+        parts.append(
+            f"time budget {format_duration(state['budget_s'])}, "
+            f"{format_duration(state['left_s'] or 0)} left"
+        )
+    elif state["used_s"]:
+        parts.append(f"{format_duration(state['used_s'])} of search time")
+    st.markdown(" · ".join(parts))
+    if state["state"] in ACTIVE and planned:
+        st.progress(min(1.0, state["trials_done"] / planned))
+    if state.get("error"):
+        st.error(state["error"], icon=":material/error:")
+    if state.get("note"):
+        st.info(state["note"], icon=":material/info:")
+    if state["trials_interrupted"] and state["state"] not in ("out_of_time", "cancelled"):
+        st.warning(
+            f"{state['trials_interrupted']} trial(s) were interrupted when the worker stopped; "
+            "their finished epochs are kept and **Resume** goes on from there.",
+            icon=":material/warning:",
+        )
+
+
+def _actions(s: Store, study: Study, state: dict) -> None:
+    if state["state"] in ACTIVE:
+        st.button(
+            "Stop the search",
+            icon=":material/stop_circle:",
+            key=f"tune-stop-{study.id}",
+            on_click=_stop,
+            args=(study.id,),
+            help="Ends the running trial after its current epoch; Resume goes on later.",
+        )
+        return
+    if state["state"] not in RESUMABLE:
+        return
+    extra_col, button_col = st.columns([1, 2], vertical_alignment="bottom")
+    extra = extra_col.number_input(
+        "Add time (minutes)",
+        min_value=0.0,
+        step=5.0,
+        key=f"tune-extra-{study.id}",
+        help="More time for the search's budget; needed when the budget is spent.",
+    )
+    if button_col.button(
+        "Resume", type="primary", icon=":material/play_arrow:", key=f"tune-resume-{study.id}"
+    ):
+        try:
+            resume_search(s, study.id, extra_budget_s=extra * 60 if extra > 0 else None)
+        except ConfigError as exc:
+            st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
+            return
+        ensure_worker()
+        st.rerun()
+
+
+def _stop(study_id: int) -> None:
+    cancel_search(store(), study_id)
+    st.toast("Stopping after the running trial's current epoch…")
+
+
+def _epochs(s: Store, study_id: int, trials: list) -> dict:
+    """Every trial's epochs, reading from the store only those not read before."""
+    known, settled = st.session_state.setdefault(f"tune-epochs-{study_id}", ({}, {}))
+    return tune_views.update_epochs(s, trials, known, settled)
+
+
+def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
+    objective = tune_views.objective_of(study)
+    is_accuracy = "loss" not in objective.name
+    config = {
+        "trial": st.column_config.NumberColumn("Run", format="%d", width=50),
+        "number": st.column_config.NumberColumn(
+            "#", format="%d", width=40, help="Order in which the tuner started the trials."
+        ),
+        "status": st.column_config.TextColumn("Status", width=90),
+        "objective": st.column_config.NumberColumn(
+            objective.name,
+            format="percent" if is_accuracy else "%.4f",
+            help=f"The trial's best {objective.name} ({'higher' if objective.maximize else 'lower'}"
+            " is better).",
+            width=100,
+        ),
+        "epochs_run": st.column_config.NumberColumn("Epochs", format="%d", width=60),
+        "bracket": st.column_config.NumberColumn("Bracket", format="%d", width=65),
+        "round": st.column_config.NumberColumn("Round", format="%d", width=60),
+        "duration_s": st.column_config.NumberColumn(
+            "Time",
+            format="%.1f s",
+            width=70,
+            help="From the trial's first start to its end; a trial resumed after a stop "
+            "counts the pause too.",
+        ),
+        "worker": st.column_config.TextColumn("Worker", width=110),
+        "curve": st.column_config.LineChartColumn(
+            "Validation curve",
+            y_min=0.0 if is_accuracy else None,
+            y_max=1.0 if is_accuracy else None,
+            width=140,
+        ),
+    }
+    keys = tune_views.searched_keys(study)
+    for key in keys:
+        values = pd.to_numeric(frame[key], errors="coerce")
+        if values.notna().sum() and values.notna().sum() == frame[key].notna().sum():
+            whole = bool((values.dropna() % 1 == 0).all())
+            log = tune_views.is_log(study, key)
+            shown = "%d" if whole else "%.2e" if log else None
+            config[key] = st.column_config.NumberColumn(key, format=shown)
+        else:
+            config[key] = st.column_config.TextColumn(key)
+    # What a person scans first (how it went) on the left; the values tried after.
+    order = ["trial", "number", "status", "objective", "curve", "epochs_run"]
+    if frame["bracket"].notna().any():
+        order += ["bracket", "round"]
+    order += [*keys, "duration_s"]
+    if frame["worker"].nunique() > 1:
+        order.append("worker")
+    return config, order
+
+
+def _table(study: Study, frame: pd.DataFrame) -> list[int]:
+    """Draw the trial table; return the store ids of the selected trials."""
+    config, order = _column_config(study, frame)
+    frame = _rounded(frame, tune_views.searched_keys(study))
+    # Rows are the study's trials by number; new ones are only ever appended, so a selection's
+    # positions keep pointing at the same trials while the table grows.
+    picked = st.dataframe(
+        frame,
+        hide_index=True,
+        column_config=config,
+        column_order=order,
+        on_select="rerun",
+        selection_mode="multi-row",
+        key=f"tune-trials-{study.id}",
+        height=min(420, 38 + 35 * len(frame)),
+    )
+    st.caption(
+        f"{len(frame)} trial{'s' if len(frame) != 1 else ''} · click a column to sort · "
+        "select rows to overlay their curves."
+    )
+    rows = sorted(picked.selection.rows)
+    return [int(frame.iloc[i]["trial"]) for i in rows if i < len(frame)]
+
+
+def _rounded(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Searched numbers to 4 significant digits for display (a sampled 0.000839559... reads
+    as 0.0008396)."""
+    shown = frame.copy()
+    for key in keys:
+        values = pd.to_numeric(shown[key], errors="coerce")
+        if values.notna().sum() and values.notna().sum() == shown[key].notna().sum():
+            shown[key] = [float(f"{v:.4g}") if pd.notna(v) else None for v in values]
+    return shown
+
+
+def _selection(s: Store, selected: list[int], live: bool) -> None:
+    st.plotly_chart(overlay_figure(s, selected), key="tune-overlay", config={"displaylogo": False})
+    if len(selected) != 1:
+        return
+    trial = s.trial(selected[0])
+    # The full run view shows test results, which only the kept (best) trials have.
+    if (
+        not live
+        and trial.status.finished
+        and (trial.status != Status.COMPLETED or trial.test_accuracy is not None)
+    ):
+        with st.expander(f"Run {trial.id} in full"):
+            render_trial(trial.id)
+    else:
+        st.page_link(
+            RUNS_PAGE,
+            label=f"Open run {trial.id} on the Runs page",
+            icon=":material/open_in_new:",
+            query_params={"trial": str(trial.id)},
+        )
+
+
+def _charts(study: Study, frame: pd.DataFrame) -> None:
+    objective = tune_views.objective_of(study)
+    if tune_views.finished_rows(frame).empty:
+        st.caption("The charts appear when the first trial finishes.")
+        return
+    progress, parallel, importance, scatter = st.tabs(
+        ["Best so far", "Parallel coordinates", "Importance", "Each parameter"]
+    )
+    with progress:
+        st.plotly_chart(
+            tune_charts.best_so_far_figure(frame, objective),
+            key="tune-best",
+            config={"displaylogo": False},
+        )
+    with parallel:
+        # Where failures and divergences cluster, written above the chart (core.diagnose).
+        clusters = failure_clusters(store().trials(study_ids=[study.id]))
+        st.plotly_chart(
+            add_cluster_notes(tune_charts.parallel_figure(study, frame), clusters),
+            key="tune-parallel",
+            config={"displaylogo": False},
+        )
+        st.caption(
+            "One line per finished trial; brighter lines scored better. Drag along an axis "
+            "to keep only the trials in that range."
+        )
+    with importance:
+        done = tuple(tune_views.finished_rows(frame)["trial"])
+        result = _importance(study.id, done, study, frame)
+        if result is None:
+            st.caption(
+                f"Importance needs {tune_views.MIN_TRIALS_FOR_IMPORTANCE} finished trials "
+                "and a parameter that took more than one value."
+            )
+        else:
+            st.plotly_chart(
+                tune_charts.importance_figure(result),
+                key="tune-importance",
+                config={"displaylogo": False},
+            )
+            st.caption(result.method)
+    with scatter:
+        st.plotly_chart(
+            tune_charts.scatter_figure(study, frame),
+            key="tune-scatter",
+            config={"displaylogo": False},
+        )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _importance(
+    study_id: int, finished: tuple, _study: Study, _frame: pd.DataFrame
+) -> tune_views.Importance | None:
+    """Importance, fitted again only when the set of finished trials changes."""
+    return tune_views.parameter_importance(_study, _frame)
+
+
+def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
+    if state["best_trial"] is None:
+        return
+    best = s.trial(state["best_trial"])
+    has_baseline = study.spec.get("baseline_study") is not None
+    st.subheader(
+        "Best trial so far"
+        if live
+        else "Best trial beside the baseline"
+        if has_baseline
+        else "Best trial"
+    )
+    baseline = tune_views.baseline_trial(s, study)
+    if baseline is None:
+        st.caption(f"Run {best.id}. This search was launched without a baseline run.")
+        st.plotly_chart(
+            overlay_figure(s, [best.id]), key="tune-versus-curves", config={"displaylogo": False}
+        )
+        return
+    objective = tune_views.objective_of(study)
+    table = tune_views.versus_baseline(
+        best, s.epochs(best.id), baseline, s.epochs(baseline.id), objective
+    )
+    left, right = st.columns([1.25, 1.5])
+    left.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "metric": st.column_config.TextColumn("Metric"),
+            "best trial": st.column_config.NumberColumn(f"Best (run {best.id})", format="%.4f"),
+            "baseline": st.column_config.NumberColumn(
+                f"Baseline (run {baseline.id})", format="%.4f"
+            ),
+            "change": st.column_config.NumberColumn("Change", format="%+.4f"),
+        },
+        key=f"tune-versus-{study.id}",
+    )
+    if not baseline.status.finished:
+        left.caption(f"The baseline run is {baseline.status}; its scores appear when it ends.")
+    elif best.test_accuracy is None:
+        left.caption("Test scores are measured for the best trials when the search ends.")
+    diff = tune_views.settings_diff(best, baseline)
+    left.dataframe(diff, key=f"tune-diff-{study.id}")
+    right.plotly_chart(
+        overlay_figure(s, [best.id, baseline.id]),
+        key="tune-versus-curves",
+        config={"displaylogo": False},
+    )
+    if not live and best.test_accuracy is not None:
+        with st.expander(f"Run {best.id} in full, with its model to download", expanded=True):
+            render_trial(best.id)

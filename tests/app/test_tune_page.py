@@ -1,0 +1,207 @@
+"""The Tune page under streamlit's AppTest: the search editor, bad input, a search's views."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import search_store
+from core.search_space import search_state
+from core.store import Store
+from core.worker import _try_lock, worker_alive
+from tests.app.conftest import APP
+from tests.app.tune_fixtures import TRIALS, write_search
+
+TUNE = "pages/4_Tune.py"
+
+
+def run(**query: str) -> AppTest:
+    """Open the app on the Tune page, the way a browser does: through app.py."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(TUNE)
+    return at.run()
+
+
+@pytest.fixture
+def busy_worker(cache: Path) -> Iterator[None]:
+    """A worker that is already running (it holds the cache's worker lock), so the page
+    queues work without starting another one."""
+    lock = _try_lock(cache)
+    assert lock is not None
+    yield
+    lock.close()
+
+
+def _launch(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "Launch search").click().run()
+
+
+def test_the_page_opens_on_the_report_000_preset_with_an_estimate(store: Store) -> None:
+    at = run()
+    assert not at.exception
+    assert at.selectbox(key="tune-preset").value == "report000"
+    kinds = {s.key: s.value for s in at.selectbox if s.key.endswith("-kind")}
+    assert kinds == {
+        "tune-filters[0]-kind": "int",
+        "tune-filters[1]-kind": "int",
+        "tune-dense_units-kind": "int",
+        "tune-dropout-kind": "float",
+        "tune-learning_rate-kind": "float",
+    }
+    assert at.text_input(key="tune-filters[0]-low").value == "16"
+    assert at.checkbox(key="tune-learning_rate-log").value is True
+    assert at.selectbox(key="tune-tuner").value == "hyperband"
+    assert any("trials" in c.value and "epochs in all" in c.value for c in at.caption)
+    assert any("No searches yet" in i.value for i in at.info)
+
+
+def test_choosing_a_preset_loads_its_space_and_tuner(store: Store) -> None:
+    at = run()
+    at.selectbox(key="tune-preset").set_value("report002").run()
+    assert not at.exception
+    assert at.selectbox(key="tune-optimizer-kind").value == "choice"
+    assert at.text_input(key="tune-optimizer-values").value == "adam, rmsprop"
+    assert at.selectbox(key="tune-tuner").value == "random"
+    assert at.number_input(key="tune-executions").value == 2
+    assert not any(s.key == "tune-filters[0]-kind" for s in at.selectbox)
+
+
+def test_keys_can_be_added_and_removed(store: Store) -> None:
+    at = run()
+    at.selectbox(key="tune-add").set_value("optimizer").run()
+    assert at.selectbox(key="tune-optimizer-kind").value == "choice"
+    assert "adam" in at.text_input(key="tune-optimizer-values").value
+    at.button(key="tune-dropout-remove").click().run()
+    assert not any(s.key == "tune-dropout-kind" for s in at.selectbox)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "words"),
+    [
+        ("tune-dropout-low", "a lot", "dropout", "must be a number"),
+        ("tune-dropout-high", "", "dropout", "give the range's high value"),
+        ("tune-dropout-low", "0.9", "dropout", "must not be above high"),
+        ("tune-filters[0]-step", "2.5", "filters[0]", "whole number"),
+        ("tune-learning_rate-low", "0", "learning_rate", "log-scale range must start above 0"),
+        ("tune-dense_units-high", "100000", "dense_units", "does not make a valid run"),
+    ],
+)
+def test_bad_space_input_names_the_key_and_queues_nothing(
+    store: Store, key: str, value: str, field: str, words: str
+) -> None:
+    at = run()
+    at.text_input(key=key).set_value(value).run()
+    _launch(at)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert f"**{field}**" in at.error[0].value and words in at.error[0].value
+    assert store.studies() == []
+
+
+def test_bad_tuner_settings_name_the_setting(store: Store) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("random").run()
+    at.number_input(key="tune-max_trials").set_value(0).run()
+    _launch(at)
+    assert len(at.error) == 1 and "**max_trials**" in at.error[0].value
+    assert store.studies() == []
+
+
+def test_launching_queues_the_search_and_its_baseline(
+    store: Store, cache: Path, busy_worker: None
+) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("random").run()
+    at.number_input(key="tune-max_trials").set_value(2).run()
+    _launch(at)
+    assert not at.exception and not at.error
+    search, baseline = store.studies()[:2]
+    assert search.kind == "search" and baseline.kind == "single"
+    assert search.spec["baseline_study"] == baseline.id
+    assert search.spec["tuner"] == "random" and search.spec["max_trials"] == 2
+    assert [d["key"] for d in search.spec["space"]][:2] == ["filters[0]", "filters[1]"]
+    assert at.query_params["study"] in (str(search.id), [str(search.id)])
+    assert any(f"Search {search.id}" in m.value for m in at.markdown)
+    assert search_state(store, search.id)["state"] == "queued"
+
+
+def test_a_finished_search_shows_its_table_charts_and_the_baseline(store: Store) -> None:
+    study, ids, baseline = write_search(store)
+    at = run(study=str(study))
+    assert not at.exception
+    assert any("5 of 6 trials done" in m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert list(table["trial"]) == ids
+    assert list(table["optimizer"]) == [t[2] for t in TRIALS]
+    assert table["objective"].tolist() == pytest.approx([max(t[3]) for t in TRIALS])
+    assert [t.label for t in at.tabs] == [
+        "Best so far",
+        "Parallel coordinates",
+        "Importance",
+        "Each parameter",
+    ]
+    assert any("random forest" in c.value for c in at.caption)
+    versus = at.dataframe[1].value
+    assert versus.loc[2, "best trial"] == pytest.approx(0.9)
+    assert versus.loc[2, "baseline"] == pytest.approx(0.5)
+    assert not any(b.label == "Resume" for b in at.button)
+
+
+def test_a_running_search_is_shown_live_with_a_stop_button(store: Store) -> None:
+    study, ids, _ = write_search(store, state="running", running=1)
+    at = run(study=str(study))
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["completed"] * 4 + ["running"]
+    assert table["objective"].iloc[-1] == pytest.approx(0.6)  # its best epoch so far
+    at.button(key=f"tune-stop-{study}").click().run()
+    assert search_store.read(store, study).progress.get("cancel") is True
+
+
+def test_resume_without_time_left_says_to_add_time(store: Store) -> None:
+    study, _, _ = write_search(store, state="out_of_time", budget_s=20.0)
+    at = run(study=str(study))
+    assert not at.exception
+    at.button(key=f"tune-resume-{study}").click().run()
+    assert len(at.error) == 1 and "**time_budget_s**" in at.error[0].value
+    assert "add time" in at.error[0].value
+    assert search_state(store, study)["state"] == "out_of_time"
+
+
+def test_resume_with_more_time_queues_the_search_again(
+    store: Store, cache: Path, busy_worker: None
+) -> None:
+    study, _, _ = write_search(store, state="out_of_time", budget_s=20.0)
+    at = run(study=str(study))
+    at.number_input(key=f"tune-extra-{study}").set_value(10.0).run()
+    at.button(key=f"tune-resume-{study}").click().run()
+    assert not at.exception and not at.error
+    state = search_state(store, study)
+    assert state["state"] == "queued" and state["budget_s"] == pytest.approx(20.0 + 600.0)
+    assert worker_alive(cache)  # the one holding the lock: no second worker was started
+
+
+def test_an_unknown_search_in_the_url_falls_back_to_the_latest(store: Store) -> None:
+    study, _, _ = write_search(store)
+    at = run(study="999")
+    assert "no search 999" in at.warning[0].value
+    assert any(f"Search {study}" in m.value for m in at.markdown)
+
+
+def test_a_search_whose_worker_died_reads_as_interrupted_with_resume(store: Store) -> None:
+    study, ids, _ = write_search(store, state="running", running=1)
+    with sqlite3.connect(store.path) as db:  # the worker went silent a minute ago
+        db.execute("UPDATE trials SET heartbeat_at = heartbeat_at - 60")
+        db.execute("UPDATE studies SET heartbeat_at = heartbeat_at - 60")
+    at = run(study=str(study))
+    assert not at.exception
+    assert any("interrupted" in m.value for m in at.markdown)
+    assert list(at.dataframe[0].value["status"]) == ["completed"] * 4 + ["interrupted"]
+    assert any("Resume" in w.value for w in at.warning)
+    assert at.button(key=f"tune-resume-{study}").label == "Resume"

@@ -1,0 +1,59 @@
+"""Searches written straight into a store, in known states, for the Tune page's tests."""
+
+from __future__ import annotations
+
+from core import search_store
+from core.config import RunConfig
+from core.search_space import SearchSettings, SearchSpace, launch_search
+from core.store import Status, Store
+
+SPACE = [
+    {"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    {"key": "dropout", "kind": "float", "low": 0.1, "high": 0.5, "step": 0.1},
+    {"key": "optimizer", "kind": "choice", "values": ["adam", "rmsprop"]},
+]
+# (learning rate, dropout, optimizer, val_accuracy per epoch)
+TRIALS = [
+    (1e-3, 0.1, "adam", [0.50, 0.70]),
+    (1e-2, 0.3, "rmsprop", [0.40, 0.55]),
+    (3e-4, 0.2, "adam", [0.60, 0.90]),
+    (1e-4, 0.5, "rmsprop", [0.20, 0.30]),
+    (5e-3, 0.4, "adam", [0.45, 0.60]),
+]
+
+
+def write_search(
+    store: Store, state: str = "done", running: int = 0, budget_s: float | None = None
+) -> tuple[int, list[int], int]:
+    """A random search whose trials ended as ``TRIALS`` say, and its finished baseline.
+
+    Args:
+        store: The store to write to.
+        state: The search's state at the end.
+        running: How many of the last trials are left running (no results yet).
+        budget_s: The search's time budget.
+
+    Returns:
+        The search's study id, its trial ids and the baseline trial id.
+    """
+    base = RunConfig(model="mlp", epochs=2)
+    settings = SearchSettings(tuner="random", max_trials=6, time_budget_s=budget_s)
+    study = launch_search(store, base, SearchSpace.from_list(SPACE), settings)
+    baseline = store.claim_next(pid=1)
+    assert baseline is not None
+    store.add_epoch(baseline.id, 0, {"val_accuracy": 0.5, "val_loss": 1.0}, 1.0)
+    store.finish_trial(
+        baseline.id, Status.COMPLETED, results={"test_accuracy": 0.48, "test_loss": 1.1}
+    )
+    ids = []
+    for i, (lr, dropout, optimizer, curve) in enumerate(TRIALS):
+        cfg = base.replace(learning_rate=lr, dropout=dropout, optimizer=optimizer)
+        tid = search_store.start_trial(store, study, f"t{i}", cfg, pid=1, worker="host:1")
+        for epoch, acc in enumerate(curve):
+            store.add_epoch(tid, epoch, {"val_accuracy": acc, "val_loss": 1 - acc}, 0.5)
+        if i < len(TRIALS) - running:
+            hp = {"learning_rate": lr, "dropout": dropout, "optimizer": optimizer}
+            store.finish_trial(tid, Status.COMPLETED, results={"hp": hp, "objective": max(curve)})
+        ids.append(tid)
+    search_store.set_state(store, study, state, {"used_s": 30.0})
+    return study, ids, baseline.id
