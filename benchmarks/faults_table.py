@@ -1,5 +1,5 @@
 """What the fault tests prove, as one table: faults injected and survived, bad inputs refused,
-zip attacks refused, epoch rows lost.
+zip attacks refused, code checks held (nothing unpickled, no raw HTML), epoch rows lost.
 
 Runs ``pytest -m faults`` (killed workers, a second writer process hammering the store, an old
 store file, a NaN loss in the worker, config fuzzing, and the table of bad inputs on the Train
@@ -30,6 +30,8 @@ from _common import ROOT, emit, table  # noqa: E402
 ATTACKS = "refused and not classes"
 BAD_INPUTS = "test_bad_inputs"
 FUZZ = "test_config_fuzz"
+# Static checks over every module: nothing unpickled, no raw HTML. Counted apart from faults.
+STATIC = ("test_no_unpickling", "test_names_as_text")
 STORE_REPORT_ENV = "HPE_FAULTS_STORE_REPORT"
 
 
@@ -92,11 +94,13 @@ def main() -> int:
 
     bad = [c for c in faults if c["module"].endswith(BAD_INPUTS)]
     fuzz = [c for c in faults if c["module"].endswith(FUZZ)]
-    injected = [c for c in faults if not c["module"].endswith((BAD_INPUTS, FUZZ))]
+    static = [c for c in faults if c["module"].endswith(STATIC)]
+    injected = [c for c in faults if not c["module"].endswith((BAD_INPUTS, FUZZ, *STATIC))]
     fuzz_n, fuzz_ok = count(fuzz)
     injected_n, survived = count(injected)
     bad_n, refused = count(bad)
     attacks_n, attacks_refused = count(attacks)
+    static_n, static_ok = count(static)
     written = rows["epochs_written"] if rows else 0
     lost = rows["lost"] if rows else None
 
@@ -109,6 +113,12 @@ def main() -> int:
                 ["bad inputs", bad_n, refused, "clearly refused (one message, its field)"],
                 ["config fuzz properties", fuzz_n, fuzz_ok, "only ConfigError, 300 examples each"],
                 ["zip attacks", attacks_n, attacks_refused, "refused"],
+                [
+                    "code checks (unpickling, raw HTML)",
+                    static_n,
+                    static_ok,
+                    "no unsafe call found (checks + modules scanned)",
+                ],
                 [
                     "epoch rows (2nd writer)",
                     written,
@@ -143,6 +153,8 @@ def main() -> int:
             "bad_inputs_refused": refused,
             "attacks_tried": attacks_n,
             "attacks_refused": attacks_refused,
+            "code_checks": static_n,
+            "code_checks_held": static_ok,
             "epoch_rows_written": written,
             "epoch_rows_lost": lost,
             "faults_seconds": round(faults_s, 1),

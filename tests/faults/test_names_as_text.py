@@ -1,0 +1,46 @@
+"""Names people type (study names, values) are shown as text: no page renders raw HTML."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.faults
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = sorted([ROOT / "app.py", *(ROOT / "pages").rglob("*.py")])
+
+
+def raw_html_calls(source: str) -> list[str]:
+    """Every call in ``source`` that would render HTML: ``st.html``, or
+    ``unsafe_allow_html=True`` on any call."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "html":
+            found.append(f"{node.lineno}: st.html")
+        for keyword in node.keywords:
+            if keyword.arg == "unsafe_allow_html" and not (
+                isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+            ):
+                found.append(f"{node.lineno}: unsafe_allow_html")
+    return found
+
+
+def test_the_scan_finds_raw_html() -> None:
+    sample = (
+        "import streamlit as st\n"
+        "st.html('<b>x</b>')\n"
+        "st.markdown(name, unsafe_allow_html=True)\n"
+        "st.markdown(name)\n"
+        "st.caption(name, unsafe_allow_html=False)\n"
+    )
+    assert [hit.split(":")[0] for hit in raw_html_calls(sample)] == ["2", "3"]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_page_renders_raw_html(path: Path) -> None:
+    assert raw_html_calls(path.read_text()) == []
