@@ -20,9 +20,9 @@ from core.worker import ensure_worker
 
 RUNS_PAGE = "pages/2_Runs.py"
 _FILES = (
-    ("model", "Download model (.keras)", ".keras", "application/octet-stream"),
-    ("weights", "Download weights (.weights.h5)", ".weights.h5", "application/x-hdf5"),
-    ("config", "Download config (config.json)", ".config.json", "application/json"),
+    ("model", "Model (.keras)", ".keras", "application/octet-stream"),
+    ("weights", "Weights (.h5)", ".weights.h5", "application/x-hdf5"),
+    ("config", "Config (.json)", ".config.json", "application/json"),
 )
 
 
@@ -82,7 +82,7 @@ def _downloads(s: Store, trial: Trial) -> None:
     else:
         _download(
             script,
-            "Download train.py",
+            "train.py",
             script_name,
             lambda: text,
             "text/x-python",
@@ -94,7 +94,7 @@ def _downloads(s: Store, trial: Trial) -> None:
     if log_folder.is_dir():
         _download(
             logs,
-            "Download TensorBoard logs (.zip)",
+            "TensorBoard logs",
             f"{stem}{bundle.LOGS_SUFFIX}.zip",
             lambda: (bundle.logs_zip(trial) or ("", b""))[1],
             "application/zip",
@@ -106,7 +106,7 @@ def _downloads(s: Store, trial: Trial) -> None:
     if text and Path(artifacts.get("model", "")).is_file():
         _download(
             everything,
-            "Download everything (.zip)",
+            "Everything (.zip)",
             f"{stem}-bundle.zip",
             lambda: bundle.bundle_zip(s, trial.id)[1],
             "application/zip",

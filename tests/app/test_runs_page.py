@@ -97,12 +97,12 @@ def test_a_run_in_the_url_opens_in_full_with_downloads(store: Store, completed_t
     assert labels["Test accuracy"] == f"{store.trial(completed_trial).test_accuracy:.2%}"
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == [
-        "Download model (.keras)",
-        "Download weights (.weights.h5)",
-        "Download config (config.json)",
-        "Download train.py",
-        "Download TensorBoard logs (.zip)",
-        "Download everything (.zip)",
+        "Model (.keras)",
+        "Weights (.h5)",
+        "Config (.json)",
+        "train.py",
+        "TensorBoard logs",
+        "Everything (.zip)",
     ]
     links = [p for p in at.get("page_link") if "Train page" in p.proto.label]
     assert links and f"trial={completed_trial}" in links[0].proto.query_string

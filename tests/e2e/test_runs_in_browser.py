@@ -50,7 +50,7 @@ def test_select_two_runs_see_both_curves_then_download_a_script(
 
     page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 * 1 + 17)  # keep only the fast run
     page.wait_for_selector(READY)
-    button = page.get_by_role("button", name="Download train.py")
+    button = page.get_by_role("button", name="train.py")
     button.wait_for(timeout=30_000)
     with page.expect_download() as download:
         button.click()

@@ -38,7 +38,7 @@ def test_train_three_epochs_watch_the_curve_and_download_the_model(
     page.get_by_text(f"{trial.test_accuracy:.2%}").wait_for(timeout=30_000)
 
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download model (.keras)").click()
+        page.get_by_role("button", name="Model (.keras)").click()
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     assert saved.name.endswith(".keras")

@@ -61,7 +61,7 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     trials = store.trials(study_ids=[2])
     assert [t.status for t in trials] == [Status.COMPLETED, Status.COMPLETED]
     assert all(t.config["epochs"] == 2 and t.results.get("hp") for t in trials)
-    page.get_by_role("button", name="Download model (.keras)").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Model (.keras)").wait_for(timeout=30_000)
 
     # Selecting both rows of the trial table overlays their curves in one more chart.
     charts = page.locator(".js-plotly-plot").count()
