@@ -13,88 +13,17 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from core.config import RunConfig
+from core.store_records import Epoch, Status, Study, Trial, study_from_row, trial_from_row
 from core.store_schema import SCHEMA, SCHEMA_VERSION, has_table, migrate, stored_version
+
+__all__ = ["HEARTBEAT_TIMEOUT_S", "SCHEMA_VERSION", "Epoch", "Status", "Store", "Study", "Trial"]
 
 # A running trial whose heartbeat is older than this is taken to have lost its worker.
 HEARTBEAT_TIMEOUT_S = 10.0
-
-
-class Status(StrEnum):
-    """Where a trial is in its life. A closed set; pages colour and word each one."""
-
-    QUEUED = "queued"  # waiting for the worker to pick it up
-    RUNNING = "running"  # a worker is training it and sends heartbeats
-    COMPLETED = "completed"  # all epochs (or early stopping) done, tested and saved
-    FAILED = "failed"  # an error stopped it; `error` says what, `traceback` keeps the detail
-    CANCELLED = "cancelled"  # a person asked it to stop; finished epochs are kept
-    INTERRUPTED = "interrupted"  # its worker died (killed, crashed); finished epochs are kept
-    DIVERGED = "diverged"  # the loss became NaN or infinite at `diverged_epoch`
-
-    @property
-    def finished(self) -> bool:
-        """True once the trial will not change any more."""
-        return self not in (Status.QUEUED, Status.RUNNING)
-
-
-@dataclass(frozen=True)
-class Study:
-    """What a person launched: a single run, a sweep or a search."""
-
-    id: int
-    name: str
-    kind: str
-    created_at: float
-    spec: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One training run inside a study, as the store last saw it."""
-
-    id: int
-    study_id: int
-    number: int
-    config: dict[str, Any]
-    config_hash: str
-    status: Status
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    heartbeat_at: float | None
-    worker_pid: int | None
-    cancel_requested: bool
-    progress: dict[str, Any]
-    results: dict[str, Any]
-    test_loss: float | None
-    test_accuracy: float | None
-    diverged_epoch: int | None
-    error: str | None
-    traceback: str | None
-    parent_id: int | None = None  # the trial this one was forked from
-    fork_epoch: int | None = None  # the parent's epoch (0-based) this one continues after
-    worker: str | None = None  # which worker ran it (host:pid), for searches over machines
-
-    @property
-    def run_config(self) -> RunConfig:
-        """The trial's config as a validated RunConfig."""
-        return RunConfig.from_dict(self.config)
-
-
-@dataclass(frozen=True)
-class Epoch:
-    """The metrics of one finished epoch (0-based ``epoch``)."""
-
-    trial_id: int
-    epoch: int
-    metrics: dict[str, float]
-    seconds: float
-    recorded_at: float
 
 
 class Store:
@@ -419,7 +348,7 @@ class Store:
             row = db.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
         if row is None:
             raise KeyError(f"no trial {trial_id}")
-        return _trial(row)
+        return trial_from_row(row)
 
     def trials(
         self,
@@ -443,7 +372,7 @@ class Store:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
-            return [_trial(r) for r in db.execute(sql, args).fetchall()]
+            return [trial_from_row(r) for r in db.execute(sql, args).fetchall()]
 
     def epochs(self, trial_id: int, after: int = -1) -> list[Epoch]:
         """Return a trial's epochs in order, only those numbered above ``after``."""
@@ -490,24 +419,10 @@ class Store:
             row = db.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
         if row is None:
             raise KeyError(f"no study {study_id}")
-        return _study(row)
+        return study_from_row(row)
 
     def studies(self, limit: int = 20) -> list[Study]:
         """Return the latest studies, newest first."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM studies ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [_study(r) for r in rows]
-
-
-def _study(row: sqlite3.Row) -> Study:
-    return Study(row["id"], row["name"], row["kind"], row["created_at"], json.loads(row["spec"]))
-
-
-def _trial(row: sqlite3.Row) -> Trial:
-    data = dict(row)
-    data["config"] = json.loads(data["config"])
-    data["progress"] = json.loads(data["progress"])
-    data["results"] = json.loads(data["results"])
-    data["status"] = Status(data["status"])
-    data["cancel_requested"] = bool(data["cancel_requested"])
-    return Trial(**data)
+        return [study_from_row(r) for r in rows]
