@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -33,9 +34,24 @@ class SearchStopped(kt.errors.FatalError):
 
 
 class Backup(keras.callbacks.BackupAndRestore):
-    """Per-epoch backup of one execution; kept (not deleted) when the search stops mid-trial."""
+    """Per-epoch backup of one execution; kept (not deleted) when the search stops mid-trial.
+
+    A worker killed while a backup is being written leaves a file no one can read. Keras's
+    double checkpoint keeps the previous epoch's backup for that case; if that cannot be read
+    either, the execution starts again from its first epoch instead of failing the trial.
+    """
 
     keep = False
+
+    def __init__(self, backup_dir: str) -> None:
+        super().__init__(backup_dir, double_checkpoint=True)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError):
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            self.model._initial_epoch = 0  # what BackupAndRestore sets after a restore
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if not self.keep:
