@@ -24,6 +24,7 @@ import numpy as np
 
 from core import optim
 from core.checkpoint_files import checkpoint_cap, checkpoint_dir, checkpoint_path, saved_epochs
+from core.fork import FORKABLE
 from core.store import Store, Trial
 
 
@@ -103,18 +104,6 @@ def restore(model: keras.Model, folder: Path, epoch: int) -> None:
                 variable.assign(value)
 
 
-# Keys whose change gives a fork a learning rate of its own rather than the parent's last one.
-_RATE_KEYS = (
-    "learning_rate",
-    "lr_schedule",
-    "lr_decay_rate",
-    "lr_decay_steps",
-    "lr_patience",
-    "lr_factor",
-    "warmup_epochs",
-)
-
-
 def start_epoch(store: Store, trial: Trial, model: keras.Model, train_size: int, root: Path) -> int:
     """Prepare ``model`` for ``trial`` and return the epoch (0-based) training starts at.
 
@@ -151,7 +140,8 @@ def start_epoch(store: Store, trial: Trial, model: keras.Model, train_size: int,
     model.optimizer.build(model.trainable_variables)
     if cfg.optimizer == parent_cfg.optimizer:
         fresh = _optimizer_state(model.optimizer)
-        same_rate = all(getattr(cfg, k) == getattr(parent_cfg, k) for k in _RATE_KEYS)
+        rate_keys = FORKABLE["learning rate"]  # a change there gives the fork its own rate
+        same_rate = all(getattr(cfg, k) == getattr(parent_cfg, k) for k in rate_keys)
         if same_rate and saved["rate"] and fresh["rate"]:
             fresh["rate"][0].assign(saved["rate"][0])
         # Slots (moments) line up one to one: both optimizers were built on the same weights.

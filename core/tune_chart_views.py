@@ -16,6 +16,8 @@ from plotly.subplots import make_subplots
 
 from core.store import Study
 from core.tune_views import (
+    LEAD_COLUMNS,
+    TAIL_COLUMNS,
     Importance,
     Objective,
     encode,
@@ -161,20 +163,7 @@ def parallel_figure(study: Study, frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-_NOT_SEARCHED = {
-    "trial",
-    "number",
-    "status",
-    "objective",
-    "epochs_run",
-    "bracket",
-    "round",
-    "duration_s",
-    "worker",
-    "curve",
-    "started_at",
-    "finished_at",
-}
+_NOT_SEARCHED = {*LEAD_COLUMNS, *TAIL_COLUMNS}
 
 
 def importance_figure(importance: Importance) -> go.Figure:
