@@ -48,7 +48,7 @@ def render_sweep(study: Study, spec: SweepSpec) -> None:
     if any(not t.status.finished for t in trials):
         _live(study.id)
     else:
-        _draw(s, study, spec, live=False)
+        _draw(s, study, spec)
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -59,8 +59,9 @@ def _live(study_id: int) -> None:
     spec = SweepSpec.from_dict(study.spec)
     if spec is None:
         return
-    if _draw(s, study, spec, live=True):
-        st.rerun()  # all runs ended: draw the final view once, without polling
+    if all(t.status.finished for t in s.trials(study_ids=[study_id])):
+        st.rerun()  # all runs ended: draw the final view once, outside the polling fragment
+    _draw(s, study, spec)
 
 
 def _reader(study_id: int) -> compare.EpochReader:
@@ -70,8 +71,8 @@ def _reader(study_id: int) -> compare.EpochReader:
     return st.session_state[key]
 
 
-def _draw(s: Store, study: Study, spec: SweepSpec, live: bool) -> bool:
-    """Draw everything; return True when a live view sees that every run has ended."""
+def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
+    """Draw the sweep's progress, curves and, once runs finish, its bars, table and summary."""
     trials = s.trials(study_ids=[study.id])
     epochs = _reader(study.id).update(s, trials)
     ended = all(t.status.finished for t in trials)
@@ -90,7 +91,7 @@ def _draw(s: Store, study: Study, spec: SweepSpec, live: bool) -> bool:
     _curves(spec, trials, epochs, study.id)
     if runs.empty or runs["test_accuracy"].isna().all():
         st.caption("Bars, table and summary appear here as runs finish.")
-        return live and ended
+        return
     values = compare.value_frame(spec, runs)
     metric = st.selectbox(
         "Compare by",
@@ -122,7 +123,6 @@ def _draw(s: Store, study: Study, spec: SweepSpec, live: bool) -> bool:
             hide_index=True,
             column_config={**TABLE_COLUMNS, "trial": st.column_config.NumberColumn("Run")},
         )
-    return live and ended
 
 
 def _curves(spec: SweepSpec, trials: list, epochs: dict, study_id: int) -> None:

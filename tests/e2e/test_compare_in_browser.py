@@ -47,13 +47,14 @@ def test_a_three_value_sweep_draws_three_growing_curves_and_a_summary(
         timeout=180_000,
     )
     page.get_by_text("3 of 3 runs finished").wait_for(timeout=60_000)
-    page.get_by_text("Best batch size:").wait_for(timeout=30_000)
+    page.get_by_text("Best batch size:").wait_for(timeout=60_000)
+    page.wait_for_selector(READY, timeout=30_000)
     # The x axis switches to wall-clock seconds; the same three curves are drawn against time.
     page.get_by_role("radio", name="Wall-clock seconds").click()
     page.wait_for_function(
         "document.querySelector('.js-plotly-plot').layout.xaxis.title.text"
         " === 'Wall-clock seconds'",
-        timeout=30_000,
+        timeout=60_000,
     )
     trials = Store(paths.store_path(cache)).trials()
     assert len(trials) == 3 and {t.status for t in trials} == {Status.COMPLETED}
