@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from core import paths, search_store
+from core import paths, search_store, tune_views
 from core.cli_args import config_from_args
 from core.config import ConfigError, RunConfig
 from core.datasets import check_available
@@ -38,7 +38,6 @@ from core.search_space import (
     launch_search,
     presets,
     resume_search,
-    search_parts,
     search_state,
 )
 from core.store import Status, Store
@@ -187,6 +186,14 @@ def _tune(args: argparse.Namespace) -> int:
         local = ("127.0.0.1" if chief[0] in ("0.0.0.0", "") else chief[0], chief[1])
         tuners = [_start_tuner(local, study_id, root) for _ in range(args.workers)]
         print(f"chief on {chief[0]}:{chief[1]} with {args.workers} tuner processes", file=out)
+        if listen is not None:
+            where = socket.gethostname() if chief[0] in ("0.0.0.0", "") else chief[0]
+            print(
+                f"other machines join with: python -m core worker --join {where}:{chief[1]} "
+                f"--study {study_id}",
+                file=out,
+                flush=True,
+            )
     previous = signal.signal(signal.SIGINT, lambda *_: cancel_search(store, study_id))
     try:
         final = run_search(
@@ -198,6 +205,11 @@ def _tune(args: argparse.Namespace) -> int:
             _stop_tuner(process)
     summary = _summary(store, study_id)
     print(f"{final}: {summary['trials_done']} trials, best {summary['best_value']}", file=out)
+    elsewhere = summary["best_trial"] and tune_views.weights_elsewhere(
+        store.trial(summary["best_trial"])
+    )
+    if elsewhere:
+        print(f"{elsewhere} Promote is on the run's page in the app.", file=out)
     if summary["note"]:
         print(summary["note"], file=out)
     if args.json:
@@ -261,21 +273,13 @@ def _join(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    from core.tuning_dist import join  # TensorFlow and keras-tuner load here
+
     try:
-        search_parts(Store(paths.store_path(root)), args.study)
-    except KeyError:
-        print(
-            f"error: --study: search {args.study} is not in this machine's store "
-            f"({paths.store_path(root)}); point HPE_CACHE_DIR at a copy of the chief's cache.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        join(host, port, args.study, root)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from core.tuning_dist import join
-
-    join(host, port, args.study, root)
     return EXIT_OK
 
 

@@ -312,6 +312,23 @@ def _searched_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in fixed]
 
 
+def weights_elsewhere(trial: Trial) -> str | None:
+    """A sentence for a best trial whose weights stayed on the machine that trained it.
+
+    ``core.tuning_keep`` marks such a trial with ``weights_on`` (the tuner that trained it)
+    instead of testing and saving it; None for every other trial.
+    """
+    worker = trial.results.get("weights_on")
+    if not worker:
+        return None
+    folder = f"tuning/{trial.study_id}/trial_{trial.results.get('tuner_trial_id', '…')}"
+    return (
+        f"Run {trial.id} was trained by the tuner on {worker}, and its weights stayed in that "
+        f"machine's cache folder ({folder}). Promote it to train its settings again here, "
+        "test it and download the model."
+    )
+
+
 def baseline_trial(store: Store, study: Study) -> Trial | None:
     """The untuned base config's run (``spec["baseline_study"]``), if the search has one."""
     baseline = study.spec.get("baseline_study")

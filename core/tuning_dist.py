@@ -11,8 +11,9 @@ keras-tuner reads three environment variables: ``KERASTUNER_ORACLE_IP`` and
   cancel request end the search between trials (the chief hands out no more).
 * :func:`join` (``python -m core worker --join HOST:PORT --study ID``) runs a tuner that asks
   the chief for trials, trains them, and reports every epoch through its ``OracleClient``
-  (``update_trial``), so trials on any machine stream into the chief's store. It reads the
-  search's base config and space from its own store, so another machine needs a copy of it.
+  (``update_trial``), so trials on any machine stream into the chief's store. It asks the
+  chief what the search is (:func:`fetch_search`: base config, space and settings), so it
+  needs no copy of the chief's store, only the dataset.
 
 This module imports TensorFlow and keras-tuner; only worker processes use it.
 """
@@ -20,6 +21,7 @@ This module imports TensorFlow and keras-tuner; only worker processes use it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -27,11 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import keras_tuner as kt
 
 from core import paths, search_store
-from core.search_dims import SearchSettings
-from core.search_space import search_parts
+from core.config import ConfigError, RunConfig
+from core.search_dims import SearchSettings, SearchSpace
 from core.store import Store
 from core.tuning_model import SearchHyperModel
 from core.tuning_parts import (
@@ -45,6 +48,12 @@ from core.tuning_parts import (
 ENV_IP, ENV_PORT, ENV_ID = "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"
 RUNNING = kt.engine.trial.TrialStatus.RUNNING
 STOPPED = kt.engine.trial.TrialStatus.STOPPED
+SPEC_KEYS = ("base", "space", "settings")
+# A trial id no keras-tuner trial takes: asked for it, the chief's oracle answers with the
+# search's spec (one fixed hyperparameter holding its JSON), which is how a joining tuner on
+# another machine learns what to train.
+SPEC_TRIAL = "search-spec"
+SPEC_TIMEOUT_S = 60.0
 
 
 class StoreOracleMixin:
@@ -69,6 +78,15 @@ class StoreOracleMixin:
         self.stop: SearchStopped | None = None
         known = search_store.read(store, study_id).progress.get("trials", {})
         self.live = {k: int(v) for k, v in known.items()}
+        spec = store.study(study_id).spec
+        self.spec = json.dumps({"study": study_id, **{k: spec[k] for k in SPEC_KEYS}})
+
+    def get_trial(self, trial_id: str) -> kt.engine.trial.Trial:
+        if trial_id == SPEC_TRIAL:
+            hp = kt.HyperParameters()
+            hp.Fixed("search", self.spec)
+            return kt.engine.trial.Trial(hp, trial_id=SPEC_TRIAL, status=STOPPED)
+        return super().get_trial(trial_id)
 
     def create_trial(self, tuner_id: str) -> kt.engine.trial.Trial:
         if self.stop is None and self.clock.cancel.is_set():
@@ -167,18 +185,63 @@ def serve_as_chief(
     return tuner
 
 
+def fetch_search(
+    host: str, port: int, study_id: int, timeout_s: float = SPEC_TIMEOUT_S
+) -> tuple[RunConfig, SearchSpace, SearchSettings]:
+    """Ask the chief at ``host:port`` for its search's base config, space and settings.
+
+    Args:
+        host: The chief's host name or address.
+        port: The port its oracle listens on.
+        study_id: The search the caller means to join; the chief's must be the same.
+        timeout_s: How long to wait for the chief to answer.
+
+    Returns:
+        The search's base config, space and settings, as the chief's store holds them.
+
+    Raises:
+        ConfigError: on ``--join`` when no chief answers in time, on ``--study`` when the
+            chief serves another search.
+    """
+    from keras_tuner.src import protos  # keras-tuner's gRPC messages
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
+    with environment(**{ENV_ID: "joining", ENV_IP: host, ENV_PORT: str(port)}):
+        client = OracleClient(None)
+    request = protos.get_service().GetTrialRequest(trial_id=SPEC_TRIAL)
+    try:
+        reply = client.stub.GetTrial(request, wait_for_ready=True, timeout=timeout_s)
+    except grpc.RpcError as exc:
+        raise ConfigError(
+            "--join",
+            f"no search's chief answered at {host}:{port} within {timeout_s:.0f} s "
+            f"({exc.code().name}); check that the search runs with --listen on that "
+            "address and that this machine can reach the port.",
+        ) from None
+    values = kt.engine.trial.Trial.from_proto(reply.trial).hyperparameters.values
+    spec = json.loads(values["search"])
+    if spec["study"] != study_id:
+        raise ConfigError(
+            "--study", f"the chief at {host}:{port} runs search {spec['study']}, not {study_id}."
+        )
+    return (
+        RunConfig.from_dict(spec["base"]),
+        SearchSpace.from_list(spec["space"]),
+        SearchSettings.from_dict(spec["settings"]),
+    )
+
+
 def join(host: str, port: int, study_id: int, root: Path | None = None) -> None:
     """Run trials for the chief at ``host:port`` until it has none left.
 
     Raises:
-        KeyError: if the search is not in this machine's store.
-        ConfigError: if the study is not a search.
+        ConfigError: when no chief answers, or it runs another search (:func:`fetch_search`).
     """
     from core.tuning import make_tuner
 
     root = root or paths.cache_dir()
-    store = Store(paths.store_path(root))
-    base, space, settings = search_parts(store, study_id)
+    base, space, settings = fetch_search(host, port, study_id)
+    store = Store(paths.store_path(root))  # this machine's; the chief's oracle writes its own
     hypermodel = SearchHyperModel(base, space, settings, root)
     tuner_id = f"{socket.gethostname()}:{os.getpid()}"
     with environment(**{ENV_ID: tuner_id, ENV_IP: host, ENV_PORT: str(port)}):

@@ -5,7 +5,10 @@ search runs (Hyperband trains some of them further). When the search ends, the `
 best trials by the objective are tested on the test split and saved like any run
 (``model.keras``, ``model.weights.h5``, ``config.json`` under ``cache/runs/<study>/<trial>/``);
 their store trials get ``kept: true``, ``rank`` and the test metrics. Once a search is done,
-the other trials' weights and every per-epoch backup are deleted. This module imports
+the other trials' weights and every per-epoch backup are deleted. A trial that a tuner on
+another machine trained has its weights in that machine's project folder, not here (unless
+the folders are shared, as keras-tuner assumes): it gets its ``rank`` and ``weights_on`` (the
+tuner that has them) instead, and the next trials are kept as usual. This module imports
 TensorFlow; only worker processes use it.
 """
 
@@ -37,6 +40,10 @@ def keep_best(
     kept: list[int] = []
     for rank, trial in enumerate(best, start=1):
         trial_id = ids[trial.trial_id]
+        if not Path(tuner._get_checkpoint_fname(trial.trial_id)).is_file():
+            worker = store.trial(trial_id).worker
+            search_store.set_results(store, trial_id, {"rank": rank, "weights_on": worker})
+            continue
         current = store.trial(trial_id).results
         if not (
             current.get("kept")

@@ -19,7 +19,7 @@ from core.diagnose import failure_clusters
 from core.diagnosis_views import add_cluster_notes
 from core.runs import overlay_figure
 from core.search_space import RESUMABLE, cancel_search, resume_search, search_state
-from core.store import Status, Store, Study
+from core.store import Status, Store, Study, Trial
 from core.worker import ensure_worker
 from pages.ui.components import keep_queue_moving, render_trial, store
 
@@ -337,6 +337,7 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         st.plotly_chart(
             overlay_figure(s, [best.id]), key="tune-versus-curves", config={"displaylogo": False}
         )
+        _best_in_full(best, live)
         return
     objective = tune_views.objective_of(study)
     table = tune_views.versus_baseline(
@@ -367,6 +368,16 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         key="tune-versus-curves",
         config={"displaylogo": False},
     )
-    if not live and best.test_accuracy is not None:
+    _best_in_full(best, live)
+
+
+def _best_in_full(best: Trial, live: bool) -> None:
+    """Once the search has ended: the best run's full view, with its downloads."""
+    if live:
+        return
+    elsewhere = tune_views.weights_elsewhere(best)
+    if elsewhere:
+        st.info(elsewhere, icon=":material/lan:")
+    if best.test_accuracy is not None or elsewhere:
         with st.expander(f"Run {best.id} in full, with its model to download", expanded=True):
             render_trial(best.id)
