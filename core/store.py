@@ -323,18 +323,24 @@ class Store:
                 return []
         with self._write() as db:
             rows = db.execute(
-                "SELECT t.id, COUNT(e.epoch) AS done FROM trials t "
+                "SELECT t.id, s.kind, COUNT(e.epoch) AS done FROM trials t "
+                "JOIN studies s ON s.id = t.study_id "
                 f"LEFT JOIN epochs e ON e.trial_id = t.id {stale} GROUP BY t.id",
                 (Status.RUNNING, cutoff),
             ).fetchall()
             for row in rows:
+                then = (
+                    "Resume continues this trial from the last one."
+                    if row["kind"] == "search"
+                    else "Run it again, or fork it from a finished epoch."
+                )
                 db.execute(
                     "UPDATE trials SET status=?, finished_at=?, error=? WHERE id=?",
                     (
                         Status.INTERRUPTED,
                         time.time(),
                         f"The worker stopped (killed or crashed) after {row['done']} finished "
-                        "epoch(s); those epochs are kept. Run it again to train from the start.",
+                        f"epoch(s); those epochs are kept. {then}",
                         row["id"],
                     ),
                 )

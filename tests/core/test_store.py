@@ -83,6 +83,7 @@ def test_silent_running_trials_are_marked_interrupted_with_their_epochs_kept(
     assert store.reap_stale(timeout_s=0.2) == [dead]
     trial = store.trial(dead)
     assert trial.status == Status.INTERRUPTED and "2 finished epoch" in trial.error
+    assert "fork it from a finished epoch" in trial.error
     assert len(store.epochs(dead)) == 2
     assert store.trial(alive).status == Status.RUNNING
 
@@ -96,3 +97,11 @@ def test_trials_filter_by_study_and_status(store: Store) -> None:
     assert [s.id for s in store.studies()] == [s2, s1]
     with pytest.raises(KeyError):
         store.trial(999)
+
+
+def test_a_silent_search_trial_is_told_that_resume_continues_it(store: Store) -> None:
+    _, (dead,) = store.create_study("search", "search", [RunConfig()], claim_pid=1)
+    store.add_epoch(dead, 0, {"loss": 1.0}, 1.0)
+    time.sleep(0.3)
+    assert store.reap_stale(timeout_s=0.2) == [dead]
+    assert "Resume continues this trial" in store.trial(dead).error
