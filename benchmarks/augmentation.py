@@ -8,8 +8,9 @@ determinism on, exactly as ``core.training`` prepares a run:
 
 * **aug**: ``core.pipeline.make_dataset(..., augment=("flip", "rotation:15",
   "translation:0.1"), training=True)``, report 002's augmentation as Keras preprocessing
-  layers inside the ``tf.data`` pipeline (random draws in order, pixel work in a parallel
-  map), shuffled and prefetched;
+  layers inside the ``tf.data`` pipeline as training lays out an epoch (random draws in
+  order, pixel work in a parallel map, rotation and translation resampled once), shuffled
+  and prefetched;
 * **plain**: the same pipeline without augmentation (shuffle, batch, prefetch);
 * **legacy**: report 002's way, Keras's legacy ``ImageDataGenerator(rotation_range=15,
   width_shift_range=0.1, height_shift_range=0.1, horizontal_flip=True).flow(x, y,
@@ -95,7 +96,10 @@ class Variant:
             )
             self.data = generator.flow(x, labels, batch_size=BATCH, seed=seed)
         else:
-            self.data = make_dataset(x, labels, BATCH, seed, cfg.augment, training=True)
+            # One epoch laid out as training lays out its epochs (seeded by (seed, epoch)).
+            self.data = make_dataset(
+                x, labels, BATCH, seed, cfg.augment, training=True, epochs=(0, 1)
+            )
         self.wall: list[float] = []  # seconds of each timed epoch
         self.cpu: list[float] = []  # CPU seconds of this process (all threads) in that epoch
         self._start = (0.0, 0.0)

@@ -109,19 +109,46 @@ def test_augmentation_repeats_with_the_same_seed() -> None:
     assert not np.allclose(runs[0][0][0], runs[2][0][0])
 
 
-def test_the_pipeline_transforms_exactly_as_the_layers_called_whole() -> None:
-    x, y = _images(), np.arange(24)
+def _pipeline_and_whole(
+    x: np.ndarray, augment: tuple[str, ...], batch: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two epochs of the pipeline, the same batches through the layers called whole, and the
+    batches before augmentation."""
+    y = np.arange(len(x))
     (first, order), (second, order2) = _epochs(
-        make_dataset(x, y, 12, seed=2, augment=AUGMENT, training=True)
+        make_dataset(x, y, batch, seed=2, augment=augment, training=True)
     )
-    augmenter = make_augmenter(AUGMENT, seed=2)  # fresh layers: same seeds, same draws
+    augmenter = make_augmenter(augment, seed=2)  # fresh layers: same seeds, same draws
 
-    def whole(batch: np.ndarray) -> np.ndarray:
-        return keras.ops.convert_to_numpy(augmenter(batch.astype("float32"), training=True))
+    def whole(images: np.ndarray) -> np.ndarray:
+        return keras.ops.convert_to_numpy(augmenter(images.astype("float32"), training=True))
 
-    expected = [whole(x[order[:12]]), whole(x[order[12:]])]
-    expected += [whole(x[order2[:12]]), whole(x[order2[12:]])]
-    assert np.array_equal(np.concatenate([first, second]), np.concatenate(expected))
+    batches = [order[:batch], order[batch:], order2[:batch], order2[batch:]]
+    whole_batches = np.concatenate([whole(x[b]) for b in batches])
+    return np.concatenate([first, second]), whole_batches, np.concatenate([x[b] for b in batches])
+
+
+def test_the_pipeline_transforms_exactly_as_the_layers_called_whole() -> None:
+    got, expected, _ = _pipeline_and_whole(_images(), ("flip", "contrast", "brightness"), 12)
+    assert np.array_equal(got, expected)
+
+
+def test_consecutive_geometric_layers_resample_once_to_the_same_geometry() -> None:
+    # On a linear ramp, bilinear interpolation is exact, so resampling once through the
+    # product of the matrices gives what rotating, then shifting, then zooming gives, wherever
+    # no step reads outside the image (the reflected border, where the two may differ).
+    rows, cols = np.mgrid[0:32, 0:32]
+    ramp = (3 * cols + 2 * rows + 20).astype(np.uint8)[..., None]
+    x = np.stack([ramp + i for i in range(24)])
+    augment = ("flip", "rotation:15", "translation:0.1", "zoom")
+    got, expected, source = _pipeline_and_whole(x, augment, 12)
+    centre = (slice(None), slice(12, 20), slice(12, 20))
+    assert np.abs(got[centre] - expected[centre]).max() < 0.01
+    assert np.abs(got[centre] - source[centre]).mean() > 1  # the images did move
+    # Noise is not linear: there the single resampling is visibly different, but no blurrier.
+    noisy, twice, _ = _pipeline_and_whole(_images(24, 32), augment, 12)
+    assert not np.allclose(noisy, twice)
+    assert noisy[centre].std() >= twice[centre].std()
 
 
 def test_flip_mirrors_some_images_and_keeps_the_others() -> None:
