@@ -42,3 +42,13 @@ def test_augmentation_changes_the_images_it_draws_for() -> None:
     assert [b[1].tolist() for b in plain] == [b[1].tolist() for b in augmented]
     assert augmented[0][0].dtype == np.float32
     assert not np.allclose(plain[0][0].astype(np.float32), augmented[0][0])
+
+
+def test_every_batch_draws_its_own_transformations() -> None:
+    # One image everywhere: a batch's pattern of flipped and kept images is its draw alone.
+    same = np.repeat(X[:1], 40, axis=0)
+    dataset = make_dataset(same, np.arange(40), 8, 3, ("flip",), training=True, epochs=(0, 2))
+    patterns = {
+        tuple(np.array_equal(image, same[0]) for image in images.numpy()) for images, _ in dataset
+    }
+    assert len(patterns) >= 8  # ten batches; a draw shared between batches would repeat
