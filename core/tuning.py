@@ -53,6 +53,7 @@ from core.tuning_parts import (
     environment,
     finish_store_trial,
     rss_mib,
+    stored_history,
 )
 
 TUNER_CLASSES = {
@@ -136,13 +137,32 @@ class StoreTunerMixin:
     def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
         execution = self._execution
         self._execution += 1
+        if execution < self._executions_done(trial):  # it finished before the search stopped
+            return self._stored_history(trial, execution)
         backup_dir = Path(self.project_dir) / "backup" / f"{trial.trial_id}-{execution}"
         self._backup = Backup(str(backup_dir))
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), self._backup]
         history = super()._build_and_fit_model(trial, *args, **kwargs)
         if self._stop is not None:
             raise self._stop
+        if not self.remote:
+            store_id = self.trial_ids[trial.trial_id]
+            search_store.set_results(self.store, store_id, {"executions_done": execution + 1})
         return self._with_earlier_epochs(trial, execution, history)
+
+    def _executions_done(self, trial: kt.engine.trial.Trial) -> int:
+        """Executions of the trial that finished in an earlier run of the search."""
+        if self.remote:
+            return 0
+        results = self.store.trial(self.trial_ids[trial.trial_id]).results
+        return int(results.get("executions_done", 0))
+
+    def _stored_history(self, trial: Any, execution: int) -> keras.callbacks.History:
+        """A finished execution's history, read back from its epochs in the store."""
+        epochs = self.hypermodel.config(trial.hyperparameters).epochs
+        first = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+        rows = self.store.epochs(self.trial_ids[trial.trial_id])
+        return stored_history(rows, execution * epochs, first, epochs)
 
     def _with_earlier_epochs(self, trial: Any, execution: int, history: Any) -> Any:
         """Prepend the epochs a resumed execution trained before it was stopped."""

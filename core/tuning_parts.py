@@ -18,7 +18,7 @@ import keras
 import keras_tuner as kt
 
 from core import search_store
-from core.store import Status, Store
+from core.store import Epoch, Status, Store
 
 # The extra metric a joined tuner sends with each epoch's report: the epoch's seconds.
 EPOCH_SECONDS = "epoch_seconds"
@@ -160,3 +160,20 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def stored_history(rows: list[Epoch], offset: int, first: int, end: int) -> keras.callbacks.History:
+    """The ``History`` of one execution, from its epoch rows in the store.
+
+    Args:
+        rows: The trial's epoch rows; an execution's epochs are numbered from ``offset``.
+        offset: The execution's first row number (execution × epochs per execution).
+        first: Its first epoch (Hyperband's ``tuner/initial_epoch``, else 0).
+        end: Its epochs per execution.
+    """
+    kept = [e for e in rows if offset + first <= e.epoch < offset + end]
+    history = keras.callbacks.History()
+    history.epoch = [e.epoch - offset for e in kept]
+    names = sorted({name for e in kept for name in e.metrics})
+    history.history = {name: [e.metrics.get(name) for e in kept] for name in names}
+    return history

@@ -1,6 +1,7 @@
 """SIGKILL the worker in the middle of a search's trial: finished trials stay finished, the
 killed one is interrupted, and Resume finishes the search with no trial lost or run twice,
-the killed trial continuing from its last finished epoch."""
+the killed trial continuing from its last finished epoch. Each trial trains twice
+(``executions_per_trial=2``) and the kill falls in the second: the first is not trained again."""
 
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ def _alive(pid: int) -> bool:
 
 
 def _killable(store: Store, study_id: int) -> int | None:
-    """The running trial once one trial has finished and it has two epochs, else None."""
+    """The running trial once one trial has finished and it is two epochs into its second
+    execution, else None."""
     trials = store.trials([study_id])
     if not any(t.status == Status.COMPLETED for t in trials):
         return None
     running = [t for t in trials if t.status == Status.RUNNING]
-    if running and 2 <= len(store.epochs(running[0].id)) < EPOCHS - 1:
+    if running and EPOCHS + 2 <= len(store.epochs(running[0].id)) < 2 * EPOCHS - 1:
         return running[0].id
     return None
 
@@ -49,7 +51,7 @@ def test_killed_search_resumes_without_losing_or_repeating_a_trial(
     space = SearchSpace.from_list(
         [{"key": "dense_units", "kind": "choice", "values": [16, 24, 32, 48]}]
     )
-    settings = SearchSettings(tuner="random", max_trials=2, keep_top=1)
+    settings = SearchSettings(tuner="random", max_trials=2, keep_top=1, executions_per_trial=2)
     study_id = launch_search(store, base, space, settings, baseline=False)
     ensure_worker(cache)
 
@@ -81,10 +83,12 @@ def test_killed_search_resumes_without_losing_or_repeating_a_trial(
     resumed = store.trial(victim)
     assert resumed.worker_pid != trainer
     epochs = store.epochs(victim)
-    assert [e.epoch for e in epochs] == list(range(EPOCHS))
-    # It went on from its backup: the epochs before the kill were kept as they were (the last
-    # one may be trained again if the kill fell between recording it and backing it up).
+    assert [e.epoch for e in epochs] == list(range(2 * EPOCHS))
+    # The first execution was not trained again, and the second went on from its backup: the
+    # epochs before the kill were kept as they were, times included (the last one may be
+    # trained again if the kill fell between recording it and backing it up).
     kept = before[victim][:-1]
-    assert kept and epochs[: len(kept)] == kept
+    assert len(kept) > EPOCHS and epochs[: len(kept)] == kept
+    assert resumed.results["executions"] == 2
     assert state_of(store, study_id)["trials_done"] == 2
     wait_for(lambda: not worker_alive(cache), timeout=30)
