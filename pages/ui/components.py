@@ -190,8 +190,9 @@ def _render_outcome(trial: Trial) -> None:
 def _render_results(trial: Trial, epochs: list) -> None:
     r = trial.results
     cols = st.columns(4)
-    cols[0].metric("Test accuracy", f"{trial.test_accuracy:.2%}")
-    cols[1].metric("Test loss", f"{trial.test_loss:.4f}")
+    tested = trial.test_accuracy is not None
+    cols[0].metric("Test accuracy", f"{trial.test_accuracy:.2%}" if tested else "—")
+    cols[1].metric("Test loss", f"{trial.test_loss:.4f}" if tested else "—")
     cols[2].metric("Time per epoch", charts.format_duration(r.get("seconds_per_epoch") or 0))
     run_note = " (early stop)" if r.get("stopped_early") else ""
     cols[3].metric("Epochs run", f"{r.get('epochs_run', len(epochs))}{run_note}")
@@ -201,11 +202,17 @@ def _render_results(trial: Trial, epochs: list) -> None:
             f"{sizes['train']:,} training, {sizes['validation']:,} validation and "
             f"{sizes['test']:,} test images · {r.get('params', 0):,} parameters"
         )
+    if not tested:
+        st.caption(
+            "Not tested: a search tests and saves only its best trials (keep top N). "
+            "Promote trains these settings again and tests them."
+        )
     artifacts = r.get("artifacts", {})
     render_handover(store(), trial)  # downloads and promotion (pages.ui.handover)
-    with st.expander("Model summary", expanded=True):
-        st.dataframe(charts.summary_frame(r.get("summary", [])), hide_index=True)
-        st.caption(f"Total params: {r.get('params', 0):,}")
+    if r.get("summary"):
+        with st.expander("Model summary", expanded=True):
+            st.dataframe(charts.summary_frame(r["summary"]), hide_index=True)
+            st.caption(f"Total params: {r.get('params', 0):,}")
     # --- Errors by class (results["classes"]; runs before it was recorded have none). ---
     if r.get("classes"):
         with st.expander("Errors by class"):

@@ -19,7 +19,7 @@ from core.diagnose import failure_clusters
 from core.diagnosis_views import add_cluster_notes
 from core.runs import overlay_figure
 from core.search_space import RESUMABLE, cancel_search, resume_search, search_state
-from core.store import Status, Store, Study, Trial
+from core.store import Store, Study, Trial
 from core.worker import ensure_worker
 from pages.ui.components import keep_queue_moving, render_trial, store
 
@@ -245,12 +245,8 @@ def _selection(s: Store, selected: list[int], live: bool) -> None:
     if len(selected) != 1:
         return
     trial = s.trial(selected[0])
-    # The full run view shows test results, which only the kept (best) trials have.
-    if (
-        not live
-        and trial.status.finished
-        and (trial.status != Status.COMPLETED or trial.test_accuracy is not None)
-    ):
+    # Once the search has ended; trials it did not keep show no test scores, but Promote.
+    if not live and trial.status.finished:
         with st.expander(f"Run {trial.id} in full"):
             render_trial(trial.id)
     else:

@@ -174,3 +174,14 @@ def test_delete_asks_first_then_removes_the_rows_and_the_run_folder(
     assert not (paths.runs_dir(cache) / str(study)).exists()
     assert f"Deleted study {study}" in at.success[0].value
     assert list(at.dataframe[0].value["trial"]) == [keep]
+
+
+def test_a_search_trial_that_was_not_tested_opens_without_test_scores(store: Store) -> None:
+    from tests.app.tune_fixtures import write_search
+
+    _, ids, _ = write_search(store)
+    at = open_runs(trial=str(ids[0]))  # not among the kept (tested) trials
+    assert not at.exception
+    scores = {m.label: m.value for m in at.metric}
+    assert scores["Test accuracy"] == "—" and scores["Test loss"] == "—"
+    assert any("Not tested: a search tests and saves only its best" in c.value for c in at.caption)

@@ -153,6 +153,22 @@ def test_a_finished_search_shows_its_table_charts_and_the_baseline(store: Store)
     assert not any(b.label == "Resume" for b in at.button)
 
 
+def test_a_best_trial_trained_on_another_machine_says_where_its_weights_are(
+    store: Store,
+) -> None:
+    study, _, _ = write_search(store)
+    best = search_state(store, study)["best_trial"]
+    search_store.set_results(
+        store, best, {"rank": 1, "weights_on": "gpu-box:4242", "tuner_trial_id": "t3"}
+    )
+    at = run(study=str(study))
+    assert not at.exception
+    (note,) = [i.value for i in at.info if "gpu-box:4242" in i.value]
+    assert f"Run {best} was trained by the tuner on gpu-box:4242" in note
+    assert "tuning/" + str(study) + "/trial_t3" in note and "Promote" in note
+    assert any(b.label == "Promote" for b in at.button)  # the run's full view, below
+
+
 def test_a_running_search_is_shown_live_with_a_stop_button(store: Store) -> None:
     study, ids, _ = write_search(store, state="running", running=1)
     at = run(study=str(study))
