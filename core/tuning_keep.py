@@ -53,10 +53,12 @@ def keep_best(
             _save(store, study_id, trial_id, tuner, trial)
         search_store.set_results(store, trial_id, {"kept": True, "rank": rank})
         kept.append(trial_id)
+    ranked = {ids[t.trial_id] for t in best}
     for tuner_trial_id, trial_id in ids.items():
-        if trial_id in kept:
+        if trial_id in ranked:
             continue
-        if store.trial(trial_id).results.get("kept"):
+        earlier = store.trial(trial_id).results
+        if earlier.get("kept") or earlier.get("rank") is not None:
             search_store.set_results(store, trial_id, {"kept": False, "rank": None})
         if delete_rest:
             folder = Path(tuner.get_trial_dir(tuner_trial_id))
