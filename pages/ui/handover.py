@@ -64,8 +64,10 @@ def _downloads(s: Store, trial: Trial) -> None:
     stem = bundle.export_name(trial)
     artifacts = trial.results.get("artifacts", {})
     st.markdown("**Downloads**")
-    cols = st.columns(3)
-    for col, (key, label, suffix, mime) in zip(cols, _FILES, strict=True):
+    if not artifacts:  # e.g. a search trial that the search did not keep
+        st.caption("No model was saved for this run; train.py rebuilds and trains it.")
+    cols = st.columns(3) if artifacts else []
+    for col, (key, label, suffix, mime) in zip(cols, _FILES, strict=False):
         path = Path(artifacts.get(key, ""))
         if path.is_file():
             _download(
@@ -142,8 +144,23 @@ def _promotion(s: Store, trial: Trial) -> None:
             ensure_worker()
             st.toast(f"Promotion queued as run {new_id}.")
             st.rerun()
-        for promoted in promotions:
-            _promoted_row(promoted)
+        if all(t.status.finished for t in promotions):
+            for promoted in promotions:
+                _promoted_row(promoted)
+        else:
+            _live_promotions(trial.id)
+
+
+@st.fragment(run_every=1.0)
+def _live_promotions(trial_id: int) -> None:
+    """The promotions of a run while one is queued or training, redrawn every second."""
+    from pages.ui.components import store  # the pages' shared store
+
+    promotions = promote.promotions_of(store(), trial_id)
+    if all(t.status.finished for t in promotions):
+        st.rerun()  # draw the finished rows once, without polling
+    for promoted in promotions:
+        _promoted_row(promoted)
 
 
 def _promoted_row(promoted: Trial) -> None:

@@ -355,7 +355,7 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
     )
     if not baseline.status.finished:
         left.caption(f"The baseline run is {baseline.status}; its scores appear when it ends.")
-    elif best.test_accuracy is None:
+    elif best.test_accuracy is None and live:
         left.caption("Test scores are measured for the best trials when the search ends.")
     diff = tune_views.settings_diff(best, baseline)
     left.dataframe(diff, key=f"tune-diff-{study.id}")
