@@ -212,7 +212,7 @@ def _transform(layers: list[keras.layers.Layer], params: tuple, images: tf.Tenso
     Consecutive geometric layers (flip, rotation, translation, zoom) are applied as one
     resampling by the product of their matrices (:func:`_affine_matrix`): the same geometry as
     one after another, interpolated once, so only pixels that one of the steps would have
-    taken from outside the image (the reflected border) can differ. A flip with no other
+    taken from outside the image (the filled border) can differ. A flip with no other
     geometric layer beside it is left to the layer, which is cheaper than a resampling.
     """
     images = tf.cast(images, tf.float32)
