@@ -136,7 +136,7 @@ def test_the_pipeline_transforms_exactly_as_the_layers_called_whole() -> None:
 def test_consecutive_geometric_layers_resample_once_to_the_same_geometry() -> None:
     # On a linear ramp, bilinear interpolation is exact, so resampling once through the
     # product of the matrices gives what rotating, then shifting, then zooming gives, wherever
-    # no step reads outside the image (the reflected border, where the two may differ).
+    # no step reads outside the image (the filled border, where the two may differ).
     rows, cols = np.mgrid[0:32, 0:32]
     ramp = (3 * cols + 2 * rows + 20).astype(np.uint8)[..., None]
     x = np.stack([ramp + i for i in range(24)])
@@ -169,7 +169,7 @@ def test_geometric_augmentations_move_pixels(entry: str) -> None:
     )
     changed = [not np.allclose(o, i) for o, i in zip(out, x, strict=True)]
     assert sum(changed) >= 12
-    # moving pixels around (with reflected borders) keeps the overall brightness
+    # moving pixels around (with borders filled from the edge) keeps the overall brightness
     assert abs(out.mean() - x.mean()) < 10
 
 
