@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts
+from core.data.names import run_title
 from core.store import Status
-from core.studies import run_title
-from pages.ui.components import TRAIN_PAGE, keep_queue_moving, page_setup, status_badge, store
+from core.views import charts
+from pages.ui.components import TRAIN_PAGE, page_setup, status_badge
+from pages.ui.session import keep_queue_moving, store
 
 page_setup("Hyperparameter Explorer")
 

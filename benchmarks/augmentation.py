@@ -1,12 +1,12 @@
 """Training throughput with augmentation in the app's tf.data pipeline, against two baselines.
 
-What is compared, all in this one process, on CIFAR-10-shaped synthetic uint8 data (default
-10,000 images 32×32×3, 10 balanced classes), with report 000's CNN (``RunConfig(model="cnn")``
-defaults built by ``core.models.build_model``, compiled by ``core.optim.compile_model``:
-Adam, sparse cross-entropy, accuracy/F1/top-5), batch size 64, seeded and with TensorFlow op
-determinism on, exactly as ``core.training`` prepares a run:
+What is compared, all in this one process, on CIFAR-10-shaped synthetic uint8 data (default 10,000
+images 32×32×3, 10 balanced classes), with report 000's CNN (``RunConfig(model="cnn")`` defaults
+built by ``core.engine.models.build_model``, compiled by ``core.engine.optim.compile_model``: Adam,
+sparse cross-entropy, accuracy/F1/top-5), batch size 64, seeded and with TensorFlow op determinism
+on, exactly as ``core.engine.training`` prepares a run:
 
-* **aug**: ``core.pipeline.make_dataset(..., augment=("flip", "rotation:15",
+* **aug**: ``core.engine.pipeline.make_dataset(..., augment=("flip", "rotation:15",
   "translation:0.1"), training=True)``, report 002's augmentation as Keras preprocessing
   layers inside the ``tf.data`` pipeline as training lays out an epoch (random draws in
   order, pixel work in a parallel map, rotation and translation resampled once), shuffled
@@ -71,11 +71,11 @@ class Variant:
         import keras
         import tensorflow as tf
 
-        from core import optim
-        from core.config import RunConfig
-        from core.models import build_model
-        from core.pipeline import make_dataset
-        from core.training import make_deterministic
+        from core.engine import optim
+        from core.engine.models import build_model
+        from core.engine.pipeline import make_dataset
+        from core.engine.training import make_deterministic
+        from core.spec.config import RunConfig
 
         cfg = RunConfig(
             dataset="cifar10", model="cnn", batch_size=BATCH, seed=seed,

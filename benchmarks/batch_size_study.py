@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, emit, remove_cache, table, temp_cache  # noqa: E402
 
-from core import paths  # noqa: E402
-from core.compare import run_frame, value_frame  # noqa: E402
-from core.compare_summary import written_summary  # noqa: E402
-from core.config import RunConfig  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.sweeps import SweepSpec, default_batch_sizes  # noqa: E402
+from core.analysis.sweep_numbers import run_frame, value_frame  # noqa: E402
+from core.analysis.sweep_summary import written_summary  # noqa: E402
+from core.data.checks import train_size  # noqa: E402
+from core.spec.config import RunConfig  # noqa: E402
+from core.spec.sweeps import SweepSpec, default_batch_sizes  # noqa: E402
+from core.store import Store, paths  # noqa: E402
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=RunConfig().epochs)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--values", default=",".join(map(str, default_batch_sizes(RunConfig().train_size)))
+        "--values", default=",".join(map(str, default_batch_sizes(train_size(RunConfig()))))
     )
     args = parser.parse_args()
     root = temp_cache("batch-size")

@@ -144,13 +144,12 @@ class StoreReader(threading.Thread):
 
 def trainer_child(args) -> int:
     """Train one digits trial as the worker does, noting when on_epoch_end is called."""
-    from core import paths
-    from core.config import RunConfig
-    from core.store import Store
+    from core.spec.config import RunConfig
+    from core.store import Store, paths
 
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    from core import training
+    from core.engine import training
 
     calls: list[tuple[int, float]] = []
     original = training.StoreCallback.on_epoch_end
@@ -214,7 +213,7 @@ def part_a(args) -> dict:
 
 
 def part_b(args, browser) -> dict:
-    from core.config import RunConfig
+    from core.spec.config import RunConfig
     from core.store import Store
 
     root = Path(tempfile.mkdtemp(prefix="hpe-bench-latency-b-")) / "cache"

@@ -4,7 +4,7 @@ zip attacks refused, code checks held (nothing unpickled, no raw HTML), epoch ro
 Runs ``pytest -m faults`` (killed workers, a second writer process hammering the store, an old
 store file, a NaN loss in the worker, config fuzzing, and the table of bad inputs on the Train
 form, the command line and the config loader), then the zip attack tests of
-``tests/core/test_folders.py`` (every ``..._refused`` test except the class-count checks), each
+``tests/data/test_folders.py`` (every ``..._refused`` test except the class-count checks), each
 with a JUnit XML report in a temporary folder. Rows lost come from the contention test, which
 writes its count to the file named by ``HPE_FAULTS_STORE_REPORT``.
 
@@ -88,7 +88,7 @@ def main() -> int:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         faults, faults_s = run_pytest(["-m", "faults"], tmp_dir / "faults.xml", env)
         attacks, attacks_s = run_pytest(
-            ["tests/core/test_folders.py", "-k", ATTACKS], tmp_dir / "attacks.xml", env
+            ["tests/data/test_folders.py", "-k", ATTACKS], tmp_dir / "attacks.xml", env
         )
         rows = json.loads(store_report.read_text()) if store_report.is_file() else None
 

@@ -14,7 +14,7 @@ Start time = from calling ``run_trial`` to the start of the first epoch it train
 first epoch's end (noted by the ``on_epoch`` hook) minus that epoch's own seconds (as
 ``StoreCallback`` measures them from ``on_epoch_begin``). It covers loading the data,
 building and compiling the model and, for the fork, reading its parent's checkpoint.
-Checkpoint cost: ``core.checkpoints.snapshot`` (the copy, on the training thread) and
+Checkpoint cost: ``core.engine.checkpoints.snapshot`` (the copy, on the training thread) and
 ``write`` (the file, in the background) are timed (wrapped here, then run unchanged), and the
 median epoch wall time (from one epoch's end to the next, callbacks included) of the runs
 with checkpoints is compared with the runs without.
@@ -64,10 +64,11 @@ def main() -> int:
 
 
 def _measure(root: Path, epochs: int, fork_at: int, rounds: int) -> dict:
-    from core import checkpoints, fork, paths
-    from core.config import RunConfig
-    from core.store import Status, Store
-    from core.training import TrialMonitor, run_trial
+    from core.engine import checkpoints
+    from core.engine.training import TrialMonitor, run_trial
+    from core.spec.config import RunConfig
+    from core.store import Status, Store, paths
+    from core.worker import forks as fork
 
     store = Store(paths.store_path(root))
     timings: dict[str, list[float]] = {"snapshot": [], "write": []}

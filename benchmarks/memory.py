@@ -3,18 +3,18 @@
 Peak RSS is ``VmHWM`` from ``/proc/<pid>/status`` (no extra dependency), in MiB.
 
 Worker: a subprocess does what the worker does for one trial (``Store``, ``TrialMonitor``,
-``core.training.run_trial``; temporary cache via ``HPE_CACHE_DIR``) on CIFAR-10-shaped data:
+``core.engine.training.run_trial``; temporary cache via ``HPE_CACHE_DIR``) on CIFAR-10-shaped data:
 50,000 training and 10,000 test images, 32×32×3 uint8, synthetic, 10 balanced classes; config
 ``cifar10``, ``cnn``, 1 epoch, batch size 64, validation split 0.2 (so 40,000 images train and
 10,000 validate), then test evaluation and saving as usual. The arrays are handed over by
-monkeypatching ``core.datasets.check_available`` and ``core.datasets._keras_arrays`` in that
-subprocess; ``load_splits`` (the stratified split) and everything after it is the real code.
-The real worker process (``python -m core.worker``) cannot be used: Keras's cifar10 loader
-checks the archive against the official SHA-256, which no synthetic archive has. So the
-figure leaves out what Keras's own loader and the joblib cache would add while parsing the
-archive; it covers holding the arrays, the split, ``model.fit`` and the rest. ``VmHWM`` is read
-at checkpoints (after importing TensorFlow, after making the arrays, after the trial) so the
-share of each phase shows. ``--n-train`` / ``--epochs`` change the size.
+monkeypatching ``core.engine.datasets.check_available`` and ``core.engine.datasets._keras_arrays``
+in that subprocess; ``load_splits`` (the stratified split) and everything after it is the real code.
+The real worker process (``python -m core.worker``) cannot be used: Keras's cifar10 loader checks
+the archive against the official SHA-256, which no synthetic archive has. So the figure leaves out
+what Keras's own loader and the joblib cache would add while parsing the archive; it covers holding
+the arrays, the split, ``model.fit`` and the rest. ``VmHWM`` is read at checkpoints (after importing
+TensorFlow, after making the arrays, after the trial) so the share of each phase shows.
+``--n-train`` / ``--epochs`` change the size.
 
 UI: a fresh ``streamlit run app.py`` (headless, free port, another temporary cache). Its
 ``VmHWM`` is read once it answers, after the home page is drawn in headless Chromium, and at
@@ -55,18 +55,18 @@ def worker_child(args) -> int:
     """One CIFAR-shaped trial as the worker runs it; print VmHWM checkpoints as JSON."""
     me = os.getpid()
     marks = {"start": common.vm_hwm_kib(me)}
-    from core import paths
+    from core.store import paths
 
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here
     from core.store import Status, Store
-    from core.training import TrialMonitor, run_trial  # TensorFlow loads here
 
     marks["after_import"] = common.vm_hwm_kib(me)
     import numpy as np
 
-    from core import datasets
-    from core.config import RunConfig
+    from core.engine import datasets
+    from core.spec.config import RunConfig
 
     rng = np.random.default_rng(0)
     x_train = rng.integers(0, 256, (args.n_train, 32, 32, 3), dtype=np.uint8)
@@ -156,7 +156,7 @@ class Sampler(threading.Thread):
 
 
 def ui_figures(args) -> dict:
-    from core.config import RunConfig
+    from core.spec.config import RunConfig
     from core.store import Store
 
     root = Path(tempfile.mkdtemp(prefix="hpe-bench-memory-ui-")) / "cache"

@@ -15,7 +15,7 @@ computes and sends, no browser paint):
   ``--repeats`` fresh sessions (finished runs' curve summaries are kept in the process);
 * ``detail_s``: the same with one run opened by URL (``?trial=N``: curves, results and
   downloads drawn as well);
-* ``frame_s``: ``core.runs.runs_frame`` alone, the table's data, reading every run's epochs.
+* ``frame_s``: ``core.views.runs.runs_frame`` alone, the table's data, reading every run's epochs.
 
     python benchmarks/runs_load.py                 # 1,000 trials of 10 epochs
     python benchmarks/runs_load.py --trials 200 --repeats 3
@@ -39,9 +39,8 @@ GOAL_S = 1.0
 
 def fill(root: Path, trials: int, per_study: int, epochs: int) -> int:
     """Fill the store with finished trials; return the id of the last one."""
-    from core import paths
-    from core.config import RunConfig
-    from core.store import Status, Store
+    from core.spec.config import RunConfig
+    from core.store import Status, Store, paths
 
     store = Store(paths.store_path(root))
     endings = [Status.COMPLETED] * 17 + [Status.FAILED, Status.DIVERGED, Status.CANCELLED]
@@ -121,9 +120,9 @@ def main() -> int:
         last = fill(root, args.trials, args.per_study, args.epochs)
         fill_s = time.perf_counter() - start
 
-        from core import paths, runs
-        from core.runs import runs_frame
-        from core.store import Store
+        from core.store import Store, paths
+        from core.views import runs
+        from core.views.runs import runs_frame
 
         store = Store(paths.store_path(root))
         frames = []

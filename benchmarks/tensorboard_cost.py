@@ -1,7 +1,7 @@
 """What writing TensorBoard logs costs a run: epoch time with and without them.
 
 Every trial writes its scalars once per epoch with ``keras.callbacks.TensorBoard`` (no
-histograms, graph or profiling, nothing per batch; ``core.run_logs``). This trains the same
+histograms, graph or profiling, nothing per batch; ``core.engine.run_logs``). This trains the same
 config on digits ``--repeats`` times each way, alternating, in one process as the worker
 does (``Store``, ``TrialMonitor``, ``run_trial``; temporary cache via ``HPE_CACHE_DIR``); "without"
 swaps the callback for a plain ``keras.callbacks.Callback``. It reports the median epoch time
@@ -35,9 +35,9 @@ def main() -> int:
         import keras
         import numpy as np
 
-        from core import paths, run_logs, training
-        from core.config import RunConfig
-        from core.store import Store
+        from core.engine import run_logs, training
+        from core.spec.config import RunConfig
+        from core.store import Store, paths
 
         store = Store(paths.store_path(root))
         with_logs = run_logs.tensorboard_callback

@@ -3,17 +3,17 @@
 What is compared (default: both sides in this one process, alternately, after a warm-up run of
 each; see "Processes" below):
 
-* **app**: ``core.training.run_trial`` exactly as the CLI and the worker call it: a trial
+* **app**: ``core.engine.training.run_trial`` exactly as the CLI and the worker call it: a trial
   claimed in a real SQLite ``Store`` (temporary cache folder, ``HPE_CACHE_DIR``), a running
   ``TrialMonitor`` (its heartbeat thread writes progress every 0.5 s), ``StoreCallback`` (batch
   progress, one store write per epoch), then test evaluation and saving (not timed). Only the
-  dataset loader is replaced: ``core.datasets.check_available`` and ``core.datasets.
+  dataset loader is replaced: ``core.engine.datasets.check_available`` and ``core.engine.datasets.
   _keras_arrays`` are monkeypatched in-process to hand over CIFAR-10-shaped synthetic uint8
   arrays (default 10,000 training images 32×32×3, 10 balanced classes, plus 2,000 test images);
   ``load_splits`` itself (the stratified validation split) and everything after it is the real
   code. Config: ``cifar10``, ``cnn``, Adam, batch size 64, validation split 0.2.
 * **plain**: the same splits (the same patched ``load_splits``), the same seed, the model from
-  ``core.models.build_model`` compiled by ``compile_model``, then
+  ``core.engine.models.build_model`` compiled by ``compile_model``, then
   ``model.fit(x_train, y_train, batch_size=64, epochs=E, validation_data=(x_val, y_val),
   verbose=0)`` with one tiny callback that only timestamps ``on_epoch_begin`` /
   ``on_epoch_end`` (``time.perf_counter``).
@@ -42,17 +42,18 @@ the script checks, and if it is on it switches to a fresh process per run (``--i
 forces that; the child runs ``--child app|plain`` with the same synthetic data and config).
 The output says which mode ran and whether op determinism was on during each side's runs.
 
-The plain side follows the app's own compile: ``core.optim.compile_model(model, cfg, steps,
-classes)`` and ``core.optim.prepare_labels`` where ``core.training`` uses ``core.optim``,
-else ``core.models.compile_model`` / ``prepare_labels``; ``build_model`` gets ``x_sample`` /
-``root`` when it takes them. It always feeds NumPy arrays with ``batch_size``, as a plain
-script does; how the app feeds data (arrays, or a ``tf.data`` pipeline) is part of the app path.
+The plain side follows the app's own compile: ``core.engine.optim.compile_model(model, cfg, steps,
+classes)`` and ``core.engine.optim.prepare_labels`` where ``core.engine.training`` uses
+``core.engine.optim``, else ``core.engine.models.compile_model`` / ``prepare_labels``;
+``build_model`` gets ``x_sample`` / ``root`` when it takes them. It always feeds NumPy arrays with
+``batch_size``, as a plain script does; how the app feeds data (arrays, or a ``tf.data`` pipeline)
+is part of the app path.
 
 ``--worker``: the app side goes through the real worker subprocess instead (``ensure_worker``
 on the temporary cache; trials queued with ``Store.create_study``; epoch seconds from the
 store), and the plain side runs in a fresh subprocess (``--plain-child``), so both train in one
 process of their own. The worker cannot load synthetic CIFAR-10 without patching: Keras's
-cifar10 loader checks the archive against the official SHA-256 (``core.datasets._SHA256``;
+cifar10 loader checks the archive against the official SHA-256 (``core.data.availability._SHA256``;
 the tests replace ``keras.src.utils.file_utils.validate_file`` and ``_SHA256`` to load small
 archives), and a patch inside the worker subprocess would no longer be the real worker. So
 ``--worker`` uses the one dataset the worker loads unpatched, the embedded ``digits``
@@ -103,14 +104,14 @@ def synthetic(n_train: int, n_test: int, seed: int = 0):
 
 def patch_loader(arrays) -> None:
     """Hand the synthetic arrays to load_splits in place of Keras's cifar10 loader."""
-    from core import datasets
+    from core.engine import datasets
 
     datasets.check_available = lambda name, root=None: None
     datasets._keras_arrays = lambda name, root=None: arrays
 
 
 def make_config(args, dataset: str):
-    from core.config import RunConfig
+    from core.spec.config import RunConfig
 
     return RunConfig(
         dataset=dataset,
@@ -160,7 +161,7 @@ def epoch_timer():
 
 def instrument_store_callback() -> None:
     """Note process CPU time at StoreCallback's epoch begin/end (two calls; nothing else)."""
-    from core import training
+    from core.engine import training
 
     begin, end = training.StoreCallback.on_epoch_begin, training.StoreCallback.on_epoch_end
 
@@ -179,10 +180,11 @@ def instrument_store_callback() -> None:
 def _compile_like_the_app(model, cfg, steps: int, classes: int):
     """Compile as run_trial does; return the label preparation it uses.
 
-    Follows the app: ``core.optim.compile_model(model, cfg, steps, classes)`` where
-    ``core.training`` uses ``core.optim``, else ``core.models.compile_model(model, cfg)``.
+    Follows the app: ``core.engine.optim.compile_model(model, cfg, steps, classes)`` where
+    ``core.engine.training`` uses ``core.engine.optim``, else
+    ``core.engine.models.compile_model(model, cfg)``.
     """
-    from core import models, training
+    from core.engine import models, training
 
     optim = getattr(training, "optim", None)
     if optim is not None and hasattr(optim, "compile_model"):
@@ -198,8 +200,8 @@ def plain_run(cfg, root: Path) -> dict:
 
     import keras
 
-    from core import models
-    from core.datasets import load_splits
+    from core.engine import models
+    from core.engine.datasets import load_splits
 
     splits = load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root)
     keras.utils.set_random_seed(cfg.seed)
@@ -230,9 +232,8 @@ def plain_run(cfg, root: Path) -> dict:
 
 def app_run(cfg, root: Path) -> dict:
     """run_trial as the CLI calls it; epoch seconds from the store."""
-    from core import paths
-    from core.store import Status, Store
-    from core.training import TrialMonitor, run_trial
+    from core.engine.training import TrialMonitor, run_trial
+    from core.store import Status, Store, paths
 
     store = Store(paths.store_path(root))
     _, (tid,) = store.create_study("bench", "single", [cfg], claim_pid=os.getpid())
@@ -292,7 +293,7 @@ def throughput(seconds: list[float], images: int) -> float:
 
 def worker_app_run(cfg, root: Path, timeout: float = 900.0) -> dict:
     from core.store import Status, Store
-    from core.worker import ensure_worker
+    from core.worker.launch import ensure_worker
 
     store = Store(root / "store.sqlite")
     _, (tid,) = store.create_study("bench", "single", [cfg])
@@ -334,7 +335,7 @@ def main() -> int:
         parser.error("--epochs must be at least 2 (the first epoch is not timed)")
 
     if args.child:  # one run in a process of its own
-        from core import paths
+        from core.store import paths
 
         if args.dataset == "cifar10":
             patch_loader(synthetic(args.n_train, args.n_test))

@@ -3,14 +3,14 @@
 keras-tuner users see memory grow trial after trial. Clearing the Keras session is not enough
 with TensorFlow 2.21: a process that builds and fits model after model keeps about 16 MiB more
 per model (report 000's CNN on digits), with or without keras-tuner. So the worker runs a search
-in a child process that trains ``core.search_process.TRIALS_PER_PROCESS`` trials and hands the
+in a child process that trains ``core.worker.search_child.TRIALS_PER_PROCESS`` trials and hands the
 search on to a fresh one. Each trial records the resident memory (``VmRSS``) of the process that
 trained it in its results (``worker_rss_mib``); this script reads it back.
 
-Default: the real worker (``python -m core.worker`` on a temporary cache) runs a random search
-over report 000's space on digits, ``--trials`` trials of ``--epochs`` epoch(s). With
-``--in-process`` the search runs in this one process instead (``core.tuning.run_search``
-without hand-overs), which shows the growth the hand-over avoids.
+Default: the real worker (``python -m core.worker`` on a temporary cache) runs a random search over
+report 000's space on digits, ``--trials`` trials of ``--epochs`` epoch(s). With ``--in-process``
+the search runs in this one process instead (``core.engine.search.run.run_search`` without
+hand-overs), which shows the growth the hand-over avoids.
 
     python benchmarks/tune_memory.py [--trials 20] [--epochs 1] [--in-process]
 
@@ -40,10 +40,10 @@ def main() -> None:
     args = parser.parse_args()
     root = temp_cache("tune-memory")
     try:
-        from core import paths, search_store
-        from core.config import RunConfig
-        from core.search_space import SearchSettings, launch_search, presets
-        from core.store import Store
+        from core.spec.config import RunConfig
+        from core.store import Store, paths
+        from core.store import searches as search_store
+        from core.worker.searches import SearchSettings, launch_search, presets
 
         store = Store(paths.store_path(root))
         preset = presets()["report000"]
@@ -52,7 +52,7 @@ def main() -> None:
         study_id = launch_search(store, base, preset.space, settings, baseline=False)
         start = time.perf_counter()
         if args.in_process:
-            from core.tuning import run_search
+            from core.engine.search.run import run_search
 
             search_store.claim(store, "bench", study_id)
             run_search(store, study_id, root)

@@ -5,7 +5,7 @@ streaming, keeping the best model) in a fresh temporary cache on digits with rep
 search space (``--preset report000``; early stopping off so each trial trains its full epochs):
 
 1. **Equal epoch budget.** Hyperband with ``--max-epochs`` (default 9) and ``--factor`` 3 runs
-   the number of epochs its bracket schedule plans (``core.search_space.hyperband_plan``);
+   the number of epochs its bracket schedule plans (``core.worker.searches.hyperband_plan``);
    random search gets as many trials of ``max_epochs`` epochs as fit in the same epoch count.
    Reported: best validation accuracy, the best trial's test accuracy, epochs and wall time.
 2. **Workers.** Random search, ``--trials`` (default 8) trials of ``--worker-epochs`` (default
@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import ROOT, remove_cache, table, temp_cache  # noqa: E402
-from core.search_space import hyperband_plan  # noqa: E402
+from core.worker.searches import hyperband_plan  # noqa: E402
 
 
 def tune(name: str, args: list[str]) -> dict:

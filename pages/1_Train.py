@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import ConfigError, RunConfig
-from core.datasets import check_available
+from core.data.checks import check_config
+from core.data.names import run_title
+from core.data.weights import check_weights
+from core.spec.config import ConfigError, RunConfig
+from core.spec.plan import plan_run
 from core.store import Status
-from core.studies import plan_run
-from core.weights import check_weights
-from pages.ui.components import keep_queue_moving, page_setup, render_trial, store
+from pages.ui.components import page_setup, render_trial
 from pages.ui.config_form import render_config_form
+from pages.ui.session import keep_queue_moving, store
 from pages.ui.upload import render_dataset_picker
 
 page_setup("Train")
@@ -22,14 +24,13 @@ st.caption(
 def _launch(values: dict) -> int | None:
     """Validate and queue; return the new trial id, or None after showing what to fix."""
     try:
-        cfg = RunConfig.from_dict(values)
-        check_available(cfg.dataset)
+        cfg = check_config(RunConfig.from_dict(values))
         check_weights(cfg)
     except ConfigError as exc:
         st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
         return None
     s = store()
-    plan = plan_run(cfg)
+    plan = plan_run(cfg, run_title(cfg.to_dict()))
     _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
     keep_queue_moving(s)
     return trial_ids[0]

@@ -9,9 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import bundle, paths, runs
-from core.store import Store
-from pages.ui.components import TRAIN_PAGE, page_setup, render_trial, store
+from core.handover import bundle
+from core.store import Store, paths
+from core.views import runs
+from pages.ui.components import TRAIN_PAGE, page_setup, render_trial
+from pages.ui.session import store
 
 FLASH_KEY = "runs-flash"
 CONFIRM_KEY = "runs-confirm-delete"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.spec.sweeps import SWEEP_KIND, SweepSpec
 from core.store import Study
-from core.sweeps import SWEEP_KIND, SweepSpec
 from pages.ui.compare_form import render_sweep_form
 from pages.ui.compare_view import render_sweep
-from pages.ui.components import keep_queue_moving, page_setup, store
+from pages.ui.components import page_setup
+from pages.ui.session import keep_queue_moving, store
 
 page_setup("Compare")
 st.caption(

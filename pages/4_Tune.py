@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import ConfigError
-from core.datasets import check_available
-from core.search_space import (
+from core.spec.config import ConfigError
+from core.worker.launch import ensure_worker
+from core.worker.searches import (
     SEARCH_KIND,
     estimate_duration,
     launch_search,
     measured_epoch_seconds,
 )
-from core.weights import check_weights
-from core.worker import ensure_worker
-from pages.ui.components import keep_queue_moving, page_setup, store
+from pages.ui.components import page_setup
+from pages.ui.session import keep_queue_moving, store
 from pages.ui.tune_form import (
     preset_base,
     read_request,
@@ -36,8 +35,6 @@ def _launch(dataset: str) -> int | None:
     """Validate and queue the search; return its study id, or None after saying what to fix."""
     try:
         request = read_request(dataset)
-        check_available(request.base.dataset)
-        check_weights(request.base)
         study_id = launch_search(store(), request.base, request.space, request.settings)
     except ConfigError as exc:
         st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.store import Store
-from core.worker import IDLE_ENV
+from core.store import Store, paths
+from core.worker.launch import IDLE_ENV
 
 # Quiet TensorFlow's start-up chatter in test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

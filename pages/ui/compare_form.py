@@ -5,7 +5,7 @@ their values in ``st.session_state`` under the config keys, but Streamlit drops 
 state as soon as another page opens; ``remember_train_settings`` (called by ``page_setup`` on
 every page) copies them to a key of their own while the Train page runs. The form holds the
 values it last submitted (Train pressed, or a run's settings reused).
-Everything is checked by ``core.sweeps.plan_sweep`` before anything is queued.
+Everything is checked by ``core.spec.sweeps.plan_sweep`` before anything is queued.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 import streamlit as st
 
-from core.catalog import AUGMENTATIONS
-from core.config import ConfigError, RunConfig
-from core.datasets import check_available
-from core.params import PARAMS
-from core.store import Status, Store
-from core.studies import run_title
-from core.sweeps import (
+from core.data.checks import check_config, check_configs, train_size
+from core.data.names import run_title
+from core.data.weights import check_weights
+from core.spec.catalog import AUGMENTATIONS
+from core.spec.config import ConfigError, RunConfig
+from core.spec.params import PARAMS
+from core.spec.sweeps import (
     MAX_REPEATS,
     default_values,
     format_value,
@@ -28,7 +28,7 @@ from core.sweeps import (
     plan_sweep,
     sweepable_keys,
 )
-from core.weights import check_weights
+from core.store import Status, Store
 from pages.ui.config_form import AUGMENT_PREFIX
 
 SNAPSHOT_KEY = "compare-train-settings"
@@ -166,7 +166,7 @@ def _with_epochs(base: RunConfig, epochs: Any) -> RunConfig:
 def _values_input(key: str, base: RunConfig) -> str:
     # The box's key carries the setting, so picking another setting brings its own defaults.
     try:
-        default = default_values(key, base)
+        default = default_values(key, base, train_size(base))
     except ConfigError:
         default = format_value(getattr(base, key))
     return st.text_input(
@@ -179,9 +179,11 @@ def _values_input(key: str, base: RunConfig) -> str:
 
 def _plan(base: RunConfig, values: dict[str, str], repeats: int, scale_lr: bool) -> Any:
     try:
-        check_available(base.dataset)
-        plan, spec = plan_sweep(base, values, repeats, scale_lr)
-        for cfg in plan.configs:
+        base = check_config(base)
+        plan, spec = plan_sweep(
+            base, values, repeats, scale_lr, base_title=run_title(base.to_dict())
+        )
+        for cfg in check_configs(plan.configs):
             check_weights(cfg)
     except ConfigError as exc:
         st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")

@@ -1,18 +1,21 @@
 """The Compare page's view of one sweep: live curves by value, bars, table, summary, heatmap.
 
-While runs are going, the view redraws itself every ``POLL_SECONDS`` inside a fragment and
-reads only the epochs it does not hold yet (``core.compare.EpochReader``); once every run has
-ended it is drawn once more and stops polling. Numbers and figures come from ``core.compare*``.
+While runs are going, the view redraws itself every ``POLL_SECONDS`` inside a fragment and reads
+only the epochs it does not hold yet (``core.analysis.sweep_numbers.EpochReader``); once every run
+has ended it is drawn once more and stops polling. Numbers and figures come from ``core.analysis``
+and ``core.views.sweep_charts``.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core import compare, compare_charts, compare_summary
+from core.analysis import sweep_numbers as compare
+from core.analysis import sweep_summary as compare_summary
+from core.spec.sweeps import SweepSpec
 from core.store import Store, Study
-from core.sweeps import SweepSpec
-from pages.ui.components import keep_queue_moving, store
+from core.views import sweep_charts as compare_charts
+from pages.ui.session import keep_queue_moving, store
 
 POLL_SECONDS = 1.0
 PERCENT = st.column_config.NumberColumn(format="percent")

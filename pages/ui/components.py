@@ -1,6 +1,6 @@
 """Shared by the pages: page set-up and navigation, the store handle, the live run view.
 
-Everything shown comes from the store; figures and tables come from ``core.charts``.
+Everything shown comes from the store; figures and tables come from ``core.views.charts``.
 """
 
 from __future__ import annotations
@@ -9,16 +9,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import charts, diagnosis_views, evaluation_views, paths
-from core.diagnose import diagnose
+from core.analysis.diagnosis import diagnose
+from core.analysis.folds import summarize_folds
+from core.data.names import run_title
 from core.store import Status, Store, Trial
-from core.studies import run_title, summarize_folds
-from core.worker import ensure_worker
+from core.views import charts
+from core.views import class_results as evaluation_views
+from core.views import diagnosis_chart as diagnosis_views
 from pages.ui.compare_form import remember_train_settings
 from pages.ui.config_form import load_into_form
 from pages.ui.diagnosis import render_flags
 from pages.ui.fork import render_fork, render_origin
 from pages.ui.handover import render_handover
+from pages.ui.session import keep_queue_moving, store
 
 POLL_SECONDS = 0.5
 HOME_PAGE = "app.py"
@@ -49,24 +52,6 @@ def page_setup(title: str) -> None:
         for path, label, icon in NAVIGATION:
             st.page_link(path, label=label, icon=icon)
     st.title(title)
-
-
-@st.cache_resource
-def get_store(path: str | None = None) -> Store:
-    """The store of this cache folder, opened once per server process."""
-    return Store(path or paths.store_path())
-
-
-def store() -> Store:
-    """The store for the current cache folder (``HPE_CACHE_DIR`` or ``cache/``)."""
-    return get_store(str(paths.store_path()))
-
-
-def keep_queue_moving(s: Store) -> None:
-    """Mark runs whose worker died, and start a worker if something waits for one."""
-    s.reap_stale()
-    if s.trials(statuses=(Status.QUEUED,), limit=1):
-        ensure_worker()
 
 
 def status_badge(trial: Trial) -> str:

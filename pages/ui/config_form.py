@@ -1,4 +1,4 @@
-"""The run-config form: one control per hyperparameter, generated from ``core.params``.
+"""The run-config form: one control per hyperparameter, generated from ``core.spec.params``.
 
 The essentials sit at the top; every other key lives in an expander of its group, each with
 the help sentence from the parameter table. Widget keys are the config keys, so a run's
@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from core.catalog import AUGMENTATIONS
-from core.config import RunConfig
-from core.params import PARAM_BY_KEY, PARAMS, Param
+from core.spec.catalog import AUGMENTATIONS
+from core.spec.config import RunConfig
+from core.spec.params import PARAM_BY_KEY, PARAMS, Param
 
 DEFAULTS = RunConfig()
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.diagnose import Flag, failure_clusters
+from core.analysis.diagnosis import Flag, failure_clusters
 from core.store import Trial
 
 

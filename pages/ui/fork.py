@@ -3,7 +3,7 @@
 Offered on a run's page, also while it trains. The form shows the settings people change
 most (learning rate, schedule, optimizer, batch size, dropout, augmentation, epochs) at the
 run's values, and takes any other key that may change as ``key=value`` text. Nothing is
-queued until ``core.fork.plan_fork`` accepts it; a refusal names the field and what to do.
+queued until ``core.worker.forks.plan_fork`` accepts it; a refusal names the field and what to do.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import streamlit as st
 
-from core import fork
-from core.catalog import LR_SCHEDULES, OPTIMIZERS
-from core.config import ConfigError, parse_assignment
+from core.spec.catalog import LR_SCHEDULES, OPTIMIZERS
+from core.spec.config import ConfigError, parse_assignment
 from core.store import Store, Trial
+from core.worker import forks as fork
 
 TRAIN_PAGE = "pages/1_Train.py"
 

@@ -2,7 +2,7 @@
 
 Drawn under a completed run's results (``components.render_trial``): the model, weights,
 config, a standalone ``train.py``, TensorBoard logs and everything as one zip; then a button
-that promotes the run (``core.promote``) and, beside the original, each promotion with its
+that promotes the run (``core.handover.promote``) and, beside the original, each promotion with its
 own model to download. Zips are built only when their button is clicked.
 """
 
@@ -14,9 +14,10 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core import bundle, promote
+from core.handover import bundle, promote
 from core.store import Status, Store, Trial
-from core.worker import ensure_worker
+from core.worker.launch import ensure_worker
+from pages.ui.session import store
 
 RUNS_PAGE = "pages/2_Runs.py"
 _FILES = (
@@ -154,8 +155,6 @@ def _promotion(s: Store, trial: Trial) -> None:
 @st.fragment(run_every=1.0)
 def _live_promotions(trial_id: int) -> None:
     """The promotions of a run while one is queued or training, redrawn every second."""
-    from pages.ui.components import store  # the pages' shared store
-
     promotions = promote.promotions_of(store(), trial_id)
     if all(t.status.finished for t in promotions):
         st.rerun()  # draw the finished rows once, without polling

@@ -3,7 +3,7 @@ range), the tuner and its settings, and the estimate shown before launch.
 
 Widgets keep their values in ``st.session_state`` under ``tune-...`` keys, so choosing a preset
 writes its space and settings there. What the widgets hold becomes a ``SearchSpace`` and
-``SearchSettings`` (``core.search_dims``); any problem is a ``ConfigError`` naming the field.
+``SearchSettings`` (``core.spec.search_space``); any problem is a ``ConfigError`` naming the field.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import streamlit as st
 
-from core.config import ConfigError, RunConfig
-from core.params import PARAM_BY_KEY, PARAMS
-from core.search_dims import (
+from core.spec.config import ConfigError, RunConfig
+from core.spec.params import PARAM_BY_KEY, PARAMS
+from core.spec.search_space import (
     KINDS,
     OBJECTIVES,
     TUNERS,

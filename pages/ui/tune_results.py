@@ -3,7 +3,7 @@ the best trial beside the baseline.
 
 Live while the search is queued or running (a fragment that polls the store and reads only
 new epochs); drawn once, without polling, when it has stopped. Tables and figures come from
-``core.tune_views`` and ``core.tune_chart_views``.
+``core.views.tune_tables`` and ``core.views.tune_charts``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,23 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import tune_chart_views as tune_charts
-from core import tune_views
-from core.charts import format_duration
-from core.config import ConfigError
-from core.diagnose import failure_clusters
-from core.diagnosis_views import add_cluster_notes
-from core.runs import overlay_figure
-from core.search_space import RESUMABLE, cancel_search, resume_search, search_state
+from core.analysis.diagnosis import failure_clusters
+from core.spec.config import ConfigError
 from core.store import Store, Study, Trial
-from core.worker import ensure_worker
-from pages.ui.components import keep_queue_moving, render_trial, store
+from core.views import tune_charts
+from core.views import tune_tables as tune_views
+from core.views.charts import format_duration
+from core.views.diagnosis_chart import add_cluster_notes
+from core.views.runs import overlay_figure
+from core.worker.launch import ensure_worker
+from core.worker.searches import (
+    RESUMABLE,
+    cancel_search,
+    resume_search,
+    search_state,
+)
+from pages.ui.components import render_trial
+from pages.ui.session import keep_queue_moving, store
 
 POLL_SECONDS = 2.0
 RUNS_PAGE = "pages/2_Runs.py"
@@ -273,7 +279,7 @@ def _charts(study: Study, frame: pd.DataFrame) -> None:
             config={"displaylogo": False},
         )
     with parallel:
-        # Where failures and divergences cluster, written above the chart (core.diagnose).
+        # Where failures and divergences cluster, written above the chart (core.analysis.diagnosis).
         clusters = failure_clusters(store().trials(study_ids=[study.id]))
         st.plotly_chart(
             add_cluster_notes(tune_charts.parallel_figure(study, frame), clusters),

@@ -3,7 +3,7 @@
 Call ``render_dataset_picker()`` outside the Train form: a file uploader cannot live in a form
 that has a submit button. The choice is kept in ``st.session_state["dataset"]`` (the select
 box's key) and returned, so the form reads it when it is submitted. Unpacking, checking and the
-preview's figures come from ``core.folders`` and ``core.folder_views``.
+preview's figures come from ``core.data.folders`` and ``core.views.folder_preview``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import folder_views
-from core.catalog import DATASETS
-from core.config import ConfigError
-from core.datasets import missing_files
-from core.folders import add_upload, folder_test_size, scan_folder, uploaded_folders
+from core.data.availability import missing_files
+from core.data.folders import (
+    add_upload,
+    folder_test_size,
+    scan_folder,
+    uploaded_folders,
+)
+from core.spec.catalog import DATASETS
+from core.spec.config import ConfigError
+from core.views import folder_preview as folder_views
 
 KEY = "dataset"
 UPLOAD_KEY = "dataset_upload"

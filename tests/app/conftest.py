@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ TRAIN = "pages/1_Train.py"
 @pytest.fixture
 def completed_trial(store: Store, cache: Path) -> int:
     """A real, tiny, completed run on digits (trained in this process)."""
-    from core.training import TrialMonitor, run_trial
+    from core.engine.training import TrialMonitor, run_trial
 
     cfg = RunConfig(model="mlp", epochs=2)
     _, (tid,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
+from core.spec.sweeps import SweepSpec, plan_sweep
 from core.store import Status, Store
-from core.sweeps import SweepSpec, plan_sweep
-from core.worker import IDLE_ENV, worker_alive
+from core.worker.launch import IDLE_ENV, worker_alive
 from tests.app.conftest import APP, ROOT
 
 COMPARE = "pages/3_Compare.py"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import IDLE_ENV
+from core.worker.launch import IDLE_ENV
 from tests.app.conftest import TRAIN
 from tests.app.test_pages import run
 

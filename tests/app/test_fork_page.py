@@ -7,10 +7,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoint_files import checkpoint_dir, checkpoint_path
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import worker_alive
+from core.store.checkpoint_files import checkpoint_dir, checkpoint_path
+from core.worker.launch import worker_alive
 from tests.app.conftest import APP, TRAIN
 
 # Validation loss turns up after epoch 3 while training loss keeps falling: overfitting.

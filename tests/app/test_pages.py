@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import IDLE_ENV, worker_alive
+from core.worker.launch import IDLE_ENV, worker_alive
 from tests.app.conftest import APP, TRAIN
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core import paths
-from core.config import RunConfig
-from core.store import Status, Store
-from core.worker import LOCK_NAME
+from core.spec.config import RunConfig
+from core.store import Status, Store, paths
+from core.worker.launch import LOCK_NAME
 from tests.app.conftest import APP
 
 RUNS = "pages/2_Runs.py"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import search_store
-from core.search_space import search_state
 from core.store import Store
-from core.worker import _try_lock, worker_alive
+from core.store import searches as search_store
+from core.worker.launch import try_lock, worker_alive
+from core.worker.searches import search_state
 from tests.app.conftest import APP
 from tests.app.tune_fixtures import TRIALS, write_search
 
@@ -32,7 +32,7 @@ def run(**query: str) -> AppTest:
 def busy_worker(cache: Path) -> Iterator[None]:
     """A worker that is already running (it holds the cache's worker lock), so the page
     queues work without starting another one."""
-    lock = _try_lock(cache)
+    lock = try_lock(cache)
     assert lock is not None
     yield
     lock.close()

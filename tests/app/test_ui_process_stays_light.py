@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """The dataset picker of the Train page, driven through Streamlit's AppTest.
 
-AppTest cannot upload files, so uploads are made with ``core.folders`` in the test's cache and
+AppTest cannot upload files, so uploads are made with ``core.data.folders`` in the test's cache and
 the picker is tested on what it offers, selects, previews and hands to a form afterwards.
 """
 
@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.catalog import DATASETS
-from core.folders import add_upload, extract_zip
+from core.data.folders import add_upload, extract_zip
+from core.spec.catalog import DATASETS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,7 +133,7 @@ def test_the_picker_keeps_tensorflow_out_of_the_ui_process(cache: Path) -> None:
         sys.path.insert(0, {str(ROOT)!r})
         from streamlit.testing.v1 import AppTest
         from tests.app.test_upload import page
-        from core.folders import uploaded_folders
+        from core.data.folders import uploaded_folders
 
         at = AppTest.from_function(page, default_timeout=30)
         at.run()

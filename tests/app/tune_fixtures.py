@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core import search_store
-from core.config import RunConfig
-from core.search_space import SearchSettings, SearchSpace, launch_search
+from core.spec.config import RunConfig
 from core.store import Status, Store
+from core.store import searches as search_store
+from core.worker.searches import SearchSettings, SearchSpace, launch_search
 
 SPACE = [
     {"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-2, "log": True},

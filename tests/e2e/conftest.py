@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.store import Store
-from core.worker import IDLE_ENV, worker_alive
+from core.store import Store, paths
+from core.worker.launch import IDLE_ENV, worker_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.store import Status, Store
+from core.store import Status, Store, paths
 from tests.e2e.conftest import READY
 
 pytestmark = pytest.mark.e2e

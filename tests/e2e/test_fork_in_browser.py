@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.config import RunConfig
-from core.store import Status, Store
-from core.training import TrialMonitor, run_trial
+from core.engine.training import TrialMonitor, run_trial
+from core.spec.config import RunConfig
+from core.store import Status, Store, paths
 from tests.e2e.conftest import READY
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
 from tests.e2e.conftest import READY
 

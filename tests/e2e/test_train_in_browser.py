@@ -7,9 +7,8 @@ from pathlib import Path
 import keras
 import pytest
 
-from core import paths
-from core.datasets import load_splits
-from core.store import Status, Store
+from core.engine.datasets import load_splits
+from core.store import Status, Store, paths
 from tests.e2e.conftest import POINTS, READY
 
 pytestmark = pytest.mark.e2e

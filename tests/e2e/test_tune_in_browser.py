@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.search_space import search_state
-from core.store import Status, Store
+from core.store import Status, Store, paths
+from core.worker.searches import search_state
 from tests.e2e.conftest import READY
 
 pytestmark = pytest.mark.e2e

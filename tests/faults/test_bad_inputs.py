@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import paths
-from core.config import ConfigError, RunConfig
-from core.store import Store
+from core.data.checks import check_config
+from core.spec.config import ConfigError, RunConfig
+from core.store import Store, paths
 from tests.app.conftest import APP, TRAIN
 
 pytestmark = pytest.mark.faults
@@ -147,11 +147,12 @@ def _cli(row: Bad, tmp_path: Path) -> str:
 
 
 def _loader(row: Bad) -> str:
+    # A config is read, then checked against its dataset when it would be launched.
     with pytest.raises(ConfigError) as caught:
         if row.surface == "json":
-            RunConfig.from_json(row.input)
+            check_config(RunConfig.from_json(row.input))
         else:
-            RunConfig.from_dict(row.input)
+            check_config(RunConfig.from_dict(row.input))
     assert caught.value.field == row.field, str(caught.value)
     return str(caught.value)
 

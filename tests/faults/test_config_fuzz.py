@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig
 
 pytestmark = pytest.mark.faults
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from core.config import RunConfig
-from core.memory_guard import MEMORY_ENV
+from core.data.checks import train_size
+from core.engine.memory_guard import MEMORY_ENV
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import ensure_worker, worker_alive
-from tests.core.test_worker import wait_for
+from core.worker.launch import ensure_worker, worker_alive
+from tests.worker.test_worker import wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -22,7 +23,7 @@ def test_a_batch_over_the_memory_cap_fails_clearly_and_the_queue_goes_on(
     monkeypatch.setenv(MEMORY_ENV, "3000")  # the worker may use 3,000 MiB in all
     # Full-batch on digits blown up to 128x128: each conv activation alone is ~2 GB a step.
     huge = RunConfig(img_size=128, epochs=1)
-    huge = huge.replace(batch_size=huge.train_size)
+    huge = huge.replace(batch_size=train_size(huge))
     _, (too_big,) = store.create_study("full batch", "single", [huge])
     _, (next_job,) = store.create_study("next", "single", [RunConfig(model="mlp", epochs=1)])
     ensure_worker(cache)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import ensure_worker
-from tests.core.test_worker import wait_for
+from core.worker.launch import ensure_worker
 from tests.e2e.conftest import POINTS, READY, start_server, stop_server, stop_workers
+from tests.worker.test_worker import wait_for
 
 pytestmark = pytest.mark.faults
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.config import RunConfig
-from core.store import SCHEMA_VERSION, Status, Store
-from core.worker import IDLE_ENV, ensure_worker, worker_alive
-from tests.core.test_worker import wait_for
+from core.spec.config import RunConfig
+from core.store import SCHEMA_VERSION, Status, Store, paths
+from core.worker.launch import IDLE_ENV, ensure_worker, worker_alive
+from tests.worker.test_worker import wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -29,7 +28,7 @@ EPOCHS = 200
 # The second writer: its own studies and heartbeats, as fast as it can, until told to stop.
 HAMMER = """
 import os, sys, time
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Store
 store, stop = Store(sys.argv[1]), sys.argv[2]
 cfg = RunConfig(model="mlp", epochs=1)

@@ -11,13 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from core import search_store
-from core.config import RunConfig
-from core.search_space import SearchSettings, SearchSpace, launch_search, resume_search
-from core.search_space import search_state as state_of
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import ensure_worker, worker_alive
-from tests.core.test_worker import wait_for
+from core.store import searches as search_store
+from core.worker.launch import ensure_worker, worker_alive
+from core.worker.searches import (
+    SearchSettings,
+    SearchSpace,
+    launch_search,
+    resume_search,
+)
+from core.worker.searches import search_state as state_of
+from tests.worker.test_worker import wait_for
 
 pytestmark = pytest.mark.faults
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import RunConfig
+from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker import IDLE_ENV, ensure_worker, worker_alive
-from tests.core.test_worker import wait_for
+from core.worker.launch import IDLE_ENV, ensure_worker, worker_alive
+from tests.worker.test_worker import wait_for
 
 pytestmark = pytest.mark.faults
 

@@ -1,0 +1,1 @@
+"""Verdicts drawn from finished curves and runs: diagnosis and a sweep's statistics."""

@@ -1,0 +1,45 @@
+"""Command-line interface: the same jobs as the app, through the same store.
+
+    python -m core train --dataset digits --epochs 5 [--set key=value ...] [--json]
+    python -m core sweep --param batch_size --values 20,100,1000 [--repeats 3] [--json]
+    python -m core tune --preset report000 [--time-budget SECONDS] [--json]
+    python -m core runs [--json]
+    python -m core export TRIAL --out DIR
+    python -m core fork TRIAL --epoch K [--set key=value ...] [--json]
+
+One module per command: ``core.cli.train``, ``core.cli.sweep``, ``core.cli.tune`` (with
+``worker --join``), ``core.cli.runs`` (``runs`` and ``export``) and ``core.cli.fork``. The flags
+they share and the exit statuses are in ``core.cli.args``. Bad input prints one line and exits
+with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from core.cli.args import CommandParser
+from core.cli.fork import add_fork_command
+from core.cli.runs import add_run_commands
+from core.cli.sweep import add_sweep_command
+from core.cli.train import add_train_command
+from core.cli.tune import add_tune_command
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``python -m core``."""
+    parser = CommandParser(
+        prog="python -m core", description="Hyperparameter Explorer from the shell."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+    add_train_command(sub)
+    add_run_commands(sub)
+    add_tune_command(sub)
+    add_sweep_command(sub)
+    add_fork_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = make_parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,135 @@
+"""``python -m core runs`` and ``python -m core export``: every run, and one run's files.
+
+    python -m core runs [--json]
+    python -m core export TRIAL --out DIR
+
+``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``); with ``--json``
+it prints one JSON line, ``{"rows": [...]}``. ``export`` writes a trial's bundle into DIR
+(``core.handover.bundle``): its model, weights and config, a standalone ``train.py`` and its
+TensorBoard logs, under names that say which run they are (study, trial, dataset, model and test
+accuracy), and prints the new paths. An unknown trial prints one line and exits with status 2; a
+trial without saved files exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag
+from core.handover.bundle import write_bundle
+from core.store import Store, paths
+from core.views.runs import runs_frame
+
+_TABLE = {
+    "trial": "trial",
+    "study": "study",
+    "study_name": "name",
+    "kind": "kind",
+    "number": "#",
+    "dataset": "dataset",
+    "model": "model",
+    "optimizer": "optimizer",
+    "learning_rate": "lr",
+    "batch_size": "batch",
+    "epochs": "epochs",
+    "status": "status",
+    "best_val_accuracy": "best_val_acc",
+    "test_accuracy": "test_acc",
+    "test_loss": "test_loss",
+    "duration_s": "seconds",
+}
+
+
+def add_run_commands(sub: Any) -> None:
+    """Add the ``runs`` and ``export`` commands to the sub-parsers of ``python -m core``."""
+    runs = sub.add_parser("runs", parents=[json_flag()], help="list every recorded run")
+    runs.set_defaults(run=_runs)
+    export = sub.add_parser(
+        "export", help="write one run's model, weights, config, train.py and logs"
+    )
+    export.add_argument("trial", type=int, help="the run (trial) id, as `runs` lists it")
+    export.add_argument("--out", required=True, help="folder to copy the files into")
+    export.set_defaults(run=_export)
+
+
+def _store() -> Store:
+    return Store(paths.store_path())
+
+
+def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a table as plain JSON-ready dicts (missing values become None)."""
+    return [
+        {key: _plain(value) for key, value in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _runs(args: argparse.Namespace) -> int:
+    frame = runs_frame(_store())
+    if args.json:
+        print(json.dumps({"rows": json_rows(frame)}))
+        return EXIT_OK
+    if frame.empty:
+        print("No runs yet. Train one with: python -m core train")
+        return EXIT_OK
+    table = frame[list(_TABLE)].rename(columns=_TABLE)
+    names = table["name"].map(lambda s: s if len(s) <= 32 else s[:31] + "…")
+    table["name"] = names.str.ljust(int(names.str.len().max()))  # text reads left to right
+    print(
+        table.to_string(
+            index=False,
+            na_rep="-",
+            justify="left",
+            formatters={
+                "best_val_acc": _percent,
+                "test_acc": _percent,
+                "test_loss": lambda v: "-" if pd.isna(v) else f"{v:.4f}",
+                "seconds": lambda v: "-" if pd.isna(v) else f"{v:.1f}",
+                "lr": lambda v: f"{v:g}",
+            },
+        )
+    )
+    return EXIT_OK
+
+
+def _percent(value: float) -> str:
+    return "-" if pd.isna(value) else f"{value:.2%}"
+
+
+def export_trial(store: Store, trial_id: int, out: Path, root: Path | None = None) -> list[Path]:
+    """Write a trial's bundle into ``out`` (``core.handover.bundle.write_bundle``); return paths.
+
+    Raises:
+        KeyError: if there is no such trial.
+        FileNotFoundError: if the trial has no saved files (it did not complete).
+    """
+    return write_bundle(store, trial_id, out, root)
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        copies = export_trial(_store(), args.trial, Path(args.out))
+    except KeyError:
+        print(f"error: there is no run {args.trial} (see python -m core runs)", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, ValueError) as exc:  # no saved files, or its dataset folder is gone
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in copies:
+        print(path.resolve())
+    return EXIT_OK

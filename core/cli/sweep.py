@@ -1,0 +1,192 @@
+"""``python -m core sweep``: vary one hyperparameter (or two, as a grid) from the shell.
+
+    python -m core sweep --param batch_size --values 20,100,1000 [--repeats 3]
+                         [--scale-lr] [--set key=value ...] [--config run.json] [--name NAME]
+                         [--json]
+    python -m core sweep --param optimizer --values adam,sgd \\
+                         --param learning_rate --values 0.01,0.001
+
+The sweep is recorded in the store as one study (the Compare page shows it) and trained in
+this process, one run after another, printing a line per epoch and one per run. Ctrl-C stops
+the current run and cancels the rest; finished runs stay. With ``--json`` the last line is one
+JSON object: the study id and, per value, the mean and standard deviation of test accuracy and
+of seconds per epoch. Bad input prints one line naming the setting and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from core.cli.args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    config_flags,
+    config_from_args,
+    json_flag,
+)
+from core.cli.train import train_one
+from core.data.checks import check_config, check_configs
+from core.data.names import run_title
+from core.data.weights import check_weights
+from core.spec.config import ConfigError, RunConfig
+from core.spec.sweeps import SweepSpec, plan_sweep
+from core.store import Status, Store, paths
+
+
+def add_sweep_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``sweep`` to the subcommands of ``python -m core``."""
+    sweep = sub.add_parser(
+        "sweep",
+        parents=[config_flags(), json_flag()],
+        help="vary one hyperparameter (or two, as a grid) and compare the runs",
+    )
+    sweep.add_argument(
+        "--param",
+        action="append",
+        required=True,
+        metavar="KEY",
+        help="the setting to vary (give it twice for a grid of two settings)",
+    )
+    sweep.add_argument(
+        "--values",
+        action="append",
+        required=True,
+        metavar="V1,V2,...",
+        help="its values, comma-separated (semicolons for lists: 16,64;32,128); "
+        "one --values per --param, in the same order",
+    )
+    sweep.add_argument("--repeats", type=int, default=1, help="runs per value, seeds 0, 1, ...")
+    sweep.add_argument(
+        "--scale-lr",
+        action="store_true",
+        help="scale the learning rate with the batch size (linear scaling rule)",
+    )
+    sweep.set_defaults(run=run_sweep)
+
+
+def _base_config(args: argparse.Namespace) -> RunConfig:
+    return config_from_args(args)
+
+
+def _plan(args: argparse.Namespace) -> tuple[Any, SweepSpec, RunConfig]:
+    if len(args.param) != len(args.values):
+        raise ConfigError("--values", "give one --values list for each --param.")
+    if len(set(args.param)) != len(args.param):
+        raise ConfigError("--param", f"{args.param[0]} is given twice.")
+    base = check_config(_base_config(args))
+    plan, spec = plan_sweep(
+        base,
+        dict(zip(args.param, args.values, strict=True)),
+        args.repeats,
+        args.scale_lr,
+        args.name,
+        run_title(base.to_dict()),
+    )
+    for cfg in check_configs(plan.configs):
+        check_weights(cfg)
+    return plan, spec, base
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Plan, record and train a sweep; return the exit status."""
+    try:
+        plan, spec, base = _plan(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    root = paths.cache_dir()
+    os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    store = Store(paths.store_path(root))
+    study_id, trial_ids = store.create_study(
+        plan.name,
+        plan.kind,
+        plan.configs,
+        spec={**spec.to_dict(), "source": "cli"},
+        claim_pid=os.getpid(),
+    )
+    out = sys.stderr if args.json else sys.stdout
+    print(f"study {study_id}: {plan.name}, {len(trial_ids)} runs of {base.epochs} epochs", file=out)
+    statuses: list[Status] = []
+    for number, trial_id in enumerate(trial_ids):
+        cell = spec.cells[number]
+        print(
+            f"run {number + 1}/{len(trial_ids)}: {spec.title.lower()} {spec.label(cell)}, "
+            f"repeat {spec.seeds[number] + 1}/{spec.repeats}",
+            file=out,
+            flush=True,
+        )
+        statuses.append(train_one(store, trial_id, root, plan.configs[number].epochs, out))
+        if statuses[-1] == Status.CANCELLED:
+            store.cancel_study(study_id)
+            print("cancelled: the runs not started are cancelled, finished ones kept", file=out)
+            break
+    summary = sweep_summary(store, study_id)
+    for line in summary["summary"]:
+        print(line.replace("**", ""), file=out)
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_OK if set(statuses) == {Status.COMPLETED} else EXIT_FAILED
+
+
+def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
+    """The JSON summary of a sweep: per value, mean and std of test accuracy and epoch time."""
+    from core.analysis.sweep_numbers import (  # pandas and scipy: only when needed
+        run_frame,
+        value_frame,
+    )
+    from core.analysis.sweep_summary import written_summary
+
+    spec = SweepSpec.from_dict(store.study(study_id).spec)
+    if spec is None:
+        raise KeyError(f"study {study_id} is not a sweep")
+    trials = store.trials(study_ids=[study_id])
+    runs = run_frame(spec, trials, {t.id: store.epochs(t.id) for t in trials})
+    values = value_frame(spec, runs)
+    rows = []
+    for _, row in values.iterrows():
+        cell = spec.all_cells()[int(row["order"])]
+        rows.append(
+            {
+                "value": _plain(spec.cell_values(cell)[0])
+                if len(spec.keys) == 1
+                else {k: _plain(v) for k, v in zip(spec.keys, spec.cell_values(cell), strict=True)},
+                "runs": int(row["runs"]),
+                **{
+                    name: _number(row[name])
+                    for name in (
+                        "test_accuracy",
+                        "test_accuracy_std",
+                        "seconds_per_epoch",
+                        "seconds_per_epoch_std",
+                    )
+                },
+            }
+        )
+    statuses = {str(t.status) for t in trials}
+    return {
+        "study": study_id,
+        "params": list(spec.keys),
+        "repeats": spec.repeats,
+        "scale_lr": spec.scale_lr,
+        "status": statuses.pop() if len(statuses) == 1 else "mixed",
+        "values": rows,
+        "summary": written_summary(runs, spec.title) if len(runs) else [],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number  # NaN → null

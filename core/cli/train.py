@@ -1,0 +1,153 @@
+"""``python -m core train``: train one run (or its k folds) in this process, through the store.
+
+    python -m core train --dataset digits --epochs 5 [--set key=value ...] [--config run.json]
+                         [--name NAME] [--json]
+
+It records a study in the store and trains it here, printing one line per epoch; with
+``--json`` the last line is one JSON object with the study, trial, status, test metrics and
+artifact paths. ``--dataset`` takes a built-in dataset, a folder of class folders, or a
+``.zip`` of them, which is unpacked into the cache first (``core.data.folders.add_upload``; the
+same zip is unpacked once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.analysis.folds import summarize_folds
+from core.cli.args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    config_flags,
+    config_from_args,
+    json_flag,
+)
+from core.data.checks import check_config
+from core.data.folders import add_upload
+from core.data.names import run_title
+from core.data.weights import check_weights
+from core.spec.config import ConfigError, RunConfig
+from core.spec.plan import plan_run
+from core.store import Status, Store, paths
+
+
+def add_train_command(sub: Any) -> None:
+    """Add ``train`` to the subcommands of ``python -m core``."""
+    train = sub.add_parser(
+        "train",
+        parents=[config_flags(), json_flag()],
+        help="train one model and record it in the store",
+    )
+    train.set_defaults(run=run_train)
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """Merge ``--config`` file, shortcut flags and ``--set`` pairs into one validated config.
+
+    Raises:
+        ConfigError: naming the first bad value.
+    """
+    return config_from_args(args)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    try:
+        if args.dataset and args.dataset.lower().endswith(".zip"):
+            args.dataset = str(add_upload(Path(args.dataset)))
+        cfg = check_config(build_config(args))
+        check_weights(cfg)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    root = paths.cache_dir()
+    os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    store = Store(paths.store_path(root))
+    plan = plan_run(cfg, args.name or run_title(cfg.to_dict()))
+    study_id, trial_ids = store.create_study(
+        plan.name, plan.kind, plan.configs, spec={"source": "cli"}, claim_pid=os.getpid()
+    )
+    out = sys.stderr if args.json else sys.stdout
+    print(f"study {study_id}: {plan.name}, {cfg.epochs} epochs", file=out)
+
+    statuses = []
+    for trial_id in trial_ids:
+        if len(trial_ids) > 1:
+            print(f"fold {store.trial(trial_id).number + 1}/{len(trial_ids)}", file=out)
+        statuses.append(train_one(store, trial_id, root, cfg.epochs, out))
+        if statuses[-1] == Status.CANCELLED:
+            for rest in trial_ids[len(statuses) :]:
+                store.finish_trial(rest, Status.CANCELLED)
+            break
+
+    trials = [store.trial(t) for t in trial_ids]
+    last = trials[len(statuses) - 1]
+    summary = {
+        "study": study_id,
+        "trial": trial_ids[0] if len(trial_ids) == 1 else trial_ids,
+        "status": str(statuses[-1]) if len(set(statuses)) == 1 else "mixed",
+        "test_accuracy": last.test_accuracy,
+        "test_loss": last.test_loss,
+        "seconds_per_epoch": last.results.get("seconds_per_epoch"),
+        "epochs_run": len(store.epochs(last.id)),
+        "artifacts": last.results.get("artifacts", {}),
+        "error": last.error,
+    }
+    if len(trial_ids) > 1:
+        folds = summarize_folds(trials)
+        summary.update(
+            test_accuracy=folds.mean_accuracy,
+            test_accuracy_std=folds.std_accuracy,
+            fold_accuracies=folds.accuracies,
+            test_loss=None,
+        )
+        if folds.mean_accuracy is not None:
+            spread = f" ± {folds.std_accuracy:.4f}" if folds.std_accuracy is not None else ""
+            print(
+                f"{folds.finished}/{folds.folds} folds: test_accuracy={folds.mean_accuracy:.4f}"
+                f"{spread}",
+                file=out,
+            )
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_OK if set(statuses) == {Status.COMPLETED} else EXIT_FAILED
+
+
+def train_one(store: Store, trial_id: int, root: Path, epochs: int, out: TextIO) -> Status:
+    """Train one queued trial in this process, printing a line per epoch and one at the end.
+
+    Ctrl-C cancels the trial between batches (its finished epochs stay in the store).
+
+    Returns:
+        How the trial ended.
+    """
+    from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here
+
+    def on_epoch(epoch: int, metrics: dict[str, float], seconds: float) -> None:
+        shown = "  ".join(
+            f"{k}={v:.4g}" if k == "learning_rate" else f"{k}={v:.4f}" for k, v in metrics.items()
+        )
+        print(f"epoch {epoch + 1}/{epochs}  {shown}  ({seconds:.1f}s)", file=out, flush=True)
+
+    with TrialMonitor(store, trial_id) as monitor:
+        previous = signal.signal(signal.SIGINT, lambda *_: monitor.cancelled.set())
+        try:
+            status = run_trial(store, store.trial(trial_id), monitor, root, on_epoch)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    trial = store.trial(trial_id)
+    if status == Status.COMPLETED:
+        print(
+            f"{status}: test_accuracy={trial.test_accuracy:.4f} test_loss={trial.test_loss:.4f}",
+            file=out,
+        )
+    else:
+        print(f"{status}: {trial.error or 'stopped'}", file=out)
+    return status

@@ -1,0 +1,327 @@
+"""``python -m core tune``: run a keras-tuner search from the shell, through the same store.
+
+    python -m core tune --tuner hyperband --max-epochs 9 [--space space.json | --preset report000]
+                        [--set key=value ...] [--time-budget 600] [--json]
+    python -m core tune --resume STUDY [--time-budget 300] [--json]
+
+``tune`` records the search in the store (so it shows on the Tune page), trains its untuned
+baseline and then the search in this process, printing one line per finished trial. The space
+comes from a preset (``report000``, ``report002``, ``report004``), a JSON file of dimensions,
+or both (the file's dimensions replace the preset's keys). ``--resume`` goes on with a stopped
+search from its keras-tuner project folder; with ``--time-budget`` it adds that many seconds.
+With ``--json`` the last line is one JSON object with ``study``, ``state``, ``trials_done``,
+``trials_planned``, ``best_trial``, ``best_value``, ``best_config``, ``best_test_accuracy``,
+``baseline_test_accuracy`` and ``note``. Bad input prints one line and exits with status 2;
+a search that failed or was cancelled exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.cli.args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    config_flags,
+    config_from_args,
+    json_flag,
+)
+from core.spec.config import ConfigError, RunConfig
+from core.store import Status, Store, paths
+from core.store import searches as search_store
+from core.views import tune_tables as tune_views
+from core.worker.searches import (
+    SearchSettings,
+    SearchSpace,
+    cancel_search,
+    launch_search,
+    presets,
+    resume_search,
+    search_state,
+)
+
+# Flags that map one to one onto SearchSettings fields.
+_SETTING_FLAGS = {
+    "tuner": "tuner",
+    "objective": "objective",
+    "direction": "direction",
+    "max_trials": "max_trials",
+    "executions": "executions_per_trial",
+    "max_epochs": "max_epochs",
+    "factor": "factor",
+    "iterations": "iterations",
+    "early_stopping": "early_stopping_patience",
+    "time_budget": "time_budget_s",
+    "keep_top": "keep_top",
+}
+
+
+def add_tune_command(sub: Any) -> None:
+    """Add ``tune`` to the subcommands of ``python -m core``."""
+    tune = sub.add_parser(
+        "tune",
+        parents=[config_flags(), json_flag()],
+        help="search hyperparameters with keras-tuner",
+    )
+    tune.add_argument("--resume", type=int, metavar="STUDY", help="go on with a stopped search")
+    tune.add_argument("--preset", choices=sorted(presets()), help="a search from the reports")
+    tune.add_argument("--space", help="a JSON file of dimensions (see core.spec.search_space)")
+    tune.add_argument("--tuner", choices=["random", "grid", "bayesian", "hyperband"])
+    tune.add_argument("--objective", help="metric to optimize (default val_accuracy)")
+    tune.add_argument("--direction", choices=["max", "min"])
+    tune.add_argument("--max-trials", type=int)
+    tune.add_argument("--executions", type=int, help="executions per trial")
+    tune.add_argument("--max-epochs", type=int, help="Hyperband: most epochs of a model")
+    tune.add_argument("--factor", type=int, help="Hyperband: reduction factor")
+    tune.add_argument("--iterations", type=int, help="Hyperband: iterations")
+    tune.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    tune.add_argument("--time-budget", type=float, metavar="SECONDS")
+    tune.add_argument("--keep-top", type=int, help="best trials that keep weights (default 3)")
+    tune.add_argument("--no-baseline", action="store_true", help="skip the untuned baseline")
+    tune.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="tuner processes; above 1 this process serves keras-tuner's chief oracle",
+    )
+    tune.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="where the chief's oracle listens, for other machines to join "
+        "(default 127.0.0.1 and a free port)",
+    )
+    tune.set_defaults(run=_tune)
+    worker = sub.add_parser("worker", help="train trials for a search's chief (HOST:PORT)")
+    worker.add_argument("--join", required=True, metavar="HOST:PORT", help="the chief's address")
+    worker.add_argument("--study", required=True, type=int, help="the search's study id")
+    worker.set_defaults(run=_join)
+
+
+def build_search(args: argparse.Namespace) -> tuple[RunConfig, SearchSpace, SearchSettings]:
+    """The base config, space and settings the flags describe.
+
+    Raises:
+        ConfigError: naming the first bad value.
+    """
+    preset = presets()[args.preset] if args.preset else None
+    base = config_from_args(args, preset.apply().to_dict() if preset else None)
+    dims = list(preset.space.dimensions) if preset else []
+    if args.space:
+        extra = SearchSpace.from_json(_read(args.space, "--space")).dimensions
+        replaced = {d.key for d in extra}
+        dims = [d for d in dims if d.key not in replaced] + list(extra)
+    if not dims:
+        raise ConfigError("--space", "give a --preset or a --space file of dimensions.")
+    settings = preset.settings.to_dict() if preset else {}
+    for flag, key in _SETTING_FLAGS.items():
+        if getattr(args, flag) is not None:
+            settings[key] = getattr(args, flag)
+    if args.objective and not args.direction:
+        settings.pop("direction", None)
+    return base, SearchSpace(tuple(dims)), SearchSettings.from_dict(settings)
+
+
+def _read(path: str, flag: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(flag, f"cannot read {path}: {exc.strerror}.") from None
+
+
+def _tune(args: argparse.Namespace) -> int:
+    root = paths.cache_dir()
+    os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    store = Store(paths.store_path(root))
+    out = sys.stderr if args.json else sys.stdout
+    baseline_trial = None
+    try:
+        if args.workers < 1:
+            raise ConfigError("--workers", "give 1 or more tuner processes.")
+        listen = _address(args.listen) if args.listen else None
+        if args.resume is not None:
+            study_id = args.resume
+            resume_search(store, study_id, args.time_budget)
+        else:
+            base, space, settings = build_search(args)
+            study_id = launch_search(
+                store,
+                base,
+                space,
+                settings,
+                name=args.name,
+                baseline=not args.no_baseline,
+                baseline_pid=os.getpid(),
+            )
+            baseline_study = store.study(study_id).spec.get("baseline_study")
+            if baseline_study is not None:
+                baseline_trial = store.trials([baseline_study])[0].id
+    except KeyError:
+        print(f"error: study: there is no search {args.resume}.", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    state = search_state(store, study_id)
+    print(f"search {study_id}: {state['trials_planned']} trials planned", file=out, flush=True)
+    if baseline_trial is not None:
+        _baseline(store, baseline_trial, root, out)
+    if search_store.claim(store, f"cli:{os.getpid()}", study_id) is None:
+        print(f"error: search {study_id} was taken by a worker.", file=sys.stderr)
+        return EXIT_FAILED
+    from core.engine.search.run import run_search  # TensorFlow and keras-tuner load here
+
+    chief, tuners = None, []
+    if args.workers > 1 or listen is not None:
+        chief = listen or ("127.0.0.1", _free_port())
+        local = ("127.0.0.1" if chief[0] in ("0.0.0.0", "") else chief[0], chief[1])
+        tuners = [_start_tuner(local, study_id, root) for _ in range(args.workers)]
+        print(f"chief on {chief[0]}:{chief[1]} with {args.workers} tuner processes", file=out)
+        if listen is not None:
+            where = socket.gethostname() if chief[0] in ("0.0.0.0", "") else chief[0]
+            print(
+                f"other machines join with: python -m core worker --join {where}:{chief[1]} "
+                f"--study {study_id}",
+                file=out,
+                flush=True,
+            )
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel_search(store, study_id))
+    try:
+        final = run_search(
+            store, study_id, root, on_trial=lambda t: _trial_line(store, t, out), chief=chief
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for process in tuners:
+            _stop_tuner(process)
+    summary = _summary(store, study_id)
+    print(f"{final}: {summary['trials_done']} trials, best {summary['best_value']}", file=out)
+    elsewhere = summary["best_trial"] and tune_views.weights_elsewhere(
+        store.trial(summary["best_trial"])
+    )
+    if elsewhere:
+        print(f"{elsewhere} Promote is on the run's page in the app.", file=out)
+    if summary["note"]:
+        print(summary["note"], file=out)
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_OK if final in ("done", "out_of_time") else EXIT_FAILED
+
+
+def _address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` as a pair.
+
+    Raises:
+        ConfigError: if it is not one.
+    """
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("--listen", f"expected HOST:PORT such as 0.0.0.0:8470, got {text!r}.")
+    return host, int(port)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_tuner(chief: tuple[str, int], study_id: int, root: Path) -> subprocess.Popen:
+    """A local tuner process that joins the chief (``python -m core worker --join``)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "worker",
+            "--join",
+            f"{chief[0]}:{chief[1]}",
+            "--study",
+            str(study_id),
+        ],
+        cwd=paths.PROJECT_ROOT,
+        env={**os.environ, paths.CACHE_ENV: str(root)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_tuner(process: subprocess.Popen) -> None:
+    """Wait a little for a tuner that has no trials left; end it if it lingers."""
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _join(args: argparse.Namespace) -> int:
+    try:
+        host, port = _address(args.join)
+    except ConfigError:
+        print(f"error: --join: expected HOST:PORT, got {args.join!r}.", file=sys.stderr)
+        return EXIT_USAGE
+    root = paths.cache_dir()
+    os.environ["KERAS_HOME"] = str(paths.keras_home(root))
+    from core.engine.search.distributed import join  # TensorFlow and keras-tuner load here
+
+    try:
+        join(host, port, args.study, root)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _baseline(store: Store, trial_id: int, root: Path, out: TextIO) -> None:
+    """Train the untuned baseline in this process."""
+    from core.engine.training import TrialMonitor, run_trial
+
+    print("baseline: training the base config untuned", file=out, flush=True)
+    with TrialMonitor(store, trial_id) as monitor:
+        status = run_trial(store, store.trial(trial_id), monitor, root)
+    trial = store.trial(trial_id)
+    shown = f"test_accuracy={trial.test_accuracy:.4f}" if trial.test_accuracy else trial.error
+    print(f"baseline: {status} {shown}", file=out, flush=True)
+
+
+def _trial_line(store: Store, trial_id: int, out: TextIO) -> None:
+    trial = store.trial(trial_id)
+    hp = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in trial.results.get("hp", {}).items()
+    )
+    value = trial.results.get("objective")
+    shown = f"{value:.4f}" if isinstance(value, float) else "-"
+    print(f"trial #{trial.number} {trial.status}: objective={shown}  {hp}", file=out, flush=True)
+
+
+def _summary(store: Store, study_id: int) -> dict[str, Any]:
+    """The JSON line of ``--json``."""
+    state = search_state(store, study_id)
+    best = store.trial(state["best_trial"]) if state["best_trial"] else None
+    baseline_acc = None
+    if state["baseline_study"] is not None:
+        done = store.trials([state["baseline_study"]], statuses=[Status.COMPLETED])
+        baseline_acc = done[0].test_accuracy if done else None
+    return {
+        **{k: state[k] for k in ("study", "state", "trials_done", "trials_planned")},
+        "best_trial": state["best_trial"],
+        "best_value": state["best_value"],
+        "best_config": best.config if best else None,
+        "best_hp": best.results.get("hp") if best else None,
+        "best_test_accuracy": best.test_accuracy if best else None,
+        "baseline_test_accuracy": baseline_acc,
+        "used_s": state["used_s"],
+        "note": state["note"],
+    }

@@ -1,0 +1,199 @@
+"""A checkpoint per finished epoch, so a run can be forked from any of its recent epochs.
+
+A checkpoint holds every variable of the model at the end of an epoch (weights, batch-norm
+statistics and the seed generators that drive dropout) and every variable of its optimizer
+(step count, moments, learning rate), copied through Keras and written as one NumPy ``.npz``
+file by a background thread, so training hardly waits (see :class:`CheckpointCallback`).
+With the epoch-seeded pipeline (``core.engine.pipeline``) this is everything the next epoch depends
+on, so training on from a checkpoint repeats the original run's later epochs exactly.
+
+A trial keeps its last ``HPE_CHECKPOINT_CAP`` checkpoints (default 50; 0 keeps none), the
+oldest dropped first. They live in ``runs/<study>/<trial>/checkpoints/``. This module imports
+Keras; only worker processes use it (see ``core.worker.forks`` for the TensorFlow-free side).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from core.engine import optim
+from core.spec.params import FORKABLE
+from core.store import Store, Trial
+from core.store.checkpoint_files import (
+    checkpoint_cap,
+    checkpoint_dir,
+    checkpoint_path,
+    saved_epochs,
+)
+
+
+def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
+    """Copy the state training goes on from: every model variable and optimizer variable.
+
+    ``model.variables`` includes the seed generators (dropout's random state), which
+    ``model.weights`` and Keras's weights files leave out. Kept in order, not by name: two
+    builds of the same model in one process name their variables differently.
+    """
+    state = {
+        f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)
+    }
+    for i, v in enumerate(model.optimizer.variables):
+        state[f"optimizer_{i}"] = keras.ops.convert_to_numpy(v.value)
+    return state
+
+
+def write(state: dict[str, np.ndarray], folder: Path, epoch: int, cap: int) -> Path:
+    """Write a snapshot as the checkpoint of ``epoch``, then drop the oldest beyond ``cap``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = checkpoint_path(folder, epoch)
+    partial = path.with_suffix(".part.npz")
+    np.savez(partial, **state)
+    os.replace(partial, path)  # whole or not there: forks never read half a file
+    for old in saved_epochs(folder)[:-cap]:
+        checkpoint_path(folder, old).unlink(missing_ok=True)
+    return path
+
+
+def save(model: keras.Model, folder: Path, epoch: int, cap: int) -> Path | None:
+    """Save the model's and its optimizer's state at the end of ``epoch``; keep ``cap``.
+
+    Args:
+        model: The compiled model being trained.
+        folder: The trial's checkpoint folder (created if needed).
+        epoch: The epoch just finished (0-based).
+        cap: How many checkpoints to keep; the oldest beyond it are deleted. 0 saves none.
+
+    Returns:
+        The file written, or None when ``cap`` is 0.
+    """
+    return write(snapshot(model), folder, epoch, cap) if cap > 0 else None
+
+
+def restore(model: keras.Model, folder: Path, epoch: int) -> None:
+    """Load the checkpoint of ``epoch`` into a model compiled like the one that saved it.
+
+    The optimizer is built first, so its variables (step count, moments, rate) load too.
+
+    Raises:
+        FileNotFoundError: If there is no checkpoint for that epoch (dropped or never saved).
+        ValueError: If the model or its optimizer has other variables than the saved ones.
+    """
+    path = checkpoint_path(folder, epoch)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint of epoch {epoch + 1} in {folder}")
+    model.optimizer.build(model.trainable_variables)
+    with np.load(path) as saved:
+        for prefix, variables in (
+            ("model", model.variables),
+            ("optimizer", model.optimizer.variables),
+        ):
+            count = sum(1 for key in saved.files if key.startswith(prefix + "_"))
+            if count != len(variables):
+                raise ValueError(
+                    f"the checkpoint of epoch {epoch + 1} holds {count} {prefix} variables, "
+                    f"this {prefix} has {len(variables)}"
+                )
+            for i, variable in enumerate(variables):
+                value = saved[f"{prefix}_{i}"]
+                if tuple(value.shape) != tuple(variable.shape):
+                    raise ValueError(
+                        f"the checkpoint of epoch {epoch + 1} does not fit {variable.path}: "
+                        f"shape {value.shape}, not {variable.shape}"
+                    )
+                variable.assign(value)
+
+
+def start_epoch(store: Store, trial: Trial, model: keras.Model, train_size: int, root: Path) -> int:
+    """Prepare ``model`` for ``trial`` and return the epoch (0-based) training starts at.
+
+    A fresh trial starts at 0 and the model is left as it is. A fork (a trial with a parent
+    and a fork epoch ``k``) gets its parent's state at the end of epoch ``k`` and starts at
+    ``k + 1``: the model's weights, the seed generators and, when the optimizer kind is the
+    same, its moments and step count. The learning rate is the parent's last one unless the
+    fork changes the rate or its schedule. The model must already be compiled for the fork's
+    own config; it is compiled again the same way.
+
+    Args:
+        store: The store holding the parent.
+        trial: The trial about to train.
+        model: Its model, built and compiled from the trial's config.
+        train_size: Images in the training split (the same for parent and fork).
+        root: The cache folder.
+
+    Returns:
+        The first epoch to train (``initial_epoch`` for ``fit``).
+
+    Raises:
+        FileNotFoundError: If the parent's checkpoint of that epoch is gone.
+    """
+    if trial.parent_id is None or trial.fork_epoch is None:
+        return 0
+    parent = store.trial(trial.parent_id)
+    cfg, parent_cfg = trial.run_config, parent.run_config
+    classes = int(model.outputs[0].shape[-1])
+    steps = math.ceil(train_size / cfg.batch_size)
+    optim.compile_model(model, parent_cfg, math.ceil(train_size / parent_cfg.batch_size), classes)
+    restore(model, checkpoint_dir(parent, root), trial.fork_epoch)
+    saved = _optimizer_state(model.optimizer)
+    optim.compile_model(model, cfg, steps, classes)
+    model.optimizer.build(model.trainable_variables)
+    if cfg.optimizer == parent_cfg.optimizer:
+        fresh = _optimizer_state(model.optimizer)
+        rate_keys = FORKABLE["learning rate"]  # a change there gives the fork its own rate
+        same_rate = all(getattr(cfg, k) == getattr(parent_cfg, k) for k in rate_keys)
+        if same_rate and saved["rate"] and fresh["rate"]:
+            fresh["rate"][0].assign(saved["rate"][0])
+        # Slots (moments) line up one to one: both optimizers were built on the same weights.
+        for new, old in zip(fresh["slots"], saved["slots"], strict=False):
+            if tuple(new.shape) == tuple(old.shape):
+                new.assign(old)
+    # Schedules count optimizer steps: keep them in step with epochs when the batch size changes.
+    model.optimizer.iterations.assign((trial.fork_epoch + 1) * steps)
+    return trial.fork_epoch + 1
+
+
+def callback(trial: Trial, root: Path) -> keras.callbacks.Callback:
+    """Return the callback that checkpoints ``trial`` after each epoch (``HPE_CHECKPOINT_CAP``)."""
+    return CheckpointCallback(checkpoint_dir(trial, root), checkpoint_cap())
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+    """Checkpoints the model after every epoch, writing the file off the training thread.
+
+    The state is copied at the epoch's end (milliseconds); writing it takes longer (Keras's
+    own ``save_weights`` took about 0.2 s per epoch for the default CNN, as long as a digits
+    epoch), so one background thread writes, in order. Training waits for the last write
+    before it ends, so a finished trial has all its checkpoints.
+    """
+
+    def __init__(self, folder: Path, cap: int) -> None:
+        super().__init__()
+        self.folder = folder
+        self.cap = cap
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: list[Future] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.cap <= 0:
+            return
+        state = snapshot(self.model)
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._writer.submit(write, state, self.folder, epoch, self.cap))
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        for future in self._pending:
+            future.result()  # a failed write fails the trial, with its reason
+        self._writer.shutdown()
+
+
+def _optimizer_state(optimizer: keras.optimizers.Optimizer) -> dict[str, list]:
+    """An optimizer's variables as ``rate`` (its rate variable, if any) and ``slots``."""
+    rate = [v for v in optimizer.variables if v.name == "learning_rate"]
+    taken = {id(optimizer.iterations), *(id(v) for v in rate)}
+    return {"rate": rate, "slots": [v for v in optimizer.variables if id(v) not in taken]}

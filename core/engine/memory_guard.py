@@ -1,0 +1,125 @@
+"""Refuse a training step that cannot fit in the worker's memory, before it is tried.
+
+On a CPU, TensorFlow has no allocator that fails gracefully: when a batch's activations do not
+fit, the operating system kills the worker (or, under an address-space limit, TensorFlow
+crashes), and the person sees only that the worker died. So before ``fit`` the worker estimates
+what one training step needs and fails the trial with a message naming ``batch_size`` when the
+estimate exceeds what the worker may use.
+
+The estimate counts every layer's output for one batch (kept for the backward pass) and the
+same again for its gradients, plus four copies of the weights (weights, gradients and two
+optimizer slots). It is deliberately plain: it catches the runs that would need several times
+the memory there is (report 003's full-batch step), not the ones at the margin.
+
+What the worker may use is ``HPE_WORKER_MEMORY_MB`` when set (a cap for the whole worker
+process), else the memory the system reports available when the trial starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from core.spec.config import ConfigError
+
+MEMORY_ENV = "HPE_WORKER_MEMORY_MB"
+_MIB = 2**20
+_FLOAT_BYTES = 4
+
+
+def _leaf_layers(layer: Any) -> Iterator[Any]:
+    """Every layer that computes something, looking inside nested models (a backbone)."""
+    inner = getattr(layer, "layers", None)
+    if inner:
+        for child in inner:
+            yield from _leaf_layers(child)
+    else:
+        yield layer
+
+
+def _elements(shape: Any) -> int:
+    """Elements of one sample of a symbolic output shape (batch dimension left out)."""
+    dims = [d for d in tuple(shape)[1:] if d is not None]
+    return math.prod(dims) if dims else 0
+
+
+def step_bytes(model: Any, batch_size: int) -> int:
+    """Estimate the memory one training step of ``model`` needs at ``batch_size``.
+
+    Args:
+        model: A built Keras model (functional or sequential, nested models included).
+        batch_size: Images per step.
+
+    Returns:
+        Bytes: activations and their gradients for one batch, plus weights, gradients and two
+        optimizer slots.
+    """
+    per_sample = 0
+    for layer in _leaf_layers(model):
+        try:
+            outputs = layer.output
+        except (AttributeError, ValueError):
+            continue  # a layer never called symbolically (e.g. a bare InputLayer)
+        for out in outputs if isinstance(outputs, list | tuple) else [outputs]:
+            per_sample += _elements(out.shape)
+    activations = 2 * per_sample * batch_size * _FLOAT_BYTES
+    return activations + 4 * int(model.count_params()) * _FLOAT_BYTES
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _available_bytes() -> int:
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def headroom_bytes() -> tuple[int, str]:
+    """What a training step may still use, and a phrase saying where that figure comes from."""
+    cap = os.environ.get(MEMORY_ENV, "").strip()
+    if cap:
+        try:
+            cap_bytes = int(float(cap) * _MIB)
+        except ValueError:
+            cap_bytes = 0
+        if cap_bytes > 0:
+            used = _rss_bytes()
+            return max(cap_bytes - used, 0), (
+                f"of the worker's cap of {cap_bytes / _MIB:,.0f} MiB set by {MEMORY_ENV}, "
+                f"{used / _MIB:,.0f} MiB already in use"
+            )
+    return _available_bytes(), "of the memory this machine has available"
+
+
+def check_step_fits(model: Any, batch_size: int) -> None:
+    """Raise a ``batch_size`` error when one training step would not fit in memory.
+
+    Raises:
+        ConfigError: naming ``batch_size``, the estimate, the headroom and a batch size that fits.
+    """
+    need = step_bytes(model, batch_size)
+    headroom, source = headroom_bytes()
+    if headroom <= 0 or need <= headroom:
+        return
+    per_image = max(need / batch_size, 1.0)
+    fits = int(headroom * 0.8 // per_image)
+    advice = (
+        f"use a batch_size of at most {fits}"
+        if fits >= 1
+        else "use a smaller model or img_size, or give the worker more memory"
+    )
+    raise ConfigError(
+        "batch_size",
+        f"One training step at batch_size {batch_size} needs about {need / _MIB:,.0f} MiB "
+        f"but only {headroom / _MIB:,.0f} MiB is free ({source}); {advice}.",
+    )

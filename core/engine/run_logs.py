@@ -1,0 +1,53 @@
+"""TensorBoard logs of every trial: its scalars once per epoch, in its run folder.
+
+``<cache>/runs/<study>/<trial>/logs/`` holds ``train/`` and ``validation/`` event files; the Runs
+page offers them as a zip, and ``tensorboard --logdir`` reads them. Only the worker imports
+this module (it imports Keras).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from core.store import Trial, paths
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's ``TensorBoard`` writing once per epoch, with no work at all per batch.
+
+    With ``update_freq="epoch"`` and profiling off, ``TensorBoard``'s batch hooks record
+    nothing, but merely having them makes Keras wait for every batch's metrics before it starts
+    the next batch (a callback with batch hooks is not dispatched asynchronously). Here they do
+    nothing and the callback says it is safe to call from Keras's callback thread, so training
+    runs ahead as it does without logs.
+    """
+
+    async_safe = True
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        return None
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        return None
+
+
+def log_dir(trial: Trial, root: Path | None = None) -> Path:
+    """The folder a trial's TensorBoard logs go in."""
+    return paths.runs_dir(root) / str(trial.study_id) / str(trial.id) / "logs"
+
+
+def tensorboard_callback(trial: Trial, root: Path | None = None) -> keras.callbacks.Callback:
+    """The TensorBoard callback of a trial: scalars once per epoch into :func:`log_dir`.
+
+    Kept cheap: no weight histograms, images or graph, no profiling, nothing per batch.
+    """
+    return EpochTensorBoard(
+        log_dir=str(log_dir(trial, root)),
+        histogram_freq=0,
+        write_graph=False,
+        write_images=False,
+        update_freq="epoch",
+        profile_batch=0,
+    )

@@ -1,0 +1,269 @@
+"""keras-tuner's tuners, each subclassed once so every trial and epoch streams into the store.
+
+:func:`make_tuner` builds the search's tuner (``RandomSearch``, ``GridSearch``,
+``BayesianOptimization`` or ``Hyperband`` with :class:`StoreTunerMixin`) on its project folder
+``cache/tuning/<study>/`` with ``overwrite=False``, so a second search goes on where the first
+stopped. ``core.engine.search.run`` runs it here; ``core.engine.search.distributed`` runs it
+for a chief's oracle.
+
+This module imports TensorFlow and keras-tuner; only worker processes use it.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from core.engine.schedules import current_learning_rate
+from core.engine.search.hypermodel import SearchHyperModel
+from core.engine.search.parts import (
+    EPOCH_SECONDS,
+    Backup,
+    SearchClock,
+    SearchStopped,
+    finish_store_trial,
+    rss_mib,
+    stored_history,
+)
+from core.engine.training import TrialMonitor
+from core.spec.search_space import SearchSettings
+from core.store import Store
+from core.store import searches as search_store
+
+TUNER_CLASSES = {
+    "random": kt.RandomSearch,
+    "grid": kt.GridSearch,
+    "bayesian": kt.BayesianOptimization,
+    "hyperband": kt.Hyperband,
+}
+
+
+class StoreTunerMixin:
+    """Mixed into a keras-tuner Tuner: one store trial per tuner trial, every epoch streamed."""
+
+    def __init__(
+        self, *args: Any, store: Store, study_id: int, clock: SearchClock | None, **kwargs: Any
+    ) -> None:
+        self.store = store
+        self.study_id = study_id
+        self.clock = clock
+        # A tuner that joined a chief's oracle (maybe on another machine) reports each epoch to
+        # the chief, whose oracle writes the store (core.engine.search.distributed).
+        self.remote = joined_chief()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.trial_ids: dict[str, int] = {}
+        self._monitor: TrialMonitor | None = None
+        self._backup: Backup | None = None
+        self._stop: SearchStopped | None = None
+        self._execution = 0
+        self._epoch_start = 0.0
+        self.on_trial: Callable[[int], None] | None = None  # told each finished store trial
+        self.trials_here = 0  # trials ended in this process
+        self.trials_per_process: int | None = None  # hand the search on after this many
+        super().__init__(*args, **kwargs)
+
+    # keras-tuner's documented override point; the space has no conditions, so declaring the
+    # hyperparameters is enough and no model is built before the first trial.
+    def _populate_initial_space(self) -> None:
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        self.save()  # a tuner file, so a run killed in its first trial reloads on resume
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        if self.remote:
+            return  # the chief's oracle decides when the search ends
+        self._check_stop()
+        limit = self.trials_per_process
+        if self._stop is None and limit is not None and self.trials_here >= limit:
+            self._stop = SearchStopped("queued", "Handed on to a fresh process")
+        if self._stop is not None:
+            raise self._stop
+
+    def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_begin(trial)
+        self._execution = 0
+        if self.remote:
+            return
+        cfg = self.hypermodel.config(trial.hyperparameters)
+        trial_id = search_store.start_trial(
+            self.store, self.study_id, trial.trial_id, cfg, os.getpid(), self.worker
+        )
+        parent = trial.hyperparameters.values.get("tuner/trial_id")
+        if parent is not None:  # Hyperband trains a model of an earlier trial further
+            start = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+            search_store.set_parent(
+                self.store, trial_id, self.trial_ids_of().get(parent), start - 1
+            )
+        self.trial_ids[trial.trial_id] = trial_id
+        self._monitor = TrialMonitor(self.store, trial_id).__enter__()
+        self._monitor.update(phase="training", epochs=cfg.epochs, tuner_trial_id=trial.trial_id)
+
+    def trial_ids_of(self) -> dict[str, int]:
+        """keras-tuner trial id to store trial id, for every trial of the search so far."""
+        known = search_store.read(self.store, self.study_id).progress.get("trials", {})
+        return {k: int(v) for k, v in known.items()}
+
+    def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        execution = self._execution
+        self._execution += 1
+        if execution < self._executions_done(trial):  # it finished before the search stopped
+            return self._stored_history(trial, execution)
+        backup_dir = Path(self.project_dir) / "backup" / f"{trial.trial_id}-{execution}"
+        self._backup = Backup(str(backup_dir))
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), self._backup]
+        history = super()._build_and_fit_model(trial, *args, **kwargs)
+        if self._stop is not None:
+            raise self._stop
+        if not self.remote:
+            store_id = self.trial_ids[trial.trial_id]
+            search_store.set_results(self.store, store_id, {"executions_done": execution + 1})
+        return self._with_earlier_epochs(trial, execution, history)
+
+    def _executions_done(self, trial: kt.engine.trial.Trial) -> int:
+        """Executions of the trial that finished in an earlier run of the search."""
+        if self.remote:
+            return 0
+        results = self.store.trial(self.trial_ids[trial.trial_id]).results
+        return int(results.get("executions_done", 0))
+
+    def _stored_history(self, trial: Any, execution: int) -> keras.callbacks.History:
+        """A finished execution's history, read back from its epochs in the store."""
+        epochs = self.hypermodel.config(trial.hyperparameters).epochs
+        first = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+        rows = self.store.epochs(self.trial_ids[trial.trial_id])
+        return stored_history(rows, execution * epochs, first, epochs)
+
+    def _with_earlier_epochs(self, trial: Any, execution: int, history: Any) -> Any:
+        """Prepend the epochs a resumed execution trained before it was stopped."""
+        if self.remote or not isinstance(history, keras.callbacks.History) or not history.epoch:
+            return history
+        offset = execution * self.hypermodel.config(trial.hyperparameters).epochs
+        first = offset + min(history.epoch)
+        start = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0)) + offset
+        earlier = [
+            e for e in self.store.epochs(self.trial_ids[trial.trial_id]) if start <= e.epoch < first
+        ]
+        for name, values in history.history.items():
+            history.history[name] = [e.metrics.get(name) for e in earlier] + list(values)
+        return history
+
+    def on_epoch_begin(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None) -> None:
+        self._epoch_start = time.perf_counter()
+        if self._monitor is not None:
+            self._monitor.update(epoch=epoch + 1, execution=self._execution)
+
+    def on_batch_end(self, trial: Any, model: keras.Model, batch: int, logs: Any = None) -> None:
+        if self._monitor is not None:
+            self._monitor.update(batch=batch + 1)
+            if self._monitor.cancelled.is_set():
+                self.clock.cancel.set()
+                model.stop_training = True
+
+    def on_epoch_end(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        metrics["learning_rate"] = current_learning_rate(model.optimizer)
+        offset = (self._execution - 1) * self.hypermodel.config(trial.hyperparameters).epochs
+        if self.remote:  # to the chief; its oracle also scores the trial from these reports
+            self.oracle.update_trial(
+                trial.trial_id, {**metrics, EPOCH_SECONDS: seconds}, step=offset + epoch
+            )
+            return
+        self.store.add_epoch(self.trial_ids[trial.trial_id], offset + epoch, metrics, seconds)
+        self._check_stop()
+        if self._stop is not None:
+            model.stop_training = True
+            if self._backup is not None:
+                self._backup.keep = True  # the backup of this epoch is what Resume starts from
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)
+        gc.collect()
+        if self.remote:
+            return
+        trial_id = self.trial_ids[trial.trial_id]
+        ended = self.oracle.get_trial(trial.trial_id)
+        finish_store_trial(
+            self.store, trial_id, trial.status, trial.message, ended, self._execution
+        )
+        search_store.set_results(self.store, trial_id, {"worker_rss_mib": rss_mib()})
+        self.trials_here += 1
+        self._close_monitor()
+        if self.on_trial is not None:
+            self.on_trial(self.trial_ids[trial.trial_id])
+
+    def _check_stop(self) -> None:
+        if self._stop is not None:
+            return
+        if self.clock.cancel.is_set():
+            self._stop = SearchStopped("cancelled", "Cancelled")
+        elif self.clock.out_of_time():
+            self._stop = SearchStopped("out_of_time", "The time budget ran out")
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor.__exit__(None, None, None)
+            self._monitor = None
+
+
+def joined_chief() -> bool:
+    """True in a tuner process that works for a chief's oracle (keras-tuner's environment)."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get(
+        "KERASTUNER_TUNER_ID", ""
+    )
+
+
+def tuner_class(name: str) -> type:
+    """The store-streaming subclass of one of keras-tuner's tuners."""
+    base = TUNER_CLASSES[name]
+    return type(f"Store{base.__name__}", (StoreTunerMixin, base), {})
+
+
+def make_tuner(
+    store: Store,
+    study_id: int,
+    root: Path,
+    clock: SearchClock | None,
+    settings: SearchSettings,
+    hypermodel: SearchHyperModel,
+) -> Any:
+    """The search's tuner on its project folder, reloaded if it exists."""
+    objective = kt.Objective(settings.objective, direction=settings.direction)
+    common: dict[str, Any] = {
+        "hypermodel": hypermodel,
+        "objective": objective,
+        "seed": hypermodel.base.seed,
+        "directory": str(root / "tuning"),
+        "project_name": str(study_id),
+        "overwrite": False,
+        "max_consecutive_failed_trials": 3,
+        "store": store,
+        "study_id": study_id,
+        "clock": clock,
+    }
+    if settings.tuner == "hyperband":
+        common.update(
+            max_epochs=settings.max_epochs,
+            factor=settings.factor,
+            hyperband_iterations=settings.iterations,
+        )
+    else:
+        common.update(max_trials=settings.max_trials)
+    tuner = tuner_class(settings.tuner)(
+        executions_per_trial=settings.executions_per_trial, **common
+    )
+    tuner.oracle.verbose = 0
+    return tuner

@@ -1,0 +1,336 @@
+"""The one description of a training run: a frozen, validated, JSON round-trippable config.
+
+The same ``RunConfig`` drives the Train form, the CLI, the worker, the store (by its hash)
+and every artifact (a copy is saved beside each model). All validation lives here, so a bad
+value gets the same message wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from core.spec.catalog import AUGMENTATIONS, BACKBONE_MIN_SIZE, DATASETS, DatasetInfo
+from core.spec.params import PARAMS
+
+# Whole numbers beyond this are refused before any range check (which compares them as floats).
+_LARGEST_INT = 2**63
+# A saved config.json also records how the run came about (seed, data, library versions) under
+# this key (core.data.fingerprint); reading the file back ignores it.
+PROVENANCE_KEY = "provenance"
+
+
+class ConfigError(ValueError):
+    """A config value a person has to change; ``field`` names it and the message says how."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what one training run does.
+
+    Every field is described (group, label, help, range) in ``core.spec.params.PARAMS``; the
+    essentials:
+
+    Attributes:
+        dataset: A built-in dataset key (see ``core.spec.catalog.DATASETS``), or the path of a
+            folder of class folders (absolute once launched, see
+            ``core.data.checks.check_config``).
+        validation_split: Share of the training split held out, stratified, for validation.
+        model: ``cnn``, ``resnet``, ``mlp`` or ``transfer``.
+        loss: Loss function key.
+        optimizer: Optimizer key.
+        learning_rate: Initial learning rate.
+        batch_size: Samples per optimizer update.
+        epochs: Passes over the training data.
+        dropout: Dropout rate before the output layer.
+        early_stopping_patience: Epochs without improvement of ``early_stopping_monitor``
+            before stopping (0 turns early stopping off); the best weights are restored.
+        seed: Seed for the split, the initial weights and the shuffling.
+    """
+
+    # data
+    dataset: str = "digits"
+    validation_split: float = 0.2
+    augment: tuple[str, ...] = ()
+    normalization: str = "rescale"
+    img_size: int = 0
+    # training
+    epochs: int = 10
+    batch_size: int = 64
+    folds: int = 1
+    seed: int = 0
+    # optimization
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    lr_decay_rate: float = 0.5
+    lr_decay_steps: int = 10
+    lr_patience: int = 2
+    lr_factor: float = 0.5
+    warmup_epochs: int = 0
+    gradient_clip: float = 0.0
+    loss: str = "sparse_categorical_crossentropy"
+    # regularization
+    dropout: float = 0.3
+    l1: float = 0.0
+    l2: float = 0.0
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = 0
+    early_stopping_monitor: str = "val_loss"
+    # architecture
+    model: str = "cnn"
+    conv_blocks: int = 2
+    filters: tuple[int, ...] = (16, 64)
+    kernel_size: int = 3
+    pooling: str = "avg"
+    batch_norm: bool = True
+    activation: str = "relu"
+    dense_units: int = 256
+    dense_layers: int = 1
+    initializer: str = "glorot_uniform"
+    # transfer
+    backbone: str = "mobilenet_v2"
+    pretrained: str = "imagenet"
+    fine_tune_layers: int = 0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, _coerce(f.name, f.type, value))
+        _validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a plain dict of JSON-compatible values (lists for tuples)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    def to_json(self) -> str:
+        """Return canonical JSON (sorted keys), the form that is hashed and saved."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Build a config from a dict, rejecting unknown keys.
+
+        A ``provenance`` entry (what a saved ``config.json`` records besides the config: seed,
+        data fingerprint, library versions; ``core.data.fingerprint``) is ignored, so the file
+        reads back as the config that made it.
+
+        Raises:
+            ConfigError: naming the first key that is unknown or invalid.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError("config", "must be a JSON object of key: value pairs.")
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k != PROVENANCE_KEY}
+        for key in data:
+            if key not in known:
+                raise ConfigError(
+                    str(key), f"unknown setting; known settings are: {', '.join(sorted(known))}."
+                )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        """Build a config from JSON text, such as a saved ``config.json`` (see ``from_dict``).
+
+        Raises:
+            ConfigError: if the text is not valid JSON or a value is invalid.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                "config", f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+            ) from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """Return a copy with some values changed (validated like any other config)."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def config_hash(self) -> str:
+        """Return a stable 12-character hash of the config (same values, same hash)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    def train_images(self, n_train: int) -> int:
+        """Images left for training out of a dataset's ``n_train`` once validation is held out.
+
+        One fold's, with k folds. ``core.data.checks.train_size`` looks ``n_train`` up.
+        """
+        held_out = 1 / self.folds if self.folds > 1 else self.validation_split
+        return n_train - math.ceil(n_train * held_out)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse a ``key=value`` string from the command line.
+
+    The value is read as JSON when it parses (numbers, booleans), else kept as a string.
+
+    Raises:
+        ConfigError: if there is no ``=`` or the key is unknown.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", f"expected key=value, got {text!r}.")
+    if key not in {f.name for f in fields(RunConfig)}:
+        raise ConfigError(key, "unknown setting.")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    """Return ``value`` as the field's type, or raise a ConfigError that says what was wrong."""
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(name, f"must be a non-empty text value (got {value!r}).")
+        return value.strip()
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(name, f"must be true or false (got {value!r}).")
+        return value
+    if kind.startswith("tuple"):
+        return _coerce_list(name, "int" if "int" in kind else "str", value)
+    if isinstance(value, bool):
+        raise ConfigError(name, f"must be a number, not {value!r}.")
+    if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise ConfigError(name, f"must be a whole number (got {value!r}).")
+        if abs(value) > _LARGEST_INT:
+            raise ConfigError(name, f"is far too large (more than {_LARGEST_INT:.3g}).")
+        return value
+    if kind == "float":
+        if not isinstance(value, (int, float)):
+            raise ConfigError(name, f"must be a number (got {value!r}).")
+        if isinstance(value, int) and abs(value) > _LARGEST_INT:
+            raise ConfigError(name, f"is far too large (more than {_LARGEST_INT:.3g}).")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(name, f"must be a finite number (got {value!r}).")
+        return value
+    raise AssertionError(f"unhandled field type {kind}")  # pragma: no cover
+
+
+def _coerce_list(name: str, item_kind: str, value: Any) -> tuple:
+    """A list, tuple or comma-separated text of items, as a tuple."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(name, f"must be a list (got {value!r}).")
+    items = []
+    for item in value:
+        if item_kind == "int" and isinstance(item, str) and item.strip().lstrip("-").isdigit():
+            with contextlib.suppress(ValueError):  # too many digits: refused as text below
+                item = int(item)
+        items.append(_coerce(name, item_kind, item))
+    return tuple(items)
+
+
+def _canonical_augment(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """``("flip", "rotation:15")``: known names, strengths in range, each name once."""
+    seen: dict[str, str] = {}
+    for entry in entries:
+        name, _, raw = entry.partition(":")
+        name = name.strip().lower()
+        if name not in AUGMENTATIONS:
+            raise ConfigError(
+                "augment",
+                f"unknown augmentation {name!r}; choose from: {', '.join(AUGMENTATIONS)}.",
+            )
+        if name in seen:
+            raise ConfigError("augment", f"{name} is listed twice.")
+        default, unit, high = AUGMENTATIONS[name]
+        if default is None:
+            if raw.strip():
+                raise ConfigError("augment", f"{name} takes no strength (got {raw!r}).")
+            seen[name] = name
+            continue
+        try:
+            strength = float(raw) if raw.strip() else default
+        except ValueError:
+            raise ConfigError(
+                "augment", f"{name} strength must be a number (got {raw!r})."
+            ) from None
+        if not 0 < strength <= high:
+            raise ConfigError(
+                "augment",
+                f"{name} strength must be above 0 and at most {high:g} {unit} (got {strength:g}).",
+            )
+        seen[name] = f"{name}:{strength:g}"
+    return tuple(seen.values())
+
+
+def _choice(name: str, value: str, options: dict[str, Any]) -> None:
+    if value not in options:
+        raise ConfigError(name, f"unknown value {value!r}; choose one of: {', '.join(options)}.")
+
+
+def _validate(cfg: RunConfig) -> None:
+    """Check everything the config says by itself; what needs the disk is checked at launch."""
+    if not isinstance(cfg.dataset, str) or not cfg.dataset.strip():
+        raise ConfigError("dataset", "give a built-in dataset or the path of a folder.")
+    for param in PARAMS:
+        problem = param.check(getattr(cfg, param.key))
+        if problem:
+            raise ConfigError(param.key, problem)
+    object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
+    if not cfg.filters:
+        raise ConfigError("filters", "give at least one filter count, e.g. 16,64.")
+    if cfg.dataset in DATASETS:  # the catalog knows a built-in dataset: no disk needed
+        check_against(cfg, DATASETS[cfg.dataset])
+
+
+def check_against(cfg: RunConfig, info: DatasetInfo) -> None:
+    """Check the settings that depend on the dataset's size, classes and image shape.
+
+    Built-in datasets are checked when a config is built; a folder is checked when a run on it
+    is launched (``core.data.checks.check_config``), once it has been read.
+
+    Raises:
+        ConfigError: naming the field to change.
+    """
+    n_train = cfg.train_images(info.n_train)
+    n_val, classes = info.n_train - n_train, info.num_classes
+    if n_val < classes:
+        lowest = math.ceil(classes / info.n_train * 100) / 100
+        raise ConfigError(
+            "validation_split",
+            f"validation split {cfg.validation_split:g} keeps only {n_val} validation images "
+            f"for {classes} classes; use at least {lowest:g}.",
+        )
+    if cfg.batch_size > n_train:
+        raise ConfigError(
+            "batch_size",
+            f"batch size {cfg.batch_size} is larger than the training set "
+            f"({n_train} images of {cfg.dataset} after the validation split); "
+            f"use at most {n_train}.",
+        )
+    if cfg.model == "transfer":
+        side = cfg.img_size or min(info.shape[:2])
+        need = BACKBONE_MIN_SIZE[cfg.backbone]
+        if side < need:
+            raise ConfigError(
+                "img_size",
+                f"{cfg.backbone} needs images of at least {need} pixels a side; "
+                f"set image size to {need} or more.",
+            )

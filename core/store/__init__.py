@@ -1,0 +1,18 @@
+"""The store: the one source of truth for studies, trials, per-epoch metrics and workers.
+
+SQLite by default (``core.store.sqlite``), its schema and records, a search's own state
+(``core.store.searches``), and where everything lives on disk (``core.store.paths``). The
+store's API is importable from the package: ``from core.store import Store, Status``.
+"""
+
+from core.store.sqlite import (
+    HEARTBEAT_TIMEOUT_S,
+    SCHEMA_VERSION,
+    Epoch,
+    Status,
+    Store,
+    Study,
+    Trial,
+)
+
+__all__ = ["HEARTBEAT_TIMEOUT_S", "SCHEMA_VERSION", "Epoch", "Status", "Store", "Study", "Trial"]

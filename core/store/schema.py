@@ -1,0 +1,124 @@
+"""The store's SQLite schema, its version, and the steps that bring older files up to date.
+
+A store file records its schema version in ``meta``. Opening a file at an older version adds
+what later versions added (columns, never drops), so every row survives an upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    spec TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT '',
+    owner TEXT,
+    heartbeat_at REAL,
+    progress TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    heartbeat_at REAL,
+    worker_pid INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    progress TEXT NOT NULL DEFAULT '{}',
+    results TEXT NOT NULL DEFAULT '{}',
+    test_loss REAL,
+    test_accuracy REAL,
+    diverged_epoch INTEGER,
+    error TEXT,
+    traceback TEXT,
+    parent_id INTEGER,
+    fork_epoch INTEGER,
+    worker TEXT
+);
+CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
+CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
+CREATE TABLE IF NOT EXISTS epochs (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (trial_id, epoch)
+);
+"""
+
+
+# Columns each schema version added, keyed by the version they upgrade from: a store file at
+# version v gets the steps v, v+1, ... up to SCHEMA_VERSION on open; its rows are kept.
+_MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
+    0: [
+        ("studies", "spec", "TEXT NOT NULL DEFAULT '{}'"),
+        ("trials", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+        ("trials", "progress", "TEXT NOT NULL DEFAULT '{}'"),
+        ("trials", "results", "TEXT NOT NULL DEFAULT '{}'"),
+        ("trials", "diverged_epoch", "INTEGER"),
+        ("trials", "traceback", "TEXT"),
+    ],
+    1: [
+        ("trials", "parent_id", "INTEGER"),
+        ("trials", "fork_epoch", "INTEGER"),
+        ("trials", "worker", "TEXT"),
+    ],
+    # A search's own life (core.store.searches): its state, the worker running it, that
+    # worker's last heartbeat, and its progress (time used, what was left undone).
+    2: [
+        ("studies", "state", "TEXT NOT NULL DEFAULT ''"),
+        ("studies", "owner", "TEXT"),
+        ("studies", "heartbeat_at", "REAL"),
+        ("studies", "progress", "TEXT NOT NULL DEFAULT '{}'"),
+    ],
+}
+
+
+def has_table(db: sqlite3.Connection, name: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {r["name"] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
+def stored_version(db: sqlite3.Connection) -> int | None:
+    """The version recorded in the file, or None when none is."""
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def migrate(db: sqlite3.Connection, had_trials: bool) -> None:
+    """Apply every step from the file's version up to ``SCHEMA_VERSION`` and record it.
+
+    Args:
+        db: A connection inside a write transaction.
+        had_trials: Whether the file held a trials table before this open: such a file with
+            no recorded version predates versions (version 0); an empty one is new.
+    """
+    found = stored_version(db)
+    version = found if found is not None else 0 if had_trials else SCHEMA_VERSION
+    for step in range(version, SCHEMA_VERSION):
+        for table, column, decl in _MIGRATIONS[step]:
+            if column not in _columns(db, table):
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    db.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+        (str(max(version, SCHEMA_VERSION)),),
+    )

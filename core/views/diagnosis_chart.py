@@ -1,0 +1,133 @@
+"""A trial's curves with its diagnosis marked on them, and a fork's drawn over its parent's.
+
+Builds on ``core.views.charts.curves_figure``: the fork's own curves start at the epoch it was
+forked from (joined to the parent's point there), the parent's whole curves are drawn
+beneath in a paler line, and each diagnosis flag is a marker at its epoch whose hover text
+gives the finding and the advice. Plain functions, no Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from core.analysis.diagnosis import Cluster, Flag
+from core.store import Epoch, Store, Trial
+from core.views import charts
+from core.worker import forks as fork
+
+PARENT_COLOURS = {"": "#9AA4F8", "val_": "#F5A897"}  # paler train and validation colours
+FLAG_COLOUR = "#FF9900"
+# The curve a flag sits on: the validation loss for what is judged on validation.
+_FLAG_METRIC = {"overfitting": "val_loss", "plateau": "val_loss"}
+
+
+def trial_figure(
+    store: Store, trial: Trial, epochs: Sequence[Epoch], flags: Sequence[Flag] = ()
+) -> go.Figure:
+    """Return a trial's loss and accuracy curves, over its parent's if it is a fork.
+
+    Args:
+        store: The store (for a fork's parent).
+        trial: The trial.
+        epochs: Its epochs (``Store.epochs``).
+        flags: Its diagnosis (``core.analysis.diagnosis.diagnose``), marked at their epochs.
+    """
+    chain = fork.lineage(store, trial)
+    shown = list(epochs)
+    parents: list[tuple[Trial, list[Epoch]]] = []
+    if len(chain) > 1:
+        parent, at = chain[-2]
+        parents = [(parent, store.epochs(parent.id))]
+        joint = [e for e in parents[0][1] if e.epoch == at]
+        shown = joint + shown  # the fork's curve starts where it left its parent
+    fig = charts.curves_figure(shown, int(trial.config.get("epochs") or 0) or None)
+    for parent, parent_epochs in parents:
+        add_parent_curves(fig, parent, parent_epochs)
+    add_flag_markers(fig, flags, epochs)
+    return fig
+
+
+def add_parent_curves(fig: go.Figure, parent: Trial, epochs: Sequence[Epoch]) -> None:
+    """Draw a parent's curves under a fork's, paler and dotted, named after the parent."""
+    frame = charts.epochs_frame(epochs)
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for prefix, label in (("", "train"), ("val_", "validation")):
+            name = prefix + metric
+            if name not in frame:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=frame["epoch"],
+                    y=frame[name],
+                    mode="lines",
+                    name=f"run {parent.id} {label}",
+                    legendgroup=f"parent-{label}",
+                    showlegend=col == 1,
+                    line={"color": PARENT_COLOURS[prefix], "dash": "dot", "width": 1.5},
+                    hovertemplate=f"run {parent.id} {label} {metric} %{{y:.4f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+
+
+def add_flag_markers(fig: go.Figure, flags: Sequence[Flag], epochs: Sequence[Epoch]) -> None:
+    """Mark each flag on the loss chart at its epoch, labelled, with its advice on hover."""
+    by_epoch = {e.epoch: e.metrics for e in epochs}
+    span = max(fig.layout.xaxis.range or (0, len(epochs)))
+    for flag in flags:
+        metrics = by_epoch.get(flag.epoch, {})
+        metric = _FLAG_METRIC.get(flag.kind, "loss")
+        y = metrics.get(metric, metrics.get("loss"))
+        if y is None or not math.isfinite(y):  # a diverged epoch: mark it at the top
+            finite = [
+                m["loss"] for m in by_epoch.values() if math.isfinite(m.get("loss", math.nan))
+            ]
+            y = max(finite, default=1.0)
+        fig.add_trace(
+            go.Scatter(
+                x=[flag.epoch + 1],
+                y=[y],
+                mode="markers+text",
+                text=[flag.label],
+                # Labels near the right edge lean left, so the chart does not clip them.
+                textposition="top left" if flag.epoch + 2 >= span else "top center",
+                textfont={"color": FLAG_COLOUR},
+                marker={"color": FLAG_COLOUR, "size": 13, "symbol": "diamond"},
+                name=flag.label,
+                showlegend=False,
+                hovertemplate=f"<b>{flag.label}</b><br>{flag.message}<br>{flag.advice}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+
+
+def add_cluster_notes(fig: go.Figure, clusters: Sequence[Cluster]) -> go.Figure:
+    """Write where a study's failures cluster above a chart (e.g. its parallel coordinates).
+
+    One line per cluster, e.g. "4 of 5 trials with learning_rate ≥ 0.01 diverged", at the
+    top left of the figure, whose top margin grows to hold them. Returns the same figure.
+    """
+    if not clusters:
+        return fig
+    lines = "<br>".join(f"⚠ {c.sentence}" for c in clusters)
+    fig.add_annotation(
+        text=lines,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=1,
+        yshift=30,
+        xanchor="left",
+        yanchor="bottom",
+        align="left",
+        showarrow=False,
+        font={"color": FLAG_COLOUR},
+    )
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 40
+    fig.update_layout(margin={"t": top + 18 * len(clusters) + 10})
+    return fig

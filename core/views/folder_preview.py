@@ -1,0 +1,140 @@
+"""Figures, tables and text that show a folder of class folders before it is trained on.
+
+Plain functions of a ``FolderInfo`` (see ``core.data.folder_scan``); nothing here imports Streamlit
+or TensorFlow, so the Train page only lays out what these return.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from PIL import Image
+
+from core.data.folder_scan import FolderInfo, folder_test_size, read_manifest
+from core.spec.catalog import DATASETS
+
+BAR_COLOUR = "#636EFA"
+
+
+def class_counts_figure(info: FolderInfo) -> go.Figure:
+    """A bar per class: how many images it has, classes in label order."""
+    counts = list(info.counts)
+    fig = go.Figure(
+        go.Bar(
+            x=list(info.class_names),
+            y=counts,
+            text=counts,
+            textposition="auto",
+            marker_color=BAR_COLOUR,
+            hovertemplate="%{x}: %{y} images<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"{info.n_images:,} images in {len(counts)} classes",
+        xaxis_title="class",
+        yaxis_title="images",
+        height=300,
+        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        showlegend=False,
+    )
+    return fig
+
+
+def class_table(info: FolderInfo) -> pd.DataFrame:
+    """One row per class: its label, name, image count and share of all images."""
+    total = info.n_images or 1
+    return pd.DataFrame(
+        {
+            "label": range(len(info.class_names)),
+            "class": list(info.class_names),
+            "images": list(info.counts),
+            "share": [round(n / total, 4) for n in info.counts],
+        }
+    )
+
+
+def split_sizes(info: FolderInfo, validation_split: float) -> dict[str, int]:
+    """Images a run trains, validates and tests on, as ``RunConfig`` and the loader count them.
+
+    The test set is ``folder_test_size`` images; ``ceil(rest * validation_split)`` of the rest
+    validate (one fold's share with k folds works the same way).
+    """
+    test = folder_test_size(info.n_images, len(info.class_names))
+    rest = info.n_images - test
+    validation = math.ceil(rest * validation_split)
+    return {"train": rest - validation, "validation": validation, "test": test}
+
+
+def size_summary(sizes: dict[tuple[int, int], int]) -> str:
+    """``"all 640×480"``, or the smallest and largest of several sizes (by pixel count)."""
+    if not sizes:
+        return "no images"
+    if len(sizes) == 1:
+        ((width, height),) = sizes
+        return f"all {width}×{height}"
+    ordered = sorted(sizes, key=lambda wh: (wh[0] * wh[1], wh))
+    (w0, h0), (w1, h1) = ordered[0], ordered[-1]
+    return f"{len(sizes)} sizes, from {w0}×{h0} to {w1}×{h1}"
+
+
+def folder_summary(info: FolderInfo) -> str:
+    """One line about the folder: images, classes, sizes and skipped files."""
+    text = (
+        f"{info.n_images:,} images in {len(info.class_names)} classes ({size_summary(info.sizes)})"
+    )
+    if info.skipped:
+        shown = ", ".join(info.skipped_examples)
+        more = ", …" if info.skipped > len(info.skipped_examples) else ""
+        noun = "file" if info.skipped == 1 else "files"
+        text += f"; {info.skipped} {noun} that are not images skipped ({shown}{more})"
+    return text + "."
+
+
+def sample_images(info: FolderInfo, per_class: int = 4) -> list[tuple[str, list[Path]]]:
+    """A few images of each class, spread evenly over its (sorted) files.
+
+    Returns:
+        ``(class name, image paths)`` per class, in label order; the same every time.
+    """
+    samples = []
+    for name, paths in zip(info.class_names, info.images, strict=True):
+        n = min(per_class, len(paths))
+        picks = [paths[i * len(paths) // n] for i in range(n)] if n else []
+        samples.append((name, picks))
+    return samples
+
+
+def thumbnail(path: Path, side: int = 160) -> Image.Image:
+    """An RGB copy of an image that fits in ``side`` × ``side``.
+
+    JPEGs are decoded at a reduced scale, so large photos cost little. The EXIF orientation
+    is not applied: Keras does not apply it either, and the preview shows what training sees.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            image.draft("RGB", (side, side))
+            small = image.convert("RGB")
+    small.thumbnail((side, side))
+    return small
+
+
+def dataset_label(name: str) -> str:
+    """What to call a run's dataset: a built-in title, an upload's zip name, a folder's name.
+
+    Never opens the images, so it is cheap for every option of a list.
+    """
+    if name in DATASETS:
+        return DATASETS[name].title
+    folder = Path(name)
+    note = read_manifest(folder)
+    if note:
+        images = note.get("images")
+        count = f", {images:,} images" if isinstance(images, int) else ""
+        when = note.get("unpacked_at", "")
+        return f"{note.get('name') or folder.name} (uploaded{' ' + when if when else ''}{count})"
+    return f"{folder.name} (folder {folder})"

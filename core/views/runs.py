@@ -1,0 +1,289 @@
+"""Every trial of every study as one table, and what to do with a few of them.
+
+The table behind the Runs page and ``python -m core runs``: one row per trial (a single run,
+each fold of a k-fold study, each trial of a sweep or search), with its key hyperparameters,
+how it ended and its scores. Plus a comparison of configs, overlaid validation curves, and
+deleting a study with its files. Nothing here imports Streamlit or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from core.analysis.diagnosis import diagnose
+from core.data.names import dataset_name, run_title
+from core.store import Epoch, Status, Store, Trial, paths
+
+RUN_COLUMNS = [
+    "study",
+    "study_name",
+    "kind",
+    "trial",
+    "number",
+    "parent",
+    "dataset",
+    "model",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "status",
+    "best_val_accuracy",
+    "diagnosis",
+    "test_accuracy",
+    "test_loss",
+    "duration_s",
+    "created_at",
+]
+
+DIFFERS = "differs"
+MISSING = "(not set)"
+RUN_COLOURS = qualitative.Plotly + qualitative.D3
+# (trial id, finished at) -> (best validation accuracy, diagnosis) of finished trials.
+_SUMMARIES: dict[tuple[int, float], tuple[float | None, str]] = {}
+
+
+def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per trial of every study (or of the studies given), newest first.
+
+    Columns (see ``RUN_COLUMNS``): the study's id, name and kind; the trial's id and 1-based
+    number inside its study (the fold of a k-fold study); the run it comes from (``parent``:
+    a promotion's source, a fork's parent; None for others); the dataset's short name, model,
+    optimizer, learning rate, batch size and epochs; the status; the best validation accuracy
+    over its epochs; the diagnosis of its curves in short (``core.analysis.diagnosis``, e.g.
+    ``overfitting, plateau``; empty when nothing stands out); test accuracy and loss;
+    seconds from start to finish (None until it ends); and when it was created (seconds
+    since the epoch).
+    """
+    trials = store.trials(study_ids=study_ids)
+    wanted = {t.study_id for t in trials}
+    studies = {s.id: s for s in store.studies(limit=max(len(wanted), 1) * 4) if s.id in wanted}
+    studies.update({sid: store.study(sid) for sid in wanted - studies.keys()})
+    curves = _curve_summaries(store, trials)
+    names: dict[str, str] = {}
+    rows = []
+    for t in trials:
+        study = studies[t.study_id]
+        cfg = t.config
+        dataset = str(cfg.get("dataset"))
+        if dataset not in names:
+            names[dataset] = dataset_name(dataset)
+        rows.append(
+            {
+                "study": t.study_id,
+                "study_name": study.name,
+                "kind": study.kind,
+                "trial": t.id,
+                "number": t.number + 1,
+                "parent": t.parent_id,
+                "dataset": names[dataset],
+                "model": cfg.get("model"),
+                "optimizer": cfg.get("optimizer"),
+                "learning_rate": cfg.get("learning_rate"),
+                "batch_size": cfg.get("batch_size"),
+                "epochs": cfg.get("epochs"),
+                "status": str(t.status),
+                "best_val_accuracy": curves[t.id][0],
+                "diagnosis": curves[t.id][1],
+                "test_accuracy": t.test_accuracy,
+                "test_loss": t.test_loss,
+                "duration_s": _duration(t),
+                "created_at": t.created_at,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    # Numbers stay numbers where some are missing (NaN, drawn empty), never "None" text.
+    for column in ("parent", "best_val_accuracy", "test_accuracy", "test_loss", "duration_s"):
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    return frame
+
+
+def best_val_accuracy(store: Store, trial_id: int) -> float | None:
+    """The highest ``val_accuracy`` over a trial's finished epochs (None if it has none)."""
+    return _best_val_accuracy(store.epochs(trial_id))
+
+
+def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, tuple[float | None, str]]:
+    """Each trial's best validation accuracy and diagnosis, from its epochs.
+
+    A finished trial's epochs never change, so its summary is kept for the life of the
+    process; only running trials and ones not seen before are read, all in one query.
+    """
+    found: dict[int, tuple[float | None, str]] = {}
+    missing = []
+    for t in trials:
+        key = (t.id, t.finished_at)
+        if t.finished_at is not None and key in _SUMMARIES:
+            found[t.id] = _SUMMARIES[key]
+        else:
+            missing.append(t)
+    if not missing:
+        return found
+    many = len(missing) > 500  # past a few hundred ids, reading every epoch is quicker
+    epochs = store.epochs_by_trial(None if many else [t.id for t in missing])
+    for t in missing:
+        own = epochs.get(t.id, [])
+        found[t.id] = (_best_val_accuracy(own), ", ".join(f.label for f in diagnose(own)))
+        if t.finished_at is not None:
+            _SUMMARIES[(t.id, t.finished_at)] = found[t.id]
+    return found
+
+
+def _best_val_accuracy(epochs: Sequence[Epoch]) -> float | None:
+    values = [e.metrics["val_accuracy"] for e in epochs if "val_accuracy" in e.metrics]
+    return max(values) if values else None
+
+
+def _duration(trial: Trial) -> float | None:
+    if trial.started_at is None or trial.finished_at is None:
+        return None
+    return max(0.0, trial.finished_at - trial.started_at)
+
+
+def filter_runs(
+    frame: pd.DataFrame,
+    statuses: Iterable[str] = (),
+    kinds: Iterable[str] = (),
+    datasets: Iterable[str] = (),
+    text: str = "",
+) -> pd.DataFrame:
+    """The rows of a ``runs_frame`` that match every filter given (an empty filter keeps all).
+
+    Args:
+        frame: A table from ``runs_frame``.
+        statuses: Keep these statuses only.
+        kinds: Keep these study kinds only (``single``, ``kfold``, ``sweep``, ...).
+        datasets: Keep these dataset short names only.
+        text: Keep rows whose study name, model or dataset contains this (any case).
+    """
+    keep = pd.Series(True, index=frame.index)
+    for column, wanted in (("status", statuses), ("kind", kinds), ("dataset", datasets)):
+        wanted = list(wanted)
+        if wanted:
+            keep &= frame[column].isin(wanted)
+    needle = text.strip().lower()
+    if needle:
+        haystack = (
+            frame["study_name"].astype(str)
+            + " "
+            + frame["model"].astype(str)
+            + " "
+            + frame["dataset"].astype(str)
+        ).str.lower()
+        keep &= haystack.str.contains(needle, regex=False)
+    return frame[keep]
+
+
+def config_diff(
+    configs: Sequence[dict[str, Any]], labels: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The settings of several configs side by side.
+
+    Args:
+        configs: One config dict per trial.
+        labels: Column names, one per config (default ``run 1``, ``run 2``, ...).
+
+    Returns:
+        One row per key (sorted), one text column per config (``(not set)`` where a config
+        lacks the key), and a boolean ``differs`` column that is True where they disagree.
+    """
+    labels = list(labels) if labels is not None else [f"run {i + 1}" for i in range(len(configs))]
+    if len(labels) != len(configs):
+        raise ValueError("config_diff needs one label per config")
+    keys = sorted({k for cfg in configs for k in cfg})
+    data: dict[str, list[Any]] = {label: [] for label in labels}
+    differs = []
+    for key in keys:
+        shown = [_show(cfg[key]) if key in cfg else MISSING for cfg in configs]
+        for label, text in zip(labels, shown, strict=True):
+            data[label].append(text)
+        differs.append(len(set(shown)) > 1)
+    frame = pd.DataFrame(data, index=pd.Index(keys, name="setting"), columns=labels)
+    frame[DIFFERS] = pd.Series(differs, index=frame.index, dtype=bool)
+    return frame
+
+
+def _show(value: Any) -> str:
+    """A config value as compact text (the same text for equal values)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def delete_study(store: Store, study_id: int, root: Path | None = None) -> int:
+    """Delete a study: cancel its active trials, drop its rows, remove its run folder.
+
+    Args:
+        store: The store holding the study.
+        study_id: The study to delete.
+        root: The cache folder (default ``paths.cache_dir()``); its ``runs/<study>/`` goes.
+
+    Returns:
+        The number of trials deleted.
+
+    Raises:
+        KeyError: if there is no such study.
+    """
+    store.study(study_id)  # raises KeyError for an unknown study
+    for trial in store.trials(study_ids=[study_id], statuses=(Status.QUEUED, Status.RUNNING)):
+        store.request_cancel(trial.id)
+    deleted = store.delete_study(study_id)
+    shutil.rmtree(paths.runs_dir(root) / str(study_id), ignore_errors=True)
+    return deleted
+
+
+def overlay_figure(store: Store, trial_ids: Sequence[int]) -> go.Figure:
+    """Validation loss and accuracy of several trials on shared axes, one colour per trial.
+
+    Each trial draws one line per panel; its legend entry reads ``run N · <model> on <data>``
+    and toggles both lines.
+    """
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.1,
+        subplot_titles=("Validation loss", "Validation accuracy"),
+    )
+    longest = 1
+    for i, trial_id in enumerate(trial_ids):
+        trial = store.trial(trial_id)
+        epochs = store.epochs(trial_id)
+        longest = max(longest, len(epochs))
+        label = f"run {trial.id} · {run_title(trial.config)}"
+        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+        for col, metric in ((1, "val_loss"), (2, "val_accuracy")):
+            points = [(e.epoch + 1, e.metrics[metric]) for e in epochs if metric in e.metrics]
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in points],
+                    y=[p[1] for p in points],
+                    mode="lines+markers",
+                    name=label,
+                    legendgroup=f"trial-{trial.id}",
+                    showlegend=col == 1,
+                    line={"color": colour},
+                    hovertemplate=f"{label}<br>epoch %{{x}} · %{{y:.4f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(
+        title_text="epoch", range=[0.5, longest + 0.5], dtick=max(1, -(-longest // 10))
+    )
+    fig.update_yaxes(title_text="loss", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_layout(
+        height=380,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0, "xanchor": "left"},
+    )
+    return fig

@@ -1,0 +1,231 @@
+"""The Tune page's Plotly figures, built from a search's trial table (``core.views.tune_tables``).
+
+Best-so-far objective against trial number and against time, a parallel-coordinates chart of
+the trials coloured by the objective, parameter importance, and one scatter per searched key.
+Plain functions of pandas frames: nothing here imports Streamlit or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.store import Study
+from core.views.tune_tables import (
+    LEAD_COLUMNS,
+    TAIL_COLUMNS,
+    Importance,
+    Objective,
+    encode,
+    finished_rows,
+    is_log,
+    objective_of,
+    searched_keys,
+)
+
+TRIAL_COLOUR = "#636EFA"
+BEST_COLOUR = "#EF553B"
+COLOURSCALE = "Viridis"
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def best_so_far(frame: pd.DataFrame, objective: Objective) -> pd.DataFrame:
+    """The finished trials in the order they ended, with the best objective up to each.
+
+    Returns:
+        Columns ``number``, ``trial``, ``objective``, ``best`` (best so far) and ``minutes``
+        (since the search's first trial started).
+    """
+    done = finished_rows(frame)
+    columns = ["number", "trial", "objective", "best", "minutes"]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    done = done.sort_values(["finished_at", "number"], ignore_index=True)
+    values = done["objective"].astype(float)
+    best = values.cummax() if objective.maximize else values.cummin()
+    start = pd.to_numeric(frame["started_at"], errors="coerce").min()
+    minutes = (done["finished_at"].astype(float) - start) / 60.0
+    return pd.DataFrame(
+        {
+            "number": done["number"],
+            "trial": done["trial"],
+            "objective": values,
+            "best": best,
+            "minutes": minutes,
+        },
+        columns=columns,
+    )
+
+
+def best_so_far_figure(frame: pd.DataFrame, objective: Objective) -> go.Figure:
+    """Two panels: each finished trial's objective and the best so far, against the trial's
+    number and against the minutes since the search started."""
+    data = best_so_far(frame, objective)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.1,
+        subplot_titles=("By trial number", "By time"),
+    )
+    by_number = data.sort_values("number")
+    best_by_number = (
+        by_number["objective"].cummax() if objective.maximize else by_number["objective"].cummin()
+    )
+    for col, x, best, source in (
+        (1, by_number["number"], best_by_number, by_number),
+        (2, data["minutes"], data["best"], data),
+    ):
+        unit = "trial %{x}" if col == 1 else "%{x:.1f} min"
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=source["objective"],
+                mode="markers",
+                name="trial",
+                legendgroup="trial",
+                showlegend=col == 1,
+                marker={"color": TRIAL_COLOUR, "size": 7, "opacity": 0.6},
+                customdata=source["trial"],
+                hovertemplate=f"run %{{customdata}} · {unit}<br>{objective.name} %{{y:.4f}}"
+                "<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=best,
+                mode="lines",
+                line={"color": BEST_COLOUR, "shape": "hv", "width": 2},
+                name="best so far",
+                legendgroup="best",
+                showlegend=col == 1,
+                hovertemplate=f"{unit}<br>best %{{y:.4f}}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+    fig.update_xaxes(title_text="trial", row=1, col=1, rangemode="tozero")
+    fig.update_xaxes(title_text="minutes since the start", row=1, col=2, rangemode="tozero")
+    fig.update_yaxes(title_text=objective.name, row=1, col=1)
+    fig.update_layout(
+        height=340,
+        margin=_MARGIN,
+        legend={"orientation": "h", "y": 1.12, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def _axis(study: Study, key: str, values: pd.Series) -> dict:
+    """One parallel-coordinates dimension: numbers as they are (log10 when log), choices as
+    positions labelled with their values."""
+    data, levels = encode(values, is_log(study, key))
+    dim: dict = {"label": key, "values": data}
+    if levels is not None:
+        dim["tickvals"] = list(range(len(levels)))
+        dim["ticktext"] = levels
+    elif is_log(study, key) and np.isfinite(data).any():
+        low, high = math.floor(np.nanmin(data)), math.ceil(np.nanmax(data))
+        dim["tickvals"] = list(range(low, high + 1))
+        dim["ticktext"] = [f"1e{p}" for p in range(low, high + 1)]
+        dim["label"] = f"{key} (log)"
+    return dim
+
+
+def parallel_figure(study: Study, frame: pd.DataFrame) -> go.Figure:
+    """The finished trials as lines across one axis per searched key, ending at the objective;
+    each line coloured by its objective (brighter is better)."""
+    objective = objective_of(study)
+    done = finished_rows(frame)
+    keys = [k for k in searched_keys(study) if k in done] or [
+        c for c in done.columns if c not in _NOT_SEARCHED
+    ]
+    values = done["objective"].astype(float)
+    dims = [_axis(study, key, done[key]) for key in keys]
+    dims.append({"label": objective.name, "values": values})
+    fig = go.Figure(
+        go.Parcoords(
+            line={
+                "color": values if objective.maximize else -values,
+                "colorscale": COLOURSCALE,
+                "showscale": False,
+            },
+            dimensions=dims,
+            labelangle=-20,
+        )
+    )
+    fig.update_layout(height=380, margin={"l": 60, "r": 60, "t": 70, "b": 20})
+    return fig
+
+
+_NOT_SEARCHED = {*LEAD_COLUMNS, *TAIL_COLUMNS}
+
+
+def importance_figure(importance: Importance) -> go.Figure:
+    """Horizontal bars: each searched key's share of the objective's explained variation."""
+    table = importance.table.iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=table["importance"],
+            y=table["parameter"],
+            orientation="h",
+            marker={"color": TRIAL_COLOUR},
+            hovertemplate="%{y}: %{x:.0%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="share of importance", tickformat=".0%", rangemode="tozero")
+    fig.update_layout(height=max(160, 60 + 34 * len(table)), margin=_MARGIN)
+    return fig
+
+
+def scatter_figure(study: Study, frame: pd.DataFrame, columns: int = 3) -> go.Figure:
+    """One panel per searched key: each finished trial's value against its objective, the
+    best trial marked; log keys on a log axis, choices as categories."""
+    objective = objective_of(study)
+    done = finished_rows(frame)
+    keys = [k for k in searched_keys(study) if k in done]
+    panels = max(1, len(keys))
+    cols = min(columns, panels)
+    rows = math.ceil(panels / cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=keys or ["no finished trials yet"],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.6 / rows if rows > 1 else 0.1,
+    )
+    values = done["objective"].astype(float)
+    best_at = (values.idxmax() if objective.maximize else values.idxmin()) if len(done) else None
+    for i, key in enumerate(keys):
+        row, col = i // cols + 1, i % cols + 1
+        numeric = pd.to_numeric(done[key], errors="coerce")
+        is_number = numeric.notna().sum() == done[key].notna().sum()
+        x = numeric if is_number else done[key].astype(str)
+        colours = [BEST_COLOUR if j == best_at else TRIAL_COLOUR for j in done.index]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=values,
+                mode="markers",
+                marker={"color": colours, "size": 8, "opacity": 0.75},
+                customdata=done["trial"],
+                showlegend=False,
+                hovertemplate=f"run %{{customdata}}<br>{key} %{{x}}<br>{objective.name} "
+                "%{y:.4f}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        if is_number and is_log(study, key) and (numeric > 0).all():
+            fig.update_xaxes(type="log", row=row, col=col)
+        elif not is_number:
+            fig.update_xaxes(type="category", categoryorder="category ascending", row=row, col=col)
+        if col == 1:
+            fig.update_yaxes(title_text=objective.name, row=row, col=col)
+    fig.update_layout(height=60 + 260 * rows, margin=_MARGIN)
+    return fig

@@ -1,0 +1,385 @@
+"""The tables behind the Tune page: one row per trial of a search, importance, the baseline.
+
+A search is a study of kind ``search``: its spec names the objective (``{"name": ..., "direction":
+...}``), the search space, and the single-run study that trained the base config untuned
+(``baseline_study``). Each keras-tuner trial is one store trial; its ``results`` hold the searched
+values (``hp``), the objective and, for Hyperband, the bracket and round once it ends. The
+figures built on these tables are in ``core.views.tune_charts``. Nothing here imports Streamlit
+or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.spec.params import PARAM_BY_KEY
+from core.store import Epoch, Status, Store, Study, Trial
+from core.views.runs import config_diff
+
+DEFAULT_OBJECTIVE = {"name": "val_accuracy", "direction": "max"}
+# The fixed columns of ``trial_frame``; the searched keys sit between ``status`` and ``objective``.
+LEAD_COLUMNS = ["trial", "number", "status"]
+TAIL_COLUMNS = [
+    "objective",
+    "epochs_run",
+    "bracket",
+    "round",
+    "duration_s",
+    "worker",
+    "curve",
+    "started_at",
+    "finished_at",
+]
+# keras-tuner's own bookkeeping values (Hyperband's epochs, bracket, round...), never searched.
+_TUNER_PREFIX = "tuner/"
+MIN_TRIALS_FOR_IMPORTANCE = 4
+_ITEM_KEY = re.compile(r"^(\w+)\[(\d+)\]$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the search optimizes: a metric name and whether higher (``max``) is better."""
+
+    name: str
+    direction: str
+
+    @property
+    def maximize(self) -> bool:
+        """True when a higher value is better."""
+        return self.direction == "max"
+
+    def best(self, values: Sequence[float]) -> float | None:
+        """The best of ``values`` (None when there are none)."""
+        clean = [v for v in values if v is not None and math.isfinite(v)]
+        if not clean:
+            return None
+        return max(clean) if self.maximize else min(clean)
+
+
+def objective_of(study: Study) -> Objective:
+    """The search's objective from its spec (``val_accuracy``, maximized, if it names none)."""
+    raw = study.spec.get("objective") or DEFAULT_OBJECTIVE
+    if isinstance(raw, str):
+        return Objective(raw, "min" if raw.endswith("loss") else "max")
+    return Objective(str(raw.get("name", "val_accuracy")), str(raw.get("direction", "max")))
+
+
+def searched_keys(study: Study, trials: Sequence[Trial] = ()) -> list[str]:
+    """The keys the search varies: those of the space that are not fixed, then any other key
+    a finished trial reports in its ``hp``; in the space's order."""
+    keys = [key for key, dim in _space(study).items() if not _is_fixed(dim)]
+    for trial in sorted(trials, key=lambda t: t.number):
+        for key in trial.results.get("hp", {}) or {}:
+            if key not in keys and not key.startswith(_TUNER_PREFIX):
+                keys.append(key)
+    return keys
+
+
+def _space(study: Study) -> dict[str, Any]:
+    """The spec's space as key -> dimension (it is stored as a list of ``{"key": ...}``)."""
+    space = study.spec.get("space") or {}
+    if isinstance(space, list):
+        return {d["key"]: d for d in space if isinstance(d, dict) and "key" in d}
+    return space if isinstance(space, dict) else {}
+
+
+def _is_fixed(dim: Any) -> bool:
+    """True for a dimension with one value (a plain value, or a dict of kind ``fixed``)."""
+    if not isinstance(dim, dict):
+        return True
+    if dim.get("kind", dim.get("mode")) == "fixed":
+        return True
+    values = dim.get("values")
+    return isinstance(values, list) and len(values) == 1
+
+
+def is_log(study: Study, key: str) -> bool:
+    """True when a key is searched (and best shown) on a log scale."""
+    dim = _space(study).get(key)
+    if isinstance(dim, dict) and ("log" in dim or "sampling" in dim):
+        return bool(dim.get("log")) or dim.get("sampling") == "log"
+    param = PARAM_BY_KEY.get(key)
+    return bool(param and param.log)
+
+
+def searched_value(trial: Trial, key: str) -> Any:
+    """The value a trial tried for ``key``: from its ``hp``, else read off its config.
+
+    A key such as ``filters[1]`` names one item of a list setting.
+    """
+    hp = trial.results.get("hp") or {}
+    if key in hp:
+        return hp[key]
+    cfg = trial.config
+    if key in cfg:
+        value = cfg[key]
+        return ",".join(map(str, value)) if isinstance(value, list) else value
+    match = _ITEM_KEY.match(key)
+    if match and isinstance(cfg.get(match.group(1)), list):
+        items, position = cfg[match.group(1)], int(match.group(2))
+        return items[position] if position < len(items) else None
+    return None
+
+
+def update_epochs(
+    store: Store,
+    trials: Sequence[Trial],
+    known: dict[int, list[Epoch]],
+    settled: dict[int, float | None],
+) -> dict[int, list[Epoch]]:
+    """Bring ``known`` (trial id -> its epochs) up to date, reading only what is new.
+
+    ``settled`` remembers, per trial, the ``finished_at`` of the ending after which its
+    epochs were read in full; such a trial is not read again. A trial that runs again (a
+    resumed search re-runs an interrupted trial in the same store row) loses that mark and is
+    read afresh, so a live view reads only the running trials' new rows.
+
+    Returns:
+        ``known``, updated in place.
+    """
+    for trial in trials:
+        if trial.id in settled:
+            if trial.status.finished and settled[trial.id] == trial.finished_at:
+                continue
+            del settled[trial.id]
+            known[trial.id] = []  # it ran again: its epochs may have been written anew
+        have = known.setdefault(trial.id, [])
+        have.extend(store.epochs(trial.id, after=have[-1].epoch if have else -1))
+        if trial.status.finished:
+            settled[trial.id] = trial.finished_at
+    return known
+
+
+def trial_objective(trial: Trial, epochs: Sequence[Epoch], objective: Objective) -> float | None:
+    """A trial's objective: what the tuner recorded at its end, else the best epoch so far."""
+    recorded = trial.results.get("objective")
+    if isinstance(recorded, int | float) and math.isfinite(recorded):
+        return float(recorded)
+    return objective.best([e.metrics.get(objective.name) for e in epochs])
+
+
+def _curve_metric(objective: Objective) -> str:
+    return objective.name if objective.name.startswith("val_") else "val_accuracy"
+
+
+def _hyperband(trial: Trial, name: str) -> int | None:
+    value = trial.results.get(name)
+    if value is None:
+        value = (trial.results.get("hp") or {}).get(_TUNER_PREFIX + name)
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _duration(trial: Trial, now: float) -> float | None:
+    if trial.started_at is None:
+        return None
+    end = trial.finished_at if trial.finished_at is not None else now
+    return max(0.0, end - trial.started_at)
+
+
+def trial_frame(
+    study: Study,
+    trials: Sequence[Trial],
+    epochs: Mapping[int, Sequence[Epoch]],
+    now: float | None = None,
+) -> pd.DataFrame:
+    """The trial table of a search: one row per trial, in the order they started.
+
+    Args:
+        study: The search.
+        trials: Its trials.
+        epochs: Each trial's finished epochs (from ``update_epochs``).
+        now: The time running trials' durations count up to (default: now).
+
+    Returns:
+        Columns ``trial`` (store id), ``number`` (1-based), ``status``, one per searched key,
+        ``objective`` (the trial's best), ``epochs_run``, Hyperband's ``bracket`` and ``round``
+        (None for other tuners), ``duration_s``, ``worker``, ``curve`` (the validation curve's
+        values, for a sparkline), ``started_at`` and ``finished_at``.
+    """
+    now = time.time() if now is None else now
+    objective = objective_of(study)
+    keys = searched_keys(study, trials)
+    curve_metric = _curve_metric(objective)
+    rows = []
+    for trial in sorted(trials, key=lambda t: (t.number, t.id)):
+        mine = epochs.get(trial.id, [])
+        row: dict[str, Any] = {
+            "trial": trial.id,
+            "number": trial.number + 1,
+            "status": str(trial.status),
+        }
+        row.update({key: searched_value(trial, key) for key in keys})
+        row.update(
+            {
+                "objective": trial_objective(trial, mine, objective),
+                "epochs_run": len(mine),
+                "bracket": _hyperband(trial, "bracket"),
+                "round": _hyperband(trial, "round"),
+                "duration_s": _duration(trial, now),
+                "worker": trial.worker,
+                "curve": [e.metrics[curve_metric] for e in mine if curve_metric in e.metrics],
+                "started_at": trial.started_at,
+                "finished_at": trial.finished_at,
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*LEAD_COLUMNS, *keys, *TAIL_COLUMNS])
+
+
+def finished_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a ``trial_frame`` the tuner learned from: completed, with an objective."""
+    done = frame[(frame["status"] == str(Status.COMPLETED)) & frame["objective"].notna()]
+    return done.reset_index(drop=True)
+
+
+def best_row(frame: pd.DataFrame, objective: Objective) -> pd.Series | None:
+    """The finished trial with the best objective (the first one on a tie), or None."""
+    done = finished_rows(frame)
+    if done.empty:
+        return None
+    column = done["objective"].astype(float)
+    position = column.idxmax() if objective.maximize else column.idxmin()
+    return done.loc[position]
+
+
+def encode(values: pd.Series, log: bool) -> tuple[np.ndarray, list[Any] | None]:
+    """A searched column as numbers for charts and models.
+
+    Numbers stay numbers (log10 of them when ``log``); anything else becomes the position of
+    its value in the sorted list of distinct values, which is returned as the second item
+    (None for numbers).
+    """
+    numeric = pd.to_numeric(values, errors="coerce")
+    if values.notna().any() and numeric.notna().sum() == values.notna().sum():
+        data = numeric.astype(float).to_numpy()
+        if log and (data[~np.isnan(data)] > 0).all():
+            data = np.log10(data)
+        return data, None
+    levels = sorted({str(v) for v in values if v is not None and v == v})
+    index = {level: i for i, level in enumerate(levels)}
+    codes = [index[str(v)] if v is not None and v == v else np.nan for v in values]
+    return np.asarray(codes, dtype=float), levels
+
+
+@dataclass(frozen=True)
+class Importance:
+    """How much each searched key explains the objective, and how that was computed."""
+
+    table: pd.DataFrame  # columns ``parameter`` and ``importance`` (sums to 1), largest first
+    method: str  # one sentence for people
+
+
+def parameter_importance(study: Study, frame: pd.DataFrame, seed: int = 0) -> Importance | None:
+    """Fit a random forest from the searched values to the objective of finished trials.
+
+    Returns None until there are ``MIN_TRIALS_FOR_IMPORTANCE`` finished trials and a key
+    that took more than one value.
+    """
+    from sklearn.ensemble import RandomForestRegressor  # loaded only when asked for
+
+    done = finished_rows(frame)
+    keys = [k for k in searched_keys(study) or _searched_columns(frame) if k in done]
+    keys = [k for k in keys if done[k].astype(str).nunique() > 1]
+    if len(done) < MIN_TRIALS_FOR_IMPORTANCE or not keys:
+        return None
+    columns = [encode(done[k], is_log(study, k))[0] for k in keys]
+    features = np.nan_to_num(np.column_stack(columns), nan=-1.0)
+    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=seed)
+    forest.fit(features, done["objective"].astype(float).to_numpy())
+    weights = forest.feature_importances_
+    total = float(weights.sum()) or 1.0
+    table = pd.DataFrame({"parameter": keys, "importance": weights / total})
+    table = table.sort_values("importance", ascending=False, ignore_index=True)
+    method = (
+        f"A random forest of 200 trees learned {objective_of(study).name} from the searched "
+        f"values of the {len(done)} finished trials; each parameter's share is how much its "
+        "splits lower the forest's error (mean decrease in impurity), so it ranks the "
+        "parameters of this search only and grows more reliable with more trials."
+    )
+    return Importance(table, method)
+
+
+def _searched_columns(frame: pd.DataFrame) -> list[str]:
+    fixed = {*LEAD_COLUMNS, *TAIL_COLUMNS}
+    return [c for c in frame.columns if c not in fixed]
+
+
+def weights_elsewhere(trial: Trial) -> str | None:
+    """A sentence for a best trial whose weights stayed on the machine that trained it.
+
+    ``core.engine.search.keep`` marks such a trial with ``weights_on`` (the tuner that trained it)
+    instead of testing and saving it; None for every other trial.
+    """
+    worker = trial.results.get("weights_on")
+    if not worker:
+        return None
+    folder = f"tuning/{trial.study_id}/trial_{trial.results.get('tuner_trial_id', '…')}"
+    return (
+        f"Run {trial.id} was trained by the tuner on {worker}, and its weights stayed in that "
+        f"machine's cache folder ({folder}). Promote it to train its settings again here, "
+        "test it and download the model."
+    )
+
+
+def baseline_trial(store: Store, study: Study) -> Trial | None:
+    """The untuned base config's run (``spec["baseline_study"]``), if the search has one."""
+    baseline = study.spec.get("baseline_study")
+    if baseline is None:
+        return None
+    trials = store.trials(study_ids=[int(baseline)])
+    return min(trials, key=lambda t: t.number) if trials else None
+
+
+def versus_baseline(
+    best: Trial,
+    best_epochs: Sequence[Epoch],
+    baseline: Trial,
+    baseline_epochs: Sequence[Epoch],
+    objective: Objective,
+) -> pd.DataFrame:
+    """The best trial's scores beside the baseline's, with the difference.
+
+    Returns:
+        Rows ``test accuracy``, ``test loss`` and ``best <objective>`` (over epochs); columns
+        ``best trial``, ``baseline`` and ``change`` (None where either side lacks a value).
+    """
+    rows = {
+        "test accuracy": (best.test_accuracy, baseline.test_accuracy),
+        "test loss": (best.test_loss, baseline.test_loss),
+        f"best {objective.name}": (
+            trial_objective(best, best_epochs, objective),
+            objective.best([e.metrics.get(objective.name) for e in baseline_epochs]),
+        ),
+    }
+    data = [
+        {
+            "metric": name,
+            "best trial": a,
+            "baseline": b,
+            "change": (a - b) if a is not None and b is not None else None,
+        }
+        for name, (a, b) in rows.items()
+    ]
+    return pd.DataFrame(data, columns=["metric", "best trial", "baseline", "change"])
+
+
+def settings_diff(best: Trial, baseline: Trial) -> pd.DataFrame:
+    """The settings where the best trial differs from the baseline, side by side."""
+    configs = [{k: _readable(v) for k, v in t.config.items()} for t in (best, baseline)]
+    diff = config_diff(configs, labels=[f"best (run {best.id})", "baseline"])
+    return diff[diff["differs"]].drop(columns="differs")
+
+
+def _readable(value: Any) -> Any:
+    """A sampled float to 4 significant digits (0.0011467157... reads as 0.001147)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.4g}")
+    return value

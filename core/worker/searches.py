@@ -1,0 +1,361 @@
+"""Tune searches as the app sees them: the search space, launching, resuming and watching.
+
+The model of a search (``Dimension``, ``SearchSpace``, ``SearchSettings``, the presets of reports
+000, 002 and 004, ``validate_search``) lives in ``core.spec.search_space`` and is re-exported here;
+this module adds what the Tune page and the CLI call. Nothing here imports TensorFlow.
+
+Contract with the store:
+
+* A search is a study of kind ``search``. ``study.spec`` holds ``tuner``, ``space`` (the
+  dimensions as JSON data), ``objective`` (``{"name": "val_accuracy", "direction": "max"}``),
+  ``max_trials``, ``executions_per_trial``, ``hyperband`` (``max_epochs``, ``factor``,
+  ``iterations``), ``early_stopping_patience``, ``time_budget_s``, ``keep_top``, ``settings``
+  (every setting, for resuming), ``base`` (the base config dict), ``planned_trials`` and
+  ``baseline_study`` (a single-run study, queued at launch, that trains the base config
+  untuned).
+* Each keras-tuner trial becomes one store trial as soon as it starts: ``number`` = order
+  started, ``config`` = the full run config with the trial's values, ``worker`` = ``host:pid``;
+  epochs arrive through ``Store.add_epoch``. Its ``results`` hold ``hp`` (searched key to
+  value), ``objective`` (the best value of the objective), ``tuner_trial_id``, ``bracket`` and
+  ``round`` (Hyperband), ``best_step``, ``executions``, ``epochs_run``, ``seconds_per_epoch``,
+  ``worker_rss_mib`` (memory of the process that trained it) and, for the ``keep_top`` best
+  once the search ends, ``kept: true``, ``rank``, the test metrics and ``artifacts`` like any
+  run. With ``executions_per_trial`` > 1, execution k's epochs are numbered from k × epochs.
+* :func:`search_state` says where the search is (see ``core.store.searches.STATES``).
+
+Launch with :func:`launch_search`; a worker (``core.worker``) runs it with keras-tuner
+(``core.engine.search.run``). :func:`resume_search` queues an interrupted, timed-out or
+cancelled search again, optionally with more time; :func:`cancel_search` stops one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from core.data.checks import check_configs
+from core.data.names import run_title
+from core.data.weights import check_weights
+from core.spec.config import ConfigError, RunConfig
+from core.spec.plan import plan_run
+from core.spec.search_space import (
+    KINDS,
+    OBJECTIVES,
+    TUNERS,
+    Dimension,
+    Preset,
+    SearchSettings,
+    SearchSpace,
+    hyperband_plan,
+    planned_trials,
+    presets,
+    trial_config,
+    validate_search,
+)
+from core.store import HEARTBEAT_TIMEOUT_S, Status, Store
+from core.store import searches as search_store
+from core.store.searches import FINAL_STATES, SEARCH_KIND, STATES, search_parts
+
+__all__ = [
+    "FINAL_STATES",
+    "KINDS",
+    "OBJECTIVES",
+    "SEARCH_KIND",
+    "STATES",
+    "TUNERS",
+    "Dimension",
+    "Preset",
+    "SearchSettings",
+    "SearchSpace",
+    "cancel_search",
+    "check_files",
+    "estimate_duration",
+    "hyperband_plan",
+    "launch_search",
+    "measured_epoch_seconds",
+    "planned_trials",
+    "presets",
+    "resume_search",
+    "search_parts",
+    "search_state",
+    "trial_config",
+    "validate_search",
+]
+
+RESUMABLE = ("interrupted", "out_of_time", "cancelled", "failed")
+
+
+def launch_search(
+    store: Store,
+    base: RunConfig,
+    space: SearchSpace,
+    settings: SearchSettings,
+    name: str | None = None,
+    baseline: bool = True,
+    baseline_pid: int | None = None,
+) -> int:
+    """Validate a search and queue it (and, first, its untuned baseline run).
+
+    Args:
+        store: The store.
+        base: The config every trial starts from.
+        space: What varies.
+        settings: The tuner and its limits.
+        name: Name shown in the app (default: tuner and base model).
+        baseline: Also queue a single run of ``base``, to compare the best trial against.
+        baseline_pid: If given, the baseline starts as running, owned by this process (the
+            CLI trains it itself).
+
+    Returns:
+        The search's study id.
+
+    Raises:
+        ConfigError: naming the first bad field (or the dataset or ImageNet weights file that
+            is missing on this machine); nothing is queued then.
+    """
+    validate_search(base, space, settings)
+    base = check_files(base, space)
+    title = name or f"{TUNERS[settings.tuner]}: {run_title(base.to_dict())}"
+    baseline_study = None
+    if baseline:
+        # The base config as a trial would train it, but with nothing searched: the same
+        # fixed values and early stopping, so the comparison is like for like.
+        untuned = trial_config(space, settings, base, {})
+        plan = plan_run(untuned, f"{title} · baseline")
+        baseline_study, _ = store.create_study(
+            plan.name,
+            plan.kind,
+            plan.configs,
+            spec={"source": "search baseline"},
+            claim_pid=baseline_pid,
+        )
+    spec = {
+        "tuner": settings.tuner,
+        "space": space.to_list(),
+        "objective": {"name": settings.objective, "direction": settings.direction},
+        "max_trials": settings.max_trials,
+        "executions_per_trial": settings.executions_per_trial,
+        "hyperband": {
+            "max_epochs": settings.max_epochs,
+            "factor": settings.factor,
+            "iterations": settings.iterations,
+        },
+        "early_stopping_patience": settings.early_stopping_patience,
+        "time_budget_s": settings.time_budget_s,
+        "keep_top": settings.keep_top,
+        "settings": settings.to_dict(),
+        "base": base.to_dict(),
+        "planned_trials": planned_trials(space, settings),
+        "baseline_study": baseline_study,
+    }
+    study_id, _ = store.create_study(title, SEARCH_KIND, [], spec=spec)
+    search_store.set_state(store, study_id, "queued", {"used_s": 0.0, "extra_budget_s": 0.0})
+    return study_id
+
+
+def check_files(base: RunConfig, space: SearchSpace) -> RunConfig:
+    """Check the search against its dataset, and that it and every backbone's weights are here.
+
+    Every corner of the space (each searched key at each of its extremes) is checked against
+    the dataset, as a single run of it would be.
+
+    Returns:
+        The base config as the search will run it (a folder dataset as its absolute path).
+
+    Raises:
+        ConfigError: naming the field to change, or the missing file and where to put it.
+    """
+    corners = [
+        space.config_for({dim.key: value}, base)
+        for dim in space.searched
+        for value in dim.corners()
+    ]
+    base, *corners = check_configs([base, *corners])
+    for cfg in (base, *corners):
+        check_weights(cfg)
+    return base
+
+
+def resume_search(store: Store, study_id: int, extra_budget_s: float | None = None) -> None:
+    """Queue a stopped search again; a worker goes on from its keras-tuner project folder.
+
+    Args:
+        store: The store.
+        study_id: The search.
+        extra_budget_s: Seconds added to its time budget (needed when the budget is spent).
+
+    Raises:
+        ConfigError: if the study is not a search, is still queued or running, finished, or
+            has no time left and none is added.
+    """
+    if extra_budget_s is not None and not extra_budget_s > 0:
+        raise ConfigError("extra_budget_s", "give a positive number of seconds to add.")
+    _, _, settings = search_parts(store, study_id)
+    row = _checked_row(store, study_id)
+    if row.state not in RESUMABLE:
+        what = {"done": "has finished"}.get(row.state, f"is {row.state or 'not started'}")
+        raise ConfigError("study", f"search {study_id} {what}; only a stopped search resumes.")
+    extra = float(row.progress.get("extra_budget_s", 0.0)) + (extra_budget_s or 0.0)
+    if settings.time_budget_s is not None:
+        left = settings.time_budget_s + extra - float(row.progress.get("used_s", 0.0))
+        if left <= 0:
+            raise ConfigError(
+                "time_budget_s",
+                f"search {study_id} has used its time budget; add time to resume it.",
+            )
+    search_store.set_state(
+        store, study_id, "queued", {"extra_budget_s": extra, "cancel": False, "note": ""}
+    )
+
+
+def cancel_search(store: Store, study_id: int) -> None:
+    """Stop a search: at once if queued, else at the end of its running trial's epoch.
+
+    Raises:
+        ConfigError: if the study is not a search.
+    """
+    search_parts(store, study_id)
+    row = _checked_row(store, study_id)
+    if row.state == "queued":
+        search_store.set_state(store, study_id, "cancelled", {"note": "Cancelled before start."})
+    elif row.state == "running":
+        search_store.update_progress(store, study_id, cancel=True)
+
+
+def search_state(store: Store, study_id: int) -> dict[str, Any]:
+    """Where a search stands, for the page, the CLI and the tests.
+
+    Returns:
+        ``state``; ``trials_done`` (finished trials), ``trials_planned``, ``trials_running``,
+        ``trials_interrupted``; ``best_trial`` (store id) and ``best_value``; ``budget_s``
+        (None without a time budget), ``used_s``, ``left_s``; ``note`` (what was left undone
+        when the budget or a stop ended it); ``error``; ``baseline_study``; ``objective``.
+
+    Raises:
+        KeyError: if there is no such study.
+    """
+    _, _, settings = search_parts(store, study_id)
+    spec = store.study(study_id).spec
+    row = _checked_row(store, study_id)
+    trials = store.trials([study_id])
+    finished = [t for t in trials if t.status.finished and t.status != Status.INTERRUPTED]
+    scored = [t for t in trials if t.results.get("objective") is not None]
+    best = None
+    if scored:
+        pick = max if settings.direction == "max" else min
+        best = pick(scored, key=lambda t: float(t.results["objective"]))
+        # On a tie, the trial the tuner ranked first (and saved) is the best one.
+        first = [t for t in scored if t.results.get("rank") == 1]
+        if first and float(first[0].results["objective"]) == float(best.results["objective"]):
+            best = first[0]
+    budget = settings.time_budget_s
+    if budget is not None:
+        budget += float(row.progress.get("extra_budget_s", 0.0))
+    used = float(row.progress.get("used_s", 0.0))
+    return {
+        "study": study_id,
+        "state": row.state,
+        "trials_done": len(finished),
+        "trials_planned": spec.get("planned_trials", planned_trials(*_space_and(spec, settings))),
+        "trials_running": sum(t.status == Status.RUNNING for t in trials),
+        "trials_interrupted": sum(t.status == Status.INTERRUPTED for t in trials),
+        "best_trial": best.id if best else None,
+        "best_value": float(best.results["objective"]) if best else None,
+        "objective": {"name": settings.objective, "direction": settings.direction},
+        "budget_s": budget,
+        "used_s": used,
+        "left_s": None if budget is None else max(0.0, budget - used),
+        "note": row.progress.get("note", ""),
+        "error": row.progress.get("error"),
+        "baseline_study": spec.get("baseline_study"),
+    }
+
+
+def measured_epoch_seconds(store: Store, base: RunConfig, limit: int = 200) -> float | None:
+    """Median seconds per epoch of recent finished trials like ``base`` (same data and model).
+
+    Returns:
+        The median, or None when no such trial has finished an epoch yet.
+    """
+    like = ("dataset", "model", "img_size", "backbone")
+    want = base.to_dict()
+    seconds: list[float] = []
+    for trial in store.trials(limit=limit):
+        if all(trial.config.get(k) == want[k] for k in like):
+            seconds.extend(e.seconds for e in store.epochs(trial.id))
+    return statistics.median(seconds) if seconds else None
+
+
+def estimate_duration(
+    base: RunConfig,
+    space: SearchSpace,
+    settings: SearchSettings,
+    seconds_per_epoch: float | None,
+) -> dict[str, Any]:
+    """How long a search will take: its planned trials and epochs times an epoch's time.
+
+    Hyperband's epochs follow keras-tuner's bracket schedule; other tuners train each trial
+    for the base epochs (the middle of a searched ``epochs`` range) times
+    ``executions_per_trial``. Early stopping can only shorten it.
+
+    Args:
+        base: The base config.
+        space: The search space.
+        settings: The tuner settings.
+        seconds_per_epoch: A measured epoch time (``measured_epoch_seconds``), or None.
+
+    Returns:
+        ``trials``, ``epochs``, ``seconds`` (None without an epoch time), ``budget_s``,
+        ``capped`` (the time budget will end it first) and ``sentence``, one line for people.
+    """
+    trials = planned_trials(space, settings)
+    if settings.tuner == "hyperband":
+        epochs = hyperband_plan(settings.max_epochs, settings.factor, settings.iterations)[1]
+    else:
+        per_trial = base.epochs
+        for dim in space.searched:
+            if dim.key == "epochs":
+                values = dim.corners()
+                per_trial = round(sum(values) / len(values))
+        epochs = trials * per_trial * settings.executions_per_trial
+    seconds = None if seconds_per_epoch is None else epochs * seconds_per_epoch
+    budget = settings.time_budget_s
+    capped = seconds is not None and budget is not None and seconds > budget
+    if seconds is None:
+        sentence = f"{trials} trials, {epochs} epochs in all; no epoch time measured yet."
+    else:
+        sentence = (
+            f"{trials} trials, {epochs} epochs at about {seconds_per_epoch:.1f} s each: "
+            f"about {_duration(seconds)}"
+        )
+        sentence += f"; the {_duration(budget)} time budget will end it first." if capped else "."
+    return {
+        "trials": trials,
+        "epochs": epochs,
+        "seconds": seconds,
+        "budget_s": budget,
+        "capped": capped,
+        "sentence": sentence,
+    }
+
+
+def _checked_row(store: Store, study_id: int) -> search_store.SearchRow:
+    """The search's row; a running search whose worker went silent reads as interrupted."""
+    row = search_store.read(store, study_id)
+    if row.state == "running" and time.time() - (row.heartbeat_at or 0) > HEARTBEAT_TIMEOUT_S:
+        search_store.reap(store)
+        row = search_store.read(store, study_id)
+    return row
+
+
+def _space_and(spec: dict[str, Any], settings: SearchSettings) -> tuple[SearchSpace, Any]:
+    return SearchSpace.from_list(spec["space"]), settings
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,82 @@
+"""``python -m core train``: the same job as the app, through the same store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.store import Status, Store, paths
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_train_json_ends_with_one_object_and_records_the_run(cache: Path) -> None:
+    out = cli("train", "--dataset", "digits", "--epochs", "2", "--set", "model=mlp", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed"
+    assert 0.5 < summary["test_accuracy"] <= 1 and summary["test_loss"] > 0
+    assert Path(summary["artifacts"]["model"]).is_file()
+    assert Path(summary["artifacts"]["weights"]).is_file()
+    trial = Store(paths.store_path(cache)).trial(summary["trial"])
+    assert trial.study_id == summary["study"] and trial.status == Status.COMPLETED
+    assert "epoch 2/2" in out.stderr
+
+
+def test_config_file_and_set_are_merged(cache: Path, tmp_path: Path) -> None:
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"model": "mlp", "epochs": 5, "batch_size": 128}))
+    out = cli("train", "--config", str(config), "--epochs", "1", "--set", "seed=3", "--json")
+    assert out.returncode == 0, out.stderr
+    trial = Store(paths.store_path(cache)).trial(json.loads(out.stdout.splitlines()[-1])["trial"])
+    assert (trial.config["epochs"], trial.config["batch_size"], trial.config["seed"]) == (1, 128, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--set", "batch_size=0"], "batch_size"),
+        (["--set", "batch_size=100000"], "larger than the training set"),
+        (["--epochs", "0"], "epochs"),
+        (["--epochs", "many"], "invalid int value"),
+        (["--set", "learning_rate=0"], "learning_rate"),
+        (["--set", "learning_rate=NaN"], "finite"),
+        (["--set", "dropout=1"], "dropout"),
+        (["--dataset", "imagenet"], "choose one of"),
+        (["--set", "model=vgg"], "model"),
+        (["--dataset", "mnist"], "mnist.npz"),
+        (["--set", "colour=red"], "unknown setting"),
+        (["--set", "epochs"], "key=value"),
+        (["--config", "does-not-exist.json"], "cannot read"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_queues_nothing(
+    cache: Path, args: list[str], words: str
+) -> None:
+    out = cli("train", *args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+    assert Store(paths.store_path(cache)).studies() == []
+
+
+def test_malformed_config_file_is_refused(cache: Path, tmp_path: Path) -> None:
+    config = tmp_path / "run.json"
+    config.write_text("{epochs: 3}")
+    out = cli("train", "--config", str(config))
+    assert out.returncode == 2 and "not valid JSON" in out.stderr

@@ -1,0 +1,50 @@
+"""``python -m core fork``: a fork trained from the shell, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli.main import main
+from core.engine.training import TrialMonitor, run_trial
+from core.spec.config import RunConfig
+from core.store import Status, Store
+
+
+def test_fork_command_trains_the_fork_and_ends_with_json(
+    store: Store, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = RunConfig(epochs=2, batch_size=128, model="mlp")
+    _, (parent,) = store.create_study("p", "single", [cfg], claim_pid=1)
+    with TrialMonitor(store, parent, interval=0.05) as monitor:
+        run_trial(store, store.trial(parent), monitor, cache)
+    capsys.readouterr()
+
+    code = main(["fork", str(parent), "--epoch", "1", "--set", "learning_rate=3e-4", "--json"])
+    out, err = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 0, err
+    assert summary["parent"] == parent and summary["fork_epoch"] == 1
+    assert summary["changes"] == {"learning_rate": 3e-4}
+    assert summary["status"] == "completed" and summary["epochs_run"] == 1
+    assert "epoch 2/2" in err and "learning_rate=0.0003" in err
+    child = store.trial(summary["trial"])
+    assert (child.parent_id, child.fork_epoch, child.status) == (parent, 0, Status.COMPLETED)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fork", "5", "--epoch", "1"], "error: trial: there is no run #5"),
+        (["fork", "1", "--epoch", "1", "--set", "lr"], "error: --set: expected key=value"),
+    ],
+)
+def test_fork_command_refuses_bad_input_in_one_line(
+    store: Store, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1
+    assert store.trials() == []

@@ -1,0 +1,67 @@
+"""``python -m core sweep``: a real sweep from the shell, recorded as one study."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.spec.sweeps import SweepSpec
+from core.store import Status, Store, paths
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core", "sweep", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(cache: Path) -> None:
+    out = cli(
+        "--param", "batch_size", "--values", "400,1000", "--repeats", "2",
+        "--epochs", "1", "--set", "model=mlp", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["params"] == ["batch_size"] and summary["status"] == "completed"
+    assert [v["value"] for v in summary["values"]] == [400, 1000]
+    store = Store(paths.store_path(cache))
+    trials = store.trials(study_ids=[summary["study"]])
+    assert len(trials) == 4 and {t.status for t in trials} == {Status.COMPLETED}
+    for value in summary["values"]:
+        mine = [t for t in trials if t.config["batch_size"] == value["value"]]
+        accs = [t.test_accuracy for t in mine]
+        assert value["runs"] == 2 and sorted(t.config["seed"] for t in mine) == [0, 1]
+        assert value["test_accuracy"] == pytest.approx(sum(accs) / 2)
+        assert value["test_accuracy_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
+        assert value["seconds_per_epoch"] > 0 and value["seconds_per_epoch_std"] is not None
+    assert all(t.results["peak_memory_mb"] > 0 for t in trials)
+    assert SweepSpec.from_dict(store.study(summary["study"]).spec).repeats == 2
+    assert "run 4/4: batch size 1000, repeat 2/2" in out.stderr
+    assert any(line.startswith("Best batch size") for line in out.stderr.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--param", "batch_size", "--values", "20,5000"), "batch_size: value '5000'"),
+        (("--param", "dropout", "--values", "0.1", "--param", "l2"), "one --values list"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line_and_record_nothing(
+    cache: Path, args: tuple[str, ...], words: str
+) -> None:
+    out = cli(*args)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error:") and words in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert Store(paths.store_path(cache)).studies() == []

@@ -1,0 +1,69 @@
+"""``python -m core tune``: a search with its baseline from the shell, ``--json``, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli.main import main
+from core.store import Status, Store
+from core.worker.searches import search_state
+
+
+def test_tune_runs_baseline_and_search_and_ends_with_one_json_line(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps([{"key": "dense_units", "kind": "choice", "values": [16, 32]}]))
+    code = main(
+        [
+            "tune",
+            "--tuner",
+            "random",
+            "--max-trials",
+            "2",
+            "--space",
+            str(space),
+            "--set",
+            "model=mlp",
+            "--epochs",
+            "1",
+            "--keep-top",
+            "1",
+            "--json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["state"] == "done" and summary["trials_done"] == 2
+    assert summary["best_config"]["dense_units"] == summary["best_hp"]["dense_units"]
+    assert 0 < summary["best_value"] <= 1 and 0 < summary["best_test_accuracy"] <= 1
+    assert 0 < summary["baseline_test_accuracy"] <= 1
+    assert "trial #0 completed" in err and "baseline: completed" in err
+    state = search_state(store, summary["study"])
+    assert state["best_value"] == summary["best_value"]
+    (baseline,) = store.trials([state["baseline_study"]])
+    assert baseline.status == Status.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tuner", "random"], "--space: give a --preset or a --space file"),
+        (["--preset", "report000", "--max-epochs", "0"], "max_epochs: must be a whole number"),
+        (["--preset", "report000", "--set", "dropout=7"], "dropout"),
+        (["--space", "missing.json"], "--space: cannot read missing.json"),
+        (["--resume", "99"], "there is no search 99"),
+        (["--preset", "report000", "--workers", "0"], "--workers: give 1 or more"),
+    ],
+)
+def test_bad_input_prints_one_line_and_exits_2(
+    store: Store, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["tune", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert store.studies() == []

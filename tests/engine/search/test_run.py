@@ -1,0 +1,126 @@
+"""Searches with keras-tuner's four tuners on digits: every trial streams into the store, the
+best keep their weights, a time budget stops a search and Resume continues its trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.spec.config import RunConfig
+from core.store import Status, Store
+from core.store import searches as search_store
+from core.worker.searches import (
+    SearchSettings,
+    SearchSpace,
+    hyperband_plan,
+    launch_search,
+    resume_search,
+    search_state,
+)
+
+BASE = RunConfig(model="mlp", epochs=1, batch_size=64, dense_units=32)
+SPACE = SearchSpace.from_list(
+    [
+        {"key": "dense_units", "kind": "choice", "values": [16, 32]},
+        {"key": "learning_rate", "kind": "float", "low": 1e-3, "high": 1e-2, "step": 9e-3},
+    ]
+)
+SETTINGS = {
+    "random": SearchSettings(tuner="random", max_trials=2, keep_top=1),
+    "grid": SearchSettings(tuner="grid", max_trials=2, keep_top=1),
+    "bayesian": SearchSettings(tuner="bayesian", max_trials=2, keep_top=1),
+    "hyperband": SearchSettings(tuner="hyperband", max_epochs=2, factor=2, keep_top=1),
+}
+
+
+def _run(store: Store, study_id: int, cache: Path) -> str:
+    from core.engine.search.run import run_search
+
+    assert search_store.claim(store, "test:1", study_id) == study_id
+    return run_search(store, study_id, cache)
+
+
+@pytest.mark.parametrize("tuner", list(SETTINGS))
+def test_each_tuner_records_every_trial_with_its_epochs_and_keeps_the_best(
+    store: Store, cache: Path, tuner: str
+) -> None:
+    settings = SETTINGS[tuner]
+    study_id = launch_search(store, BASE, SPACE, settings, baseline=False)
+    assert _run(store, study_id, cache) == "done"
+
+    trials = sorted(store.trials([study_id]), key=lambda t: t.number)
+    planned = hyperband_plan(2, 2)[0] if tuner == "hyperband" else 2
+    assert len(trials) == planned == search_state(store, study_id)["trials_planned"]
+    assert [t.number for t in trials] == list(range(planned))
+    for trial in trials:
+        assert trial.status == Status.COMPLETED, trial.error
+        assert trial.worker and trial.worker.endswith(":" + str(trial.worker_pid))
+        hp = trial.results["hp"]
+        assert set(hp) == {"dense_units", "learning_rate"}
+        assert trial.config["dense_units"] == hp["dense_units"]
+        epochs = [e.epoch for e in store.epochs(trial.id)]
+        start = trial.fork_epoch + 1 if trial.parent_id else 0
+        assert epochs == list(range(start, trial.config["epochs"]))
+        assert trial.results["objective"] == max(
+            e.metrics["val_accuracy"] for e in store.epochs(trial.id)
+        )
+    if tuner == "hyperband":
+        assert {t.results["bracket"] for t in trials} == {0, 1}
+        assert any(t.parent_id for t in trials)  # a later round trains an earlier model on
+
+    state = search_state(store, study_id)
+    assert state["state"] == "done" and state["trials_done"] == planned
+    best = store.trial(state["best_trial"])
+    assert best.results["kept"] and best.results["rank"] == 1
+    assert 0 < best.test_accuracy <= 1
+    assert Path(best.results["artifacts"]["model"]).is_file()
+    assert sum(bool(t.results.get("kept")) for t in store.trials([study_id])) == 1
+    weights = list((cache / "tuning" / str(study_id)).glob("trial_*/*.weights.h5"))
+    assert len(weights) == 1  # only the kept trial's weights are left
+    assert not (cache / "tuning" / str(study_id) / "backup").exists()
+
+
+def test_time_budget_stops_the_trial_and_resume_continues_it_from_its_epoch(
+    store: Store, cache: Path
+) -> None:
+    # Each trial takes far longer than the budget, so the budget ends inside trial 0.
+    base = BASE.replace(epochs=10, batch_size=16)
+    settings = SearchSettings(tuner="random", max_trials=1, keep_top=1, time_budget_s=3)
+    study_id = launch_search(store, base, SPACE, settings, baseline=False)
+    assert _run(store, study_id, cache) == "out_of_time"
+
+    state = search_state(store, study_id)
+    assert state["state"] == "out_of_time" and state["left_s"] == 0
+    assert "time budget ran out after 0 of 1 planned trials" in state["note"]
+    assert "trial #0 was stopped mid-way" in state["note"]
+    (stopped,) = store.trials([study_id])
+    assert stopped.status == Status.INTERRUPTED and "Resume continues" in stopped.error
+    before = store.epochs(stopped.id)
+    assert 1 <= len(before) < 10
+
+    resume_search(store, study_id, extra_budget_s=600)
+    assert _run(store, study_id, cache) == "done"
+    trials = sorted(store.trials([study_id]), key=lambda t: t.number)
+    assert [t.status for t in trials] == [Status.COMPLETED]
+    assert trials[0].id == stopped.id  # the same trial, not a new one
+    after = store.epochs(stopped.id)
+    assert [e.epoch for e in after] == list(range(10))
+    # The epochs finished before the budget ran out were not trained again.
+    assert [e.recorded_at for e in after[: len(before)]] == [e.recorded_at for e in before]
+    assert trials[0].results["objective"] == max(e.metrics["val_accuracy"] for e in after)
+    assert search_state(store, study_id)["note"] == ""
+
+
+def test_a_search_hands_itself_on_after_its_trials_per_process(store: Store, cache: Path) -> None:
+    from core.engine.search.run import run_search
+
+    study_id = launch_search(store, BASE, SPACE, SETTINGS["random"], baseline=False)
+    search_store.claim(store, "test:1", study_id)
+    assert run_search(store, study_id, cache, trials_per_process=1) == "queued"
+    state = search_state(store, study_id)
+    assert state["state"] == "queued" and state["trials_done"] == 1 and state["note"] == ""
+    assert _run(store, study_id, cache) == "done"
+    trials = store.trials([study_id])
+    assert sorted(t.number for t in trials) == [0, 1]
+    assert all(t.results["worker_rss_mib"] > 0 for t in trials)

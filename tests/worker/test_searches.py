@@ -1,0 +1,286 @@
+"""The search-space model, its validation, launching and the state the Tune page reads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.spec.config import ConfigError, RunConfig
+from core.store import Status, Store
+from core.store import searches as search_store
+from core.worker.searches import (
+    Dimension,
+    SearchSettings,
+    SearchSpace,
+    cancel_search,
+    estimate_duration,
+    hyperband_plan,
+    launch_search,
+    measured_epoch_seconds,
+    planned_trials,
+    presets,
+    resume_search,
+    search_state,
+    validate_search,
+)
+
+BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
+SPACE = SearchSpace.from_list(
+    [
+        {"key": "dense_units", "kind": "choice", "values": [32, 64]},
+        {"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        {"key": "optimizer", "kind": "fixed", "value": "sgd"},
+    ]
+)
+
+
+def test_presets_of_the_three_reports_are_valid_searches() -> None:
+    found = presets()
+    assert set(found) == {"report000", "report002", "report004"}
+    r000 = found["report000"]
+    assert {d.key for d in r000.space.searched} == {
+        "filters[0]",
+        "filters[1]",
+        "dense_units",
+        "dropout",
+        "learning_rate",
+    }
+    assert r000.settings.tuner == "hyperband" and r000.settings.max_epochs == 10
+    assert found["report002"].settings.executions_per_trial == 2
+    assert found["report004"].settings.tuner == "bayesian"
+    for preset in found.values():
+        validate_search(preset.apply(), preset.space, preset.settings)
+
+
+def test_space_round_trips_through_json() -> None:
+    again = SearchSpace.from_json(SPACE.to_json())
+    assert again == SPACE
+    assert [d.key for d in again.searched] == ["dense_units", "learning_rate"]
+
+
+def test_config_for_applies_fixed_searched_and_per_block_filters() -> None:
+    space = SearchSpace.from_list([{"key": "filters[1]", "kind": "int", "low": 32, "high": 64}])
+    cfg = space.config_for({"filters[1]": 48}, RunConfig(filters=(16, 64)))
+    assert cfg.filters == (16, 48)
+    assert SPACE.config_for({"dense_units": 64}, BASE).optimizer == "sgd"
+
+
+def test_grid_values_and_size() -> None:
+    space = SearchSpace.from_list(
+        [
+            {"key": "dense_units", "kind": "int", "low": 128, "high": 512, "step": 128},
+            {"key": "dropout", "kind": "float", "low": 0.1, "high": 0.5, "step": 0.1},
+        ]
+    )
+    assert space.dimensions[0].grid_values() == [128, 256, 384, 512]
+    assert space.dimensions[1].grid_values() == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert space.grid_size() == 20
+    assert SPACE.grid_size() is None  # a log range has no grid
+
+
+@pytest.mark.parametrize(
+    ("dims", "settings", "field", "match"),
+    [
+        ([{"key": "colour", "kind": "choice", "values": [1]}], {}, "colour", "unknown setting"),
+        ([{"key": "seed", "kind": "choice", "values": [1, 2]}], {}, "seed", "cannot be searched"),
+        ([{"key": "dropout", "kind": "float", "low": 0.5, "high": 0.1}], {}, "dropout", "low"),
+        ([{"key": "dropout", "kind": "float", "low": 0.1, "high": 2.0}], {}, "dropout", "0.95"),
+        (
+            [{"key": "learning_rate", "kind": "float", "low": 0, "high": 1, "log": True}],
+            {},
+            "learning_rate",
+            "above 0",
+        ),
+        ([{"key": "optimizer", "kind": "choice", "values": []}], {}, "optimizer", "at least one"),
+        (
+            [{"key": "optimizer", "kind": "choice", "values": ["adam", "lion"]}],
+            {},
+            "optimizer",
+            "lion",
+        ),
+        (
+            [{"key": "batch_size", "kind": "choice", "values": [32, 5000]}],
+            {},
+            "batch_size",
+            "larger than the training set",
+        ),
+        (
+            [{"key": "dropout", "kind": "float", "low": 0.1, "high": 0.5}],
+            {"tuner": "grid"},
+            "dropout",
+            "grid search needs a step",
+        ),
+        (
+            [{"key": "epochs", "kind": "int", "low": 1, "high": 5}],
+            {"tuner": "hyperband"},
+            "epochs",
+            "max_epochs",
+        ),
+        (
+            [{"key": "filters[3]", "kind": "int", "low": 8, "high": 16}],
+            {},
+            "filters[3]",
+            "conv blocks",
+        ),
+        (
+            [{"key": "dense_units", "kind": "fixed", "value": 64}],
+            {},
+            "space",
+            "nothing is searched",
+        ),
+        (SPACE.to_list(), {"tuner": "annealing"}, "tuner", "choose one of"),
+        (SPACE.to_list(), {"objective": "val_auc"}, "objective", "val_accuracy"),
+        (SPACE.to_list(), {"max_trials": 0}, "max_trials", "whole number from 1"),
+        (SPACE.to_list(), {"factor": 1}, "factor", "from 2"),
+        (SPACE.to_list(), {"time_budget_s": -5}, "time_budget_s", "positive"),
+    ],
+)
+def test_bad_searches_name_the_field_and_queue_nothing(
+    store: Store, dims: list, settings: dict, field: str, match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match) as caught:
+        launch_search(store, BASE, SearchSpace.from_list(dims), SearchSettings.from_dict(settings))
+    assert caught.value.field == field
+    assert store.studies() == []
+
+
+def test_malformed_dimensions_are_refused_when_read() -> None:
+    with pytest.raises(ConfigError, match="unknown kind") as caught:
+        Dimension.from_dict({"key": "dropout", "kind": "normal"})
+    assert caught.value.field == "dropout"
+    with pytest.raises(ConfigError, match="appears twice"):
+        SearchSpace.from_list([{"key": "dropout", "value": 0.1}] * 2)
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        SearchSpace.from_json("[{")
+
+
+def test_the_baseline_trains_with_the_search_s_early_stopping(store: Store) -> None:
+    settings = SearchSettings(tuner="random", max_trials=2, early_stopping_patience=2)
+    spec = store.study(launch_search(store, BASE, SPACE, settings)).spec
+    (baseline,) = store.trials([spec["baseline_study"]])
+    assert baseline.config["early_stopping_patience"] == 2
+    assert baseline.config["early_stopping_monitor"] == "val_accuracy"
+    # Fixed keys apply; every searched key keeps the base config's value.
+    assert baseline.config["optimizer"] == "sgd"
+    assert all(baseline.config[d.key] == BASE.to_dict()[d.key] for d in SPACE.searched)
+
+
+def test_launch_records_the_contract_spec_and_queues_a_baseline(store: Store) -> None:
+    settings = SearchSettings(tuner="random", max_trials=4, time_budget_s=60)
+    study_id = launch_search(store, BASE, SPACE, settings)
+    study = store.study(study_id)
+    assert study.kind == "search"
+    spec = study.spec
+    assert spec["tuner"] == "random" and spec["max_trials"] == 4
+    assert spec["objective"] == {"name": "val_accuracy", "direction": "max"}
+    assert SearchSpace.from_list(spec["space"]) == SPACE
+    assert RunConfig.from_dict(spec["base"]) == BASE
+    assert spec["hyperband"] == {"max_epochs": 10, "factor": 3, "iterations": 1}
+    assert spec["keep_top"] == 3 and spec["time_budget_s"] == 60
+    (baseline,) = store.trials([spec["baseline_study"]])
+    assert baseline.status == Status.QUEUED
+    assert baseline.config == BASE.replace(optimizer="sgd").to_dict()  # the fixed key applies
+    state = search_state(store, study_id)
+    assert state["state"] == "queued"
+    assert state["trials_done"] == 0 and state["trials_planned"] == 4
+    assert state["budget_s"] == 60 and state["left_s"] == 60
+    assert state["best_trial"] is None
+
+
+def test_state_reports_the_best_trial_by_the_objective_direction(store: Store) -> None:
+    settings = SearchSettings(tuner="random", objective="val_loss", max_trials=3)
+    study_id = launch_search(store, BASE, SPACE, settings, baseline=False)
+    assert search_state(store, study_id)["objective"]["direction"] == "min"
+    ids = []
+    for number, loss in enumerate([0.9, 0.4, 0.7]):
+        trial_id = search_store.start_trial(store, study_id, f"{number:02d}", BASE, 1, "h:1")
+        store.finish_trial(trial_id, Status.COMPLETED, results={"objective": loss})
+        ids.append(trial_id)
+    again = search_store.start_trial(store, study_id, "01", BASE, 1, "h:1")
+    assert again == ids[1]  # the same tuner trial keeps its store trial
+    store.finish_trial(again, Status.COMPLETED, results={"objective": 0.4})
+    state = search_state(store, study_id)
+    assert state["best_trial"] == ids[1] and state["best_value"] == 0.4
+    assert state["trials_done"] == 3
+    assert [t.number for t in sorted(store.trials([study_id]), key=lambda t: t.id)] == [0, 1, 2]
+
+
+def test_resume_and_cancel_follow_the_search_state(store: Store) -> None:
+    settings = SearchSettings(tuner="random", max_trials=2, time_budget_s=10)
+    study_id = launch_search(store, BASE, SPACE, settings, baseline=False)
+    with pytest.raises(ConfigError, match="only a stopped search resumes"):
+        resume_search(store, study_id)
+    cancel_search(store, study_id)
+    assert search_state(store, study_id)["state"] == "cancelled"
+    search_store.set_state(store, study_id, "out_of_time", {"used_s": 10.0})
+    with pytest.raises(ConfigError, match="add time") as caught:
+        resume_search(store, study_id)
+    assert caught.value.field == "time_budget_s"
+    resume_search(store, study_id, extra_budget_s=30)
+    state = search_state(store, study_id)
+    assert state["state"] == "queued" and state["budget_s"] == 40 and state["left_s"] == 30
+    assert search_store.claim(store, "w:1") == study_id
+    assert search_state(store, study_id)["state"] == "running"
+
+
+def test_a_running_search_whose_worker_went_silent_reads_as_interrupted(store: Store) -> None:
+    study_id = launch_search(store, BASE, SPACE, SearchSettings(tuner="random"), baseline=False)
+    search_store.claim(store, "w:1")
+    with store._write() as db:
+        db.execute("UPDATE studies SET heartbeat_at=0 WHERE id=?", (study_id,))
+    assert search_state(store, study_id)["state"] == "interrupted"
+    resume_search(store, study_id)
+    assert search_state(store, study_id)["state"] == "queued"
+
+
+def test_hyperband_plan_counts_brackets_and_rounds() -> None:
+    # max_epochs 9, factor 3: bracket 2 trains 9 models 1 epoch, the best 3 to 3 epochs and the
+    # best 1 to 9; bracket 1 trains 5 models 3 epochs and the best 2 to 9; bracket 0 trains 3.
+    trials, epochs = hyperband_plan(9, 3)
+    assert trials == 9 + 3 + 1 + 5 + 2 + 3
+    assert epochs == (9 * 1 + 3 * 2 + 1 * 6) + (5 * 3 + 2 * 6) + 3 * 9
+    assert hyperband_plan(9, 3, iterations=2) == (2 * trials, 2 * epochs)
+
+
+def test_estimate_uses_a_measured_epoch_time_and_the_budget(store: Store) -> None:
+    settings = SearchSettings(tuner="random", max_trials=5, time_budget_s=60)
+    assert estimate_duration(BASE, SPACE, settings, None)["seconds"] is None
+    est = estimate_duration(BASE, SPACE, settings, 10.0)
+    assert est["epochs"] == 10 and est["seconds"] == 100 and est["capped"]
+    assert "time budget will end it first" in est["sentence"]
+    assert measured_epoch_seconds(store, BASE) is None
+    _, (trial_id,) = store.create_study("run", "single", [BASE])
+    store.add_epoch(trial_id, 0, {"loss": 1.0}, 2.0)
+    store.add_epoch(trial_id, 1, {"loss": 1.0}, 4.0)
+    assert measured_epoch_seconds(store, BASE) == 3.0
+    assert measured_epoch_seconds(store, BASE.replace(model="cnn")) is None
+    assert planned_trials(SPACE, settings.replace(tuner="hyperband", max_epochs=2, factor=2)) == 5
+
+
+def test_search_space_module_stays_free_of_tensorflow() -> None:
+    code = (
+        "import sys, core.worker.searches\n"
+        "heavy = ('tensorflow', 'keras', 'keras_tuner', 'streamlit')\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_missing_imagenet_weights_are_named_before_anything_is_queued(store: Store) -> None:
+    preset = presets()["report002"]  # a frozen ImageNet ResNet-50: no weights file offline
+    with pytest.raises(ConfigError, match="resnet50") as caught:
+        launch_search(store, preset.apply(), preset.space, preset.settings)
+    assert caught.value.field == "pretrained"
+    assert store.studies() == []
+
+
+def test_on_a_tie_the_trial_the_tuner_ranked_first_is_the_best(store: Store) -> None:
+    study_id = launch_search(store, BASE, SPACE, SearchSettings(tuner="random"), baseline=False)
+    ids = [search_store.start_trial(store, study_id, f"{n}", BASE, 1, "h:1") for n in range(3)]
+    for trial_id, rank in zip(ids, [None, 1, None], strict=True):
+        store.finish_trial(trial_id, Status.COMPLETED, results={"objective": 0.9, "rank": rank})
+    assert search_state(store, study_id)["best_trial"] == ids[1]
