@@ -72,9 +72,9 @@ class Variant:
         import tensorflow as tf
 
         from core.engine import optim
+        from core.engine.executor import make_deterministic
         from core.engine.models import build_model
         from core.engine.pipeline import make_dataset
-        from core.engine.training import make_deterministic
         from core.spec.config import RunConfig
 
         cfg = RunConfig(

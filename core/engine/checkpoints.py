@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from core.engine import optim
 from core.spec.params import FORKABLE
 from core.store import Store, Trial
 from core.store.checkpoint_files import (
-    checkpoint_cap,
     checkpoint_dir,
     checkpoint_path,
     saved_epochs,
@@ -78,35 +78,68 @@ def save(model: keras.Model, folder: Path, epoch: int, cap: int) -> Path | None:
 def restore(model: keras.Model, folder: Path, epoch: int) -> None:
     """Load the checkpoint of ``epoch`` into a model compiled like the one that saved it.
 
-    The optimizer is built first, so its variables (step count, moments, rate) load too.
+    The optimizer is built first, so its variables (step count, moments, rate) load too. The
+    whole file is read and checked before any variable changes, so a file that cannot be
+    read leaves the model as it was.
 
     Raises:
         FileNotFoundError: If there is no checkpoint for that epoch (dropped or never saved).
         ValueError: If the model or its optimizer has other variables than the saved ones.
+        OSError, EOFError, zipfile.BadZipFile: If the file cannot be read.
     """
     path = checkpoint_path(folder, epoch)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint of epoch {epoch + 1} in {folder}")
     model.optimizer.build(model.trainable_variables)
-    with np.load(path) as saved:
-        for prefix, variables in (
-            ("model", model.variables),
-            ("optimizer", model.optimizer.variables),
-        ):
-            count = sum(1 for key in saved.files if key.startswith(prefix + "_"))
-            if count != len(variables):
+    with np.load(path) as file:
+        saved = {key: file[key] for key in file.files}
+    pairs = []
+    for prefix, variables in (
+        ("model", model.variables),
+        ("optimizer", model.optimizer.variables),
+    ):
+        count = sum(1 for key in saved if key.startswith(prefix + "_"))
+        if count != len(variables):
+            raise ValueError(
+                f"the checkpoint of epoch {epoch + 1} holds {count} {prefix} variables, "
+                f"this {prefix} has {len(variables)}"
+            )
+        for i, variable in enumerate(variables):
+            value = saved[f"{prefix}_{i}"]
+            if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(
-                    f"the checkpoint of epoch {epoch + 1} holds {count} {prefix} variables, "
-                    f"this {prefix} has {len(variables)}"
+                    f"the checkpoint of epoch {epoch + 1} does not fit {variable.path}: "
+                    f"shape {value.shape}, not {variable.shape}"
                 )
-            for i, variable in enumerate(variables):
-                value = saved[f"{prefix}_{i}"]
-                if tuple(value.shape) != tuple(variable.shape):
-                    raise ValueError(
-                        f"the checkpoint of epoch {epoch + 1} does not fit {variable.path}: "
-                        f"shape {value.shape}, not {variable.shape}"
-                    )
-                variable.assign(value)
+            pairs.append((variable, value))
+    for variable, value in pairs:
+        variable.assign(value)
+
+
+def restore_latest(model: keras.Model, folder: Path, first: int, end: int) -> int | None:
+    """Load the newest readable checkpoint numbered ``first`` to ``end - 1`` into ``model``.
+
+    How a search trial stopped mid-way (a time budget, a kill) goes on: from the checkpoint
+    of its last finished epoch. A file that cannot be read (a disk that failed mid-write)
+    falls back to the one before it.
+
+    Args:
+        model: The compiled model about to train.
+        folder: The trial's checkpoint folder.
+        first: The first checkpoint number that belongs to this training.
+        end: One past the last.
+
+    Returns:
+        The number of the checkpoint loaded, or None when there was none to load (the
+        model is then left as it was).
+    """
+    for row in reversed([e for e in saved_epochs(folder) if first <= e < end]):
+        try:
+            restore(model, folder, row)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            continue
+        return row
+    return None
 
 
 def start_epoch(store: Store, trial: Trial, model: keras.Model, train_size: int, root: Path) -> int:
@@ -158,11 +191,6 @@ def start_epoch(store: Store, trial: Trial, model: keras.Model, train_size: int,
     return trial.fork_epoch + 1
 
 
-def callback(trial: Trial, root: Path) -> keras.callbacks.Callback:
-    """Return the callback that checkpoints ``trial`` after each epoch (``HPE_CHECKPOINT_CAP``)."""
-    return CheckpointCallback(checkpoint_dir(trial, root), checkpoint_cap())
-
-
 class CheckpointCallback(keras.callbacks.Callback):
     """Checkpoints the model after every epoch, writing the file off the training thread.
 
@@ -172,10 +200,11 @@ class CheckpointCallback(keras.callbacks.Callback):
     before it ends, so a finished trial has all its checkpoints.
     """
 
-    def __init__(self, folder: Path, cap: int) -> None:
+    def __init__(self, folder: Path, cap: int, offset: int = 0) -> None:
         super().__init__()
         self.folder = folder
         self.cap = cap
+        self.offset = offset  # the number of epoch 0's file (a search trial's later execution)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: list[Future] = []
 
@@ -184,7 +213,8 @@ class CheckpointCallback(keras.callbacks.Callback):
             return
         state = snapshot(self.model)
         self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._writer.submit(write, state, self.folder, epoch, self.cap))
+        row = self.offset + epoch
+        self._pending.append(self._writer.submit(write, state, self.folder, row, self.cap))
 
     def on_train_end(self, logs: dict | None = None) -> None:
         for future in self._pending:

@@ -84,8 +84,12 @@ def _available_bytes() -> int:
     return 0
 
 
-def headroom_bytes() -> tuple[int, str]:
-    """What a training step may still use, and a phrase saying where that figure comes from."""
+def headroom_bytes() -> tuple[int | None, str]:
+    """What a training step may still use, and a phrase saying where that figure comes from.
+
+    Under a cap, what the cap leaves beside what the worker already holds (0 when it holds
+    more); otherwise the machine's available memory, or None where it cannot be read.
+    """
     cap = os.environ.get(MEMORY_ENV, "").strip()
     if cap:
         try:
@@ -98,7 +102,7 @@ def headroom_bytes() -> tuple[int, str]:
                 f"of the worker's cap of {cap_bytes / _MIB:,.0f} MiB set by {MEMORY_ENV}, "
                 f"{used / _MIB:,.0f} MiB already in use"
             )
-    return _available_bytes(), "of the memory this machine has available"
+    return _available_bytes() or None, "of the memory this machine has available"
 
 
 def check_step_fits(model: Any, batch_size: int) -> None:
@@ -109,7 +113,7 @@ def check_step_fits(model: Any, batch_size: int) -> None:
     """
     need = step_bytes(model, batch_size)
     headroom, source = headroom_bytes()
-    if headroom <= 0 or need <= headroom:
+    if headroom is None or need <= headroom:  # nothing to judge by, or it fits
         return
     per_image = max(need / batch_size, 1.0)
     fits = int(headroom * 0.8 // per_image)

@@ -38,13 +38,15 @@ def log_dir(trial: Trial, root: Path | None = None) -> Path:
     return paths.runs_dir(root) / str(trial.study_id) / str(trial.id) / "logs"
 
 
-def tensorboard_callback(trial: Trial, root: Path | None = None) -> keras.callbacks.Callback:
-    """The TensorBoard callback of a trial: scalars once per epoch into :func:`log_dir`.
+def tensorboard_callback(folder: Path) -> keras.callbacks.Callback:
+    """The TensorBoard callback of a trial: scalars once per epoch into ``folder``.
 
-    Kept cheap: no weight histograms, images or graph, no profiling, nothing per batch.
+    ``folder`` is :func:`log_dir` of the trial (or a folder in it, one per execution of a
+    search trial). Kept cheap: no weight histograms, images or graph, no profiling, nothing
+    per batch.
     """
     return EpochTensorBoard(
-        log_dir=str(log_dir(trial, root)),
+        log_dir=str(folder),
         histogram_freq=0,
         write_graph=False,
         write_images=False,

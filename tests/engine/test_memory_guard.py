@@ -38,8 +38,9 @@ def test_a_step_over_the_cap_is_refused_naming_batch_size(
     monkeypatch.setenv(MEMORY_ENV, "100000")  # 100 GB: everything fits
     check_step_fits(model, 1_000)
     monkeypatch.setenv(MEMORY_ENV, "1")  # 1 MiB, less than this process already holds
-    # With nothing left, there is no headroom to judge by: nothing is refused.
-    check_step_fits(model, 1_000)
+    with pytest.raises(ConfigError, match="batch_size 1000 needs about") as caught:
+        check_step_fits(model, 1_000)
+    assert caught.value.field == "batch_size" and "0 MiB is free" in caught.value.message
 
 
 def test_the_message_says_what_fits(monkeypatch: pytest.MonkeyPatch) -> None:

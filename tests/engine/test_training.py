@@ -103,7 +103,7 @@ def test_an_error_fails_the_trial_with_a_message_and_traceback(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("core.engine.training.load_splits", broken)
+    monkeypatch.setattr("core.engine.executor.load_splits", broken)
     tid = _run(store, cache)
     trial = store.trial(tid)
     assert trial.status == Status.FAILED

@@ -21,11 +21,9 @@ This module imports TensorFlow and keras-tuner; only worker processes use it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import grpc
 import keras_tuner as kt
 
+from core.engine.executor import Heartbeat
 from core.engine.search.hypermodel import SearchHyperModel
 from core.engine.search.parts import (
     EPOCH_SECONDS,
@@ -168,20 +167,12 @@ def serve_as_chief(
         base = type(oracle)
         oracle.__class__ = type(f"Store{base.__name__}", (StoreOracleMixin, base), {})
         oracle.attach(store, study_id, clock, hypermodel, settings, on_trial)
-        done = threading.Event()
-
-        def beat() -> None:
-            while not done.wait(1.0):
-                with contextlib.suppress(Exception):
-                    oracle.beat()
-
-        thread = threading.Thread(target=beat, name="trial-beats", daemon=True)
-        thread.start()
+        heartbeat = Heartbeat(oracle.beat, 1.0, f"trial-beats-{study_id}")
+        heartbeat.start()
         try:
             tuner.search()  # blocks while the oracle serves, until all trials are done
         finally:
-            done.set()
-            thread.join()
+            heartbeat.stop()
     tuner.stopped = oracle.stop
     return tuner
 

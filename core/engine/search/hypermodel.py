@@ -1,15 +1,17 @@
 """The keras-tuner HyperModel of a search: ``hp`` values become a ``RunConfig``, then a model.
 
-Each trial's model is built and compiled the way a single run is
-(``core.engine.models.build_model``, ``core.engine.optim.compile_model``) and trained on the same
-``tf.data`` pipeline (``core.engine.pipeline.make_dataset``), so a trial and a run with the same
-config train alike. The data splits are loaded once per process for each image size a search uses.
+Each execution of a trial goes through the same pieces as a single run
+(``core.engine.executor``): the same splits, a model built, compiled and checked against the
+memory cap the same way, the same epoch-seeded ``tf.data`` pipeline and the same callbacks (the
+epoch recorder, a checkpoint per epoch, TensorBoard logs), so a trial and a run with the same
+config train alike. The data splits are loaded once per process for each image size a search
+uses.
 This module imports TensorFlow; only worker processes use it.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,16 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from core.engine import optim
-from core.engine.datasets import Splits, load_splits
-from core.engine.models import build_model
-from core.engine.pipeline import make_dataset
-from core.engine.training import make_deterministic
+from core.engine import checkpoints, optim
+from core.engine.datasets import Splits
+from core.engine.executor import (
+    EpochRecorder,
+    compiled_model,
+    dataset,
+    load_data,
+    standard_callbacks,
+    steps_per_epoch,
+)
 from core.spec.config import RunConfig
 from core.spec.search_space import (
     Dimension,
@@ -47,8 +54,24 @@ def declare(hp: kt.HyperParameters, dim: Dimension) -> None:
         hp.Float(dim.key, dim.low, dim.high, step=dim.step, sampling="log" if dim.log else "linear")
 
 
+@dataclass
+class Execution:
+    """What the tuner gives one execution of a trial: where its epochs, checkpoints and logs go.
+
+    Attributes:
+        recorder: The execution's epoch writer (rows numbered from ``recorder.offset``).
+        checkpoints: The trial's checkpoint folder, or None where none is kept (a tuner
+            working for a chief on another machine).
+        logs: Its TensorBoard folder, or None.
+    """
+
+    recorder: EpochRecorder
+    checkpoints: Path | None
+    logs: Path | None
+
+
 class SearchHyperModel(kt.HyperModel):
-    """Builds and trains the model of one trial of a search.
+    """Builds and trains the model of one trial of a search, the way a single run trains.
 
     Args:
         base: The config every trial starts from.
@@ -65,7 +88,7 @@ class SearchHyperModel(kt.HyperModel):
         self.space = space
         self.settings = settings
         self.root = root
-        self._splits: dict[tuple[Any, ...], Splits] = {}
+        self._splits: dict[tuple[Any, ...], tuple[Splits, tuple[Any, ...]]] = {}
 
     def declare_hyperparameters(self, hp: kt.HyperParameters) -> None:
         """Declare every searched dimension (keras-tuner calls this before the first trial)."""
@@ -78,57 +101,71 @@ class SearchHyperModel(kt.HyperModel):
 
     def splits(self, cfg: RunConfig) -> Splits:
         """The train, validation and test splits for a config (loaded once per image size)."""
+        return self._loaded(cfg)[0]
+
+    def data_key(self, cfg: RunConfig) -> tuple[Any, ...]:
+        """The key naming a config's splits in its ``config.json``."""
+        return self._loaded(cfg)[1]
+
+    def _loaded(self, cfg: RunConfig) -> tuple[Splits, tuple[Any, ...]]:
         key = (cfg.dataset, cfg.validation_split, cfg.seed, cfg.img_size)
         if key not in self._splits:
-            self._splits[key] = load_splits(*key[:3], self.root, cfg.img_size)
+            self._splits[key] = load_data(cfg, self.root)
         return self._splits[key]
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        """A compiled model for the trial's config."""
+        """A compiled model for the trial's config, refused if a step cannot fit in memory."""
         self.declare_hyperparameters(hp)
         cfg = self.config(hp)
-        splits = self.splits(cfg)
-        make_deterministic(cfg.seed)
-        model = build_model(
-            cfg, splits.input_shape, splits.num_classes, x_sample=splits.x_train, root=self.root
-        )
-        optim.compile_model(model, cfg, self.steps(cfg), splits.num_classes)
-        return model
+        return compiled_model(cfg, self.splits(cfg), self.root)
 
     def steps(self, cfg: RunConfig) -> int:
         """Batches per epoch."""
-        return math.ceil(len(self.splits(cfg).x_train) / cfg.batch_size)
+        return steps_per_epoch(cfg, self.splits(cfg))
 
     def data(self, cfg: RunConfig, part: str, batch: int | None = None) -> Any:
         """The ``tf.data`` pipeline of one split (``train``, ``val`` or ``test``)."""
-        splits = self.splits(cfg)
-        x, y = {
-            "train": (splits.x_train, splits.y_train),
-            "val": (splits.x_val, splits.y_val),
-            "test": (splits.x_test, splits.y_test),
-        }[part]
-        labels = optim.prepare_labels(y, cfg, splits.num_classes)
-        training = part == "train"
-        return make_dataset(
-            x, labels, batch or cfg.batch_size, cfg.seed, cfg.augment, training=training
-        )
+        return dataset(cfg, self.splits(cfg), part, batch)
 
     def fit(
         self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any
     ) -> keras.callbacks.History:
-        """Train the trial's model; keras-tuner passes the callbacks, and Hyperband the epochs."""
+        """Train one execution of the trial's model, as a single run of its config trains.
+
+        keras-tuner passes its callbacks, and Hyperband the epochs; the tuner passes the
+        ``execution`` (:class:`Execution`). An execution stopped mid-way (a time budget, a
+        killed worker) goes on from the checkpoint of its last finished epoch.
+        """
         cfg = self.config(hp)
-        callbacks = list(kwargs.get("callbacks", []))
-        history = model.fit(
-            self.data(cfg, "train"),
-            validation_data=self.data(cfg, "val"),
-            epochs=int(kwargs.get("epochs") or cfg.epochs),
-            initial_epoch=int(kwargs.get("initial_epoch") or 0),
+        splits = self.splits(cfg)
+        steps = self.steps(cfg)
+        end = int(kwargs.get("epochs") or cfg.epochs)
+        start = int(kwargs.get("initial_epoch") or 0)
+        execution: Execution | None = kwargs.get("execution")
+        if execution is None:  # no store to report to: optimization callbacks only
+            extra = optim.callbacks(cfg, steps)
+        else:
+            offset = execution.recorder.offset
+            if execution.checkpoints is not None:
+                row = checkpoints.restore_latest(
+                    model, execution.checkpoints, offset + start, offset + end
+                )
+                if row is not None:  # weights, optimizer state and step count restored
+                    start = row - offset + 1
+            extra = standard_callbacks(
+                cfg, steps, execution.recorder, execution.checkpoints, execution.logs
+            )
+        return model.fit(
+            # Epoch e's order and augmentations depend on (seed, e) only, as in a single run.
+            dataset(cfg, splits, "train", span=(start, end)),
+            validation_data=dataset(cfg, splits, "val"),
+            epochs=end,
+            initial_epoch=start,
+            steps_per_epoch=steps,
             shuffle=False,  # the dataset shuffles itself, seeded
-            callbacks=[*callbacks, *optim.callbacks(cfg, self.steps(cfg))],
+            callbacks=[*kwargs.get("callbacks", []), *extra],
             verbose=0,
         )
-        return history
 
 
 def best_value(values: list[float], direction: str) -> float | None:

@@ -1,4 +1,4 @@
-"""Pieces of a running search: its clock and heartbeat, its stop signal, per-epoch backups.
+"""Pieces of a running search: its clock and heartbeat, its stop signal, its trials' ends.
 
 This module imports TensorFlow and keras-tuner; only worker processes use it.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from core.engine.executor import Heartbeat
+from core.spec.config import ConfigError
 from core.store import Epoch, Status, Store
 from core.store import searches as search_store
 
@@ -33,31 +34,6 @@ class SearchStopped(kt.errors.FatalError):
         self.note = note
 
 
-class Backup(keras.callbacks.BackupAndRestore):
-    """Per-epoch backup of one execution; kept (not deleted) when the search stops mid-trial.
-
-    A worker killed while a backup is being written leaves a file no one can read. Keras's
-    double checkpoint keeps the previous epoch's backup for that case; if that cannot be read
-    either, the execution starts again from its first epoch instead of failing the trial.
-    """
-
-    keep = False
-
-    def __init__(self, backup_dir: str) -> None:
-        super().__init__(backup_dir, double_checkpoint=True)
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        try:
-            super().on_train_begin(logs)
-        except (OSError, ValueError, KeyError):
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
-            self.model._initial_epoch = 0  # what BackupAndRestore sets after a restore
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        if not self.keep:
-            super().on_train_end(logs)
-
-
 class SearchClock:
     """Counts the search's time over all its runs and beats its heartbeat in the store."""
 
@@ -69,8 +45,7 @@ class SearchClock:
         self.budget_s = budget_s
         self.cancel = threading.Event()
         self._start = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="search-beat", daemon=True)
+        self._heartbeat = Heartbeat(self.beat, 1.0, f"search-beat-{study_id}")
 
     @property
     def used_s(self) -> float:
@@ -87,21 +62,13 @@ class SearchClock:
         if progress.get("cancel"):
             self.cancel.set()
 
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                self.beat()
-            except Exception:  # noqa: BLE001 - a busy store must not kill the heartbeat
-                continue
-
     def __enter__(self) -> SearchClock:
         self.beat()
-        self._thread.start()
+        self._heartbeat.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._heartbeat.stop()
         self.beat()
 
 
@@ -138,11 +105,14 @@ def finish_store_trial(
         store.finish_trial(trial_id, Status.COMPLETED, results=results)
         return
     lines = (message or "").strip().splitlines()
+    # keras-tuner keeps the traceback; its last line names the exception. A ConfigError's own
+    # text ("batch_size: ...") is what a person reads, as for a single run.
+    error = lines[-1].removeprefix(f"{ConfigError.__module__}.ConfigError: ") if lines else ""
     store.finish_trial(
         trial_id,
         Status.FAILED,
         results=results,
-        error=lines[-1] if lines else "The trial failed.",
+        error=error or "The trial failed.",
         traceback=message,
     )
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import os
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,21 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from core.engine.schedules import current_learning_rate
-from core.engine.search.hypermodel import SearchHyperModel
+from core.engine import run_logs
+from core.engine.executor import EpochRecorder, TrialMonitor
+from core.engine.search.hypermodel import Execution, SearchHyperModel
 from core.engine.search.parts import (
     EPOCH_SECONDS,
-    Backup,
     SearchClock,
     SearchStopped,
     finish_store_trial,
     rss_mib,
     stored_history,
 )
-from core.engine.training import TrialMonitor
 from core.spec.search_space import SearchSettings
 from core.store import Store
 from core.store import searches as search_store
+from core.store.checkpoint_files import checkpoint_dir
 
 TUNER_CLASSES = {
     "random": kt.RandomSearch,
@@ -61,10 +60,8 @@ class StoreTunerMixin:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.trial_ids: dict[str, int] = {}
         self._monitor: TrialMonitor | None = None
-        self._backup: Backup | None = None
         self._stop: SearchStopped | None = None
         self._execution = 0
-        self._epoch_start = 0.0
         self.on_trial: Callable[[int], None] | None = None  # told each finished store trial
         self.trials_here = 0  # trials ended in this process
         self.trials_per_process: int | None = None  # hand the search on after this many
@@ -121,9 +118,7 @@ class StoreTunerMixin:
         self._execution += 1
         if execution < self._executions_done(trial):  # it finished before the search stopped
             return self._stored_history(trial, execution)
-        backup_dir = Path(self.project_dir) / "backup" / f"{trial.trial_id}-{execution}"
-        self._backup = Backup(str(backup_dir))
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), self._backup]
+        kwargs["execution"] = self._execution_of(trial, execution)
         history = super()._build_and_fit_model(trial, *args, **kwargs)
         if self._stop is not None:
             raise self._stop
@@ -131,6 +126,39 @@ class StoreTunerMixin:
             store_id = self.trial_ids[trial.trial_id]
             search_store.set_results(self.store, store_id, {"executions_done": execution + 1})
         return self._with_earlier_epochs(trial, execution, history)
+
+    def _execution_of(self, trial: kt.engine.trial.Trial, execution: int) -> Execution:
+        """Where one execution's epochs, checkpoints and logs go (``core.engine.executor``).
+
+        Its epoch rows follow the earlier executions' (execution × the trial's epochs). Here
+        they go to the store trial, with a checkpoint per epoch and TensorBoard logs in its run
+        folder; a tuner working for a chief reports them to the chief's oracle instead.
+        """
+        cfg = self.hypermodel.config(trial.hyperparameters)
+        steps = self.hypermodel.steps(cfg)
+        offset = execution * cfg.epochs
+        if self.remote:
+
+            def report(row: int, metrics: dict[str, float], seconds: float) -> None:
+                # The chief's oracle writes the store and scores the trial from these reports.
+                self.oracle.update_trial(
+                    trial.trial_id, {**metrics, EPOCH_SECONDS: seconds}, step=row
+                )
+
+            recorder = EpochRecorder(report, None, cfg.epochs, steps, offset)
+            return Execution(recorder, None, None)
+        store_trial = self.store.trial(self.trial_ids[trial.trial_id])
+        if self._monitor is not None:
+            self._monitor.update(execution=execution + 1, batches=steps)
+
+        def write(row: int, metrics: dict[str, float], seconds: float) -> None:
+            self.store.add_epoch(store_trial.id, row, metrics, seconds)
+
+        recorder = EpochRecorder(write, self._monitor, cfg.epochs, steps, offset)
+        logs = run_logs.log_dir(store_trial, self.hypermodel.root)
+        if self.executions_per_trial > 1:
+            logs = logs / f"execution_{execution + 1}"
+        return Execution(recorder, checkpoint_dir(store_trial, self.hypermodel.root), logs)
 
     def _executions_done(self, trial: kt.engine.trial.Trial) -> int:
         """Executions of the trial that finished in an earlier run of the search."""
@@ -160,34 +188,14 @@ class StoreTunerMixin:
             history.history[name] = [e.metrics.get(name) for e in earlier] + list(values)
         return history
 
-    def on_epoch_begin(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None) -> None:
-        self._epoch_start = time.perf_counter()
-        if self._monitor is not None:
-            self._monitor.update(epoch=epoch + 1, execution=self._execution)
-
-    def on_batch_end(self, trial: Any, model: keras.Model, batch: int, logs: Any = None) -> None:
-        if self._monitor is not None:
-            self._monitor.update(batch=batch + 1)
-            if self._monitor.cancelled.is_set():
-                self.clock.cancel.set()
-                model.stop_training = True
-
     def on_epoch_end(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None) -> None:
-        seconds = time.perf_counter() - self._epoch_start
-        metrics = {k: float(v) for k, v in (logs or {}).items()}
-        metrics["learning_rate"] = current_learning_rate(model.optimizer)
-        offset = (self._execution - 1) * self.hypermodel.config(trial.hyperparameters).epochs
-        if self.remote:  # to the chief; its oracle also scores the trial from these reports
-            self.oracle.update_trial(
-                trial.trial_id, {**metrics, EPOCH_SECONDS: seconds}, step=offset + epoch
-            )
-            return
-        self.store.add_epoch(self.trial_ids[trial.trial_id], offset + epoch, metrics, seconds)
+        # The epoch itself was recorded by the execution's EpochRecorder; here the search
+        # decides whether to go on.
+        if self.remote:
+            return  # the chief's oracle decides when the search ends
         self._check_stop()
         if self._stop is not None:
             model.stop_training = True
-            if self._backup is not None:
-                self._backup.keep = True  # the backup of this epoch is what Resume starts from
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
@@ -208,6 +216,8 @@ class StoreTunerMixin:
     def _check_stop(self) -> None:
         if self._stop is not None:
             return
+        if self._monitor is not None and self._monitor.cancelled.is_set():
+            self.clock.cancel.set()  # a cancel of the running trial cancels the search
         if self.clock.cancel.is_set():
             self._stop = SearchStopped("cancelled", "Cancelled")
         elif self.clock.out_of_time():

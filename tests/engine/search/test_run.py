@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from core.engine.memory_guard import MEMORY_ENV
+from core.engine.run_logs import log_dir
 from core.spec.config import RunConfig
 from core.store import Status, Store
 from core.store import searches as search_store
+from core.store.checkpoint_files import checkpoint_dir, saved_epochs
 from core.worker.searches import (
     SearchSettings,
     SearchSpace,
@@ -79,6 +82,43 @@ def test_each_tuner_records_every_trial_with_its_epochs_and_keeps_the_best(
     weights = list((cache / "tuning" / str(study_id)).glob("trial_*/*.weights.h5"))
     assert len(weights) == 1  # only the kept trial's weights are left
     assert not (cache / "tuning" / str(study_id) / "backup").exists()
+
+
+def test_a_search_trial_trains_through_the_same_path_as_a_run(store: Store, cache: Path) -> None:
+    # Two executions per trial: each records its epochs after the other's, with its own
+    # checkpoints and logs; the kept trial is saved like a run, per-class results included.
+    settings = SearchSettings(tuner="random", max_trials=2, keep_top=1, executions_per_trial=2)
+    study_id = launch_search(store, BASE.replace(epochs=2), SPACE, settings, baseline=False)
+    assert _run(store, study_id, cache) == "done"
+
+    trials = store.trials([study_id])
+    best = store.trial(search_state(store, study_id)["best_trial"])
+    for trial in trials:
+        assert [e.epoch for e in store.epochs(trial.id)] == [0, 1, 2, 3]
+        for execution in (1, 2):
+            events = (log_dir(trial, cache) / f"execution_{execution}").rglob("events.out.*")
+            assert any(events), (trial.id, execution)
+        kept_checkpoints = saved_epochs(checkpoint_dir(trial, cache))
+        assert kept_checkpoints == ([0, 1, 2, 3] if trial.id == best.id else [])
+    classes = best.results["classes"]
+    assert len(classes["f1"]) == 10 and len(classes["confusion"]) == 10
+    assert best.results["sizes"]["test"] == sum(map(sum, classes["confusion"]))
+    assert best.results["input_shape"] == [8, 8, 1]
+    grid = best.results["artifacts"].get("misclassified")
+    assert grid is None or Path(grid).is_file()
+
+
+def test_a_search_trial_whose_step_cannot_fit_fails_naming_batch_size(
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "1")  # 1 MiB, less than any step needs
+    settings = SearchSettings(tuner="random", max_trials=1, keep_top=1)
+    study_id = launch_search(store, BASE, SPACE, settings, baseline=False)
+    _run(store, study_id, cache)
+    (trial,) = store.trials([study_id])
+    assert trial.status == Status.FAILED
+    assert trial.error.startswith("batch_size: One training step at batch_size 64 needs")
+    assert store.epochs(trial.id) == []  # refused before training
 
 
 def test_time_budget_stops_the_trial_and_resume_continues_it_from_its_epoch(

@@ -1,0 +1,401 @@
+"""The one way a trial trains: its data, its compiled model, its callbacks and its saved result.
+
+Every trial goes through here: a single run, a sweep member, a fold, a fork, a promotion
+(``core.engine.training.run_trial``) and each execution of a search trial, which keras-tuner
+builds and fits through ``core.engine.search.hypermodel`` with the callbacks its tuner adds
+(``core.engine.search.tuner``). So every trial
+
+* loads its splits the same way (:func:`load_data`) and builds a model seeded and compiled the
+  same way, refused before it starts when a training step cannot fit in memory
+  (:func:`compiled_model`);
+* records its epochs through one writer (:class:`EpochRecorder`), reports its batches and
+  heartbeats through one monitor (:class:`TrialMonitor`, on one :class:`Heartbeat` thread), and
+  keeps a checkpoint per epoch and TensorBoard logs (:func:`standard_callbacks`);
+* is tested and saved by one saver (:func:`save_results`): the model, its weights, its
+  ``config.json``, per-class results and the grid of misclassified test images.
+
+This module imports TensorFlow; only worker processes use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.data import fingerprint
+from core.engine import checkpoints, memory_guard, optim, run_logs
+from core.engine.datasets import Splits, load_splits, merge_validation
+from core.engine.evaluation import evaluate_classes, misclassified_grid
+from core.engine.folds import load_fold
+from core.engine.models import build_model, summary_rows
+from core.engine.pipeline import make_dataset
+from core.engine.schedules import current_learning_rate
+from core.spec.config import RunConfig
+from core.store import Store
+from core.store.checkpoint_files import checkpoint_cap
+
+logger = logging.getLogger(__name__)
+
+# Called with (epoch row, metrics, seconds) for each finished epoch.
+EpochSink = Callable[[int, dict[str, float], float], None]
+
+
+class Heartbeat:
+    """A daemon thread that calls ``beat`` every ``interval`` seconds until stopped.
+
+    A failing beat (a store busy for a moment) is logged and retried at the next interval,
+    never allowed to end the thread: the trial must go on, and a dead heartbeat would have it
+    reaped as interrupted. The same failure is logged once until a beat succeeds again.
+    """
+
+    def __init__(self, beat: Callable[[], None], interval: float, name: str) -> None:
+        self.beat = beat
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._failing: str | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except Exception as exc:  # noqa: BLE001 - logged; the next beat tries again
+                text = f"{type(exc).__name__}: {exc}"
+                if text != self._failing:
+                    logger.warning("%s: a heartbeat failed (%s); retrying", self._thread.name, text)
+                self._failing = text
+            else:
+                self._failing = None
+
+    def start(self) -> None:
+        """Start beating (the first beat comes after one interval)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating and wait for the thread to end."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+class TrialMonitor:
+    """Carries progress from the training loop to the store, and cancel requests back.
+
+    Use as a context manager: a :class:`Heartbeat` writes the latest progress and a heartbeat
+    every ``interval`` seconds and sets ``cancelled`` when someone asked to stop the trial.
+    """
+
+    def __init__(self, store: Store, trial_id: int, interval: float = 0.5) -> None:
+        self.store = store
+        self.trial_id = trial_id
+        self.cancelled = threading.Event()
+        self._progress: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._heartbeat = Heartbeat(self.beat, interval, f"heartbeat-{trial_id}")
+
+    def update(self, **fields: Any) -> None:
+        """Merge fields into the progress the next heartbeat will write."""
+        with self._lock:
+            self._progress.update(fields)
+
+    def beat(self) -> None:
+        """Write progress and heartbeat now; note a cancel request if there is one."""
+        with self._lock:
+            progress = dict(self._progress)
+        if self.store.heartbeat(self.trial_id, progress):
+            self.cancelled.set()
+
+    def __enter__(self) -> TrialMonitor:
+        self.beat()
+        self._heartbeat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._heartbeat.stop()
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """The one epoch writer: each finished epoch's metrics to a sink, batch progress, cancel.
+
+    Metrics are the epoch's logs as floats plus the optimizer's ``learning_rate``. An epoch
+    whose metrics are not all finite marks the trial diverged (``diverged_epoch``) and stops
+    it. Epoch rows are numbered from ``offset`` (an execution of a search trial after the
+    first, see ``core.engine.search.tuner``).
+
+    Args:
+        sink: Where each epoch goes: ``store.add_epoch`` for the trial, or a report to a
+            search's chief.
+        monitor: Batch progress and the cancel flag (None: nothing reported, no cancel).
+        epochs: Epochs the fit runs to, for the time left.
+        steps: Batches per epoch.
+        offset: The row number of epoch 0.
+        on_epoch: Also called with each epoch's (epoch, metrics, seconds).
+    """
+
+    # Only touches a lock-protected dict and an Event in the batch hook, so Keras may call it
+    # from its callback thread without syncing the training loop every batch.
+    async_safe = True
+
+    def __init__(
+        self,
+        sink: EpochSink,
+        monitor: TrialMonitor | None,
+        epochs: int,
+        steps: int,
+        offset: int = 0,
+        on_epoch: Callable[[int, dict[str, float], float], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.sink = sink
+        self.monitor = monitor
+        self.epochs = epochs
+        self.steps = steps
+        self.offset = offset
+        self.on_epoch = on_epoch
+        self.diverged_epoch: int | None = None
+        self._train_start = 0.0
+        self._epoch_start = 0.0
+        self._epoch = 0
+        self._first = 0
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether someone asked the trial to stop."""
+        return self.monitor is not None and self.monitor.cancelled.is_set()
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._train_start = time.perf_counter()
+        self._first = -1
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+        if self._first < 0:
+            self._first = epoch
+        self._epoch_start = time.perf_counter()
+        if self.monitor is not None:
+            self.monitor.update(phase="training", epoch=epoch + 1, batch=0)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.monitor is None:
+            return
+        done = (self._epoch - self._first) * self.steps + batch + 1
+        left = (self.epochs - self._first) * self.steps - done
+        elapsed = time.perf_counter() - self._train_start
+        self.monitor.update(batch=batch + 1, eta_s=round(elapsed / done * max(0, left), 1))
+        if self.cancelled:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        metrics["learning_rate"] = current_learning_rate(self.model.optimizer)
+        if not all(math.isfinite(v) for v in metrics.values()):
+            self.diverged_epoch = epoch
+            self.model.stop_training = True
+            metrics = {k: (v if math.isfinite(v) else float("nan")) for k, v in metrics.items()}
+        self.sink(self.offset + epoch, metrics, seconds)
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, metrics, seconds)
+        if self.cancelled:
+            self.model.stop_training = True
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic.
+
+    Together with the seeded pipeline this makes a run repeat exactly: same initial weights,
+    batches, augmentations and dropout masks, hence the same metrics. Op determinism stays on
+    for the rest of the process (TensorFlow has no public way back); on a 2-core CPU it cost a
+    few per cent of training speed in ``benchmarks/augmentation.py``.
+
+    Args:
+        seed: The run's seed.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def load_data(
+    cfg: RunConfig, root: Path, fold: int | None = None, promoted: bool = False
+) -> tuple[Splits, tuple[Any, ...]]:
+    """Load a trial's splits, and the key that names them in its ``config.json``.
+
+    Args:
+        cfg: The trial's config.
+        root: The cache folder.
+        fold: The fold held out for validation, in a k-fold study; else None.
+        promoted: A promotion trains on training and validation images together.
+
+    Returns:
+        The splits and their key (dataset, split, seed, image size, fold[, "promoted"]).
+    """
+    if fold is None:
+        splits = load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root, cfg.img_size)
+    else:
+        splits = load_fold(cfg, fold, root)
+    key: tuple[Any, ...] = (cfg.dataset, cfg.validation_split, cfg.seed, cfg.img_size, fold)
+    if promoted:
+        splits, key = merge_validation(splits), (*key, "promoted")
+    return splits, key
+
+
+def steps_per_epoch(cfg: RunConfig, splits: Splits) -> int:
+    """Batches in one epoch of the training split."""
+    return math.ceil(len(splits.x_train) / cfg.batch_size)
+
+
+def compiled_model(cfg: RunConfig, splits: Splits, root: Path) -> keras.Model:
+    """Seed, build and compile a trial's model; refuse it first if a step cannot fit.
+
+    Raises:
+        ConfigError: (field ``batch_size``) when a training step would not fit in the
+            worker's memory (``core.engine.memory_guard``).
+    """
+    make_deterministic(cfg.seed)
+    classes = splits.num_classes
+    model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
+    optim.compile_model(model, cfg, steps_per_epoch(cfg, splits), classes)
+    memory_guard.check_step_fits(model, cfg.batch_size)  # fail clearly, not by a killed worker
+    return model
+
+
+def dataset(
+    cfg: RunConfig,
+    splits: Splits,
+    part: str,
+    batch: int | None = None,
+    span: tuple[int, int] | None = None,
+) -> Any:
+    """The ``tf.data`` pipeline of one split (``train``, ``val`` or ``test``).
+
+    Args:
+        cfg: The trial's config (labels, augmentation, seed).
+        splits: Its splits.
+        part: Which split.
+        batch: Batch size (default: the config's).
+        span: For training, the epochs (start, end) one dataset yields, each seeded by its
+            number, so a run continued from epoch k reads the batches it would have read.
+    """
+    x, y = {
+        "train": (splits.x_train, splits.y_train),
+        "val": (splits.x_val, splits.y_val),
+        "test": (splits.x_test, splits.y_test),
+    }[part]
+    labels = optim.prepare_labels(y, cfg, splits.num_classes)
+    training = part == "train"
+    return make_dataset(x, labels, batch or cfg.batch_size, cfg.seed, cfg.augment, training, span)
+
+
+def standard_callbacks(
+    cfg: RunConfig,
+    steps: int,
+    recorder: EpochRecorder,
+    checkpoint_folder: Path | None,
+    log_folder: Path | None,
+) -> list[keras.callbacks.Callback]:
+    """Every trial's callbacks, in order: the epoch recorder, optimization, logs, checkpoints.
+
+    The recorder comes first so it records each epoch's rate before a plateau callback cuts
+    it. Checkpoint files are numbered like the recorder's rows.
+
+    Args:
+        cfg: The trial's config (schedules, early stopping).
+        steps: Batches per epoch.
+        recorder: The trial's epoch writer.
+        checkpoint_folder: Where its per-epoch checkpoints go (None: none kept).
+        log_folder: Where its TensorBoard logs go (None: none written).
+    """
+    found: list[keras.callbacks.Callback] = [recorder, *optim.callbacks(cfg, steps)]
+    if log_folder is not None:
+        found.append(run_logs.tensorboard_callback(log_folder))
+    if checkpoint_folder is not None:
+        found.append(
+            checkpoints.CheckpointCallback(
+                checkpoint_folder, checkpoint_cap(), offset=recorder.offset
+            )
+        )
+    return found
+
+
+def save_results(
+    model: keras.Model,
+    cfg: RunConfig,
+    splits: Splits,
+    folder: Path,
+    data_key: tuple[Any, ...],
+    **origin: Any,
+) -> dict[str, Any]:
+    """Test a trained model and save what a finished trial hands over; return its results.
+
+    One predict pass over the test set gives the per-class results and the grid of
+    misclassified images (``core.engine.evaluation``); the model, its weights and its
+    ``config.json`` (with the seed, a fingerprint of the splits and library versions) go into
+    ``folder``.
+
+    Args:
+        model: The trained model.
+        cfg: Its config.
+        splits: The splits it trained on.
+        folder: The trial's run folder (created if needed).
+        data_key: The splits' key (:func:`load_data`).
+        **origin: What ``config.json`` also records (``study``, ``trial``).
+
+    Returns:
+        Test metrics, the model's size and summary, split sizes, class names, input shape,
+        per-class results and the artifacts' paths.
+    """
+    test = dataset(cfg, splits, "test", 256)
+    scores = model.evaluate(test, verbose=0, return_dict=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    artifacts = {
+        "model": str(folder / "model.keras"),
+        "weights": str(folder / "model.weights.h5"),
+        "config": str(folder / "config.json"),
+    }
+    probs = model.predict(test, verbose=0)
+    class_result = evaluate_classes(splits.y_test, probs, splits.class_names)
+    grid_path = folder / "misclassified.png"
+    if misclassified_grid(
+        splits.x_test, splits.y_test, probs.argmax(axis=1), splits.class_names, grid_path
+    ):
+        artifacts["misclassified"] = str(grid_path)
+    optim.compile_for_export(model, cfg, splits.num_classes)
+    model.save(artifacts["model"])
+    model.save_weights(artifacts["weights"])
+    provenance = fingerprint.provenance(
+        cfg, fingerprint.data_fingerprint(splits, data_key), **origin
+    )
+    Path(artifacts["config"]).write_text(fingerprint.config_document(cfg, provenance))
+    return {
+        "test_loss": float(scores["loss"]),
+        "test_accuracy": float(scores["accuracy"]),
+        **{f"test_{name}": float(scores[name]) for name in ("f1", "top5") if name in scores},
+        "params": int(model.count_params()),
+        "summary": summary_rows(model),
+        "sizes": {
+            "train": len(splits.x_train),
+            "validation": len(splits.x_val),
+            "test": len(splits.x_test),
+        },
+        "class_names": list(splits.class_names),
+        "input_shape": list(splits.input_shape),
+        "classes": class_result,
+        "artifacts": artifacts,
+    }
+
+
+def best_epoch(history: dict[str, list[float]], monitor: str) -> int | None:
+    """The epoch early stopping judges best: lowest loss or highest accuracy of ``monitor``."""
+    values = history.get(monitor, [])
+    if not values:
+        return None
+    return int(np.nanargmax(values) if "accuracy" in monitor else np.nanargmin(values))
