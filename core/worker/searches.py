@@ -31,7 +31,6 @@ cancelled search again, optionally with more time; :func:`cancel_search` stops o
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Any
 
 from core.data.checks import check_configs
@@ -53,7 +52,7 @@ from core.spec.search_space import (
     trial_config,
     validate_search,
 )
-from core.store import HEARTBEAT_TIMEOUT_S, Status, Store
+from core.store import Status, Store
 from core.store import searches as search_store
 from core.store.searches import FINAL_STATES, SEARCH_KIND, STATES, search_parts
 
@@ -342,11 +341,8 @@ def estimate_duration(
 
 def _checked_row(store: Store, study_id: int) -> search_store.SearchRow:
     """The search's row; a running search whose worker went silent reads as interrupted."""
-    row = search_store.read(store, study_id)
-    if row.state == "running" and time.time() - (row.heartbeat_at or 0) > HEARTBEAT_TIMEOUT_S:
-        search_store.reap(store)
-        row = search_store.read(store, study_id)
-    return row
+    search_store.reap(store)  # one read without the write lock when no search went silent
+    return search_store.read(store, study_id)
 
 
 def _space_and(spec: dict[str, Any], settings: SearchSettings) -> tuple[SearchSpace, Any]:
