@@ -37,6 +37,7 @@ from core.data.checks import check_configs
 from core.data.names import run_title
 from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
+from core.spec.durations import format_duration
 from core.spec.plan import plan_run
 from core.spec.search_space import (
     KINDS,
@@ -326,9 +327,11 @@ def estimate_duration(
     else:
         sentence = (
             f"{trials} trials, {epochs} epochs at about {seconds_per_epoch:.1f} s each: "
-            f"about {_duration(seconds)}"
+            f"about {format_duration(seconds)}"
         )
-        sentence += f"; the {_duration(budget)} time budget will end it first." if capped else "."
+        if capped:
+            sentence += f"; the {format_duration(budget)} time budget will end it first"
+        sentence += "."
     return {
         "trials": trials,
         "epochs": epochs,
@@ -347,11 +350,3 @@ def _checked_row(store: Store, study_id: int) -> search_store.SearchRow:
 
 def _space_and(spec: dict[str, Any], settings: SearchSettings) -> tuple[SearchSpace, Any]:
     return SearchSpace.from_list(spec["space"]), settings
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -13,10 +13,10 @@ import streamlit as st
 
 from core.analysis.diagnosis import failure_clusters
 from core.spec.config import ConfigError
+from core.spec.durations import format_duration
 from core.store import Store, Study, Trial
 from core.views import tune_charts
 from core.views import tune_tables as tune_views
-from core.views.charts import format_duration
 from core.views.diagnosis_chart import add_cluster_notes
 from core.views.runs import overlay_figure
 from core.worker.launch import ensure_worker
