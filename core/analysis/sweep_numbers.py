@@ -23,7 +23,7 @@ import pandas as pd
 from core.data.checks import train_size
 from core.spec.config import ConfigError, RunConfig
 from core.spec.sweeps import SweepSpec
-from core.store import Epoch, Status, Store, Trial
+from core.store import Epoch, Status, Trial
 
 # Seconds per epoch is the median over a run's epochs: the first epoch also builds the model's
 # graph, which a mean would spread over short runs.
@@ -231,26 +231,3 @@ def progress_line(trials: Sequence[Trial]) -> str:
         if count:
             parts.append(f"{count} {status}")
     return " · ".join(parts)
-
-
-class EpochReader:
-    """Keeps the epochs of a study's runs, reading from the store only what is new.
-
-    A live view calls ``update`` on every poll: each run still going is asked for the epochs
-    after the last one held, and a run that has ended is read one last time and then left alone.
-    """
-
-    def __init__(self) -> None:
-        self.epochs: dict[int, list[Epoch]] = {}
-        self._done: set[int] = set()
-
-    def update(self, store: Store, trials: Sequence[Trial]) -> dict[int, list[Epoch]]:
-        """Bring the held epochs up to date with ``trials`` (as just read); return them."""
-        for trial in trials:
-            if trial.id in self._done:
-                continue
-            held = self.epochs.setdefault(trial.id, [])
-            held.extend(store.epochs(trial.id, after=held[-1].epoch if held else -1))
-            if trial.status.finished:
-                self._done.add(trial.id)
-        return self.epochs

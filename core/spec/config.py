@@ -179,7 +179,7 @@ class RunConfig:
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Parse a ``key=value`` string from the command line.
 
-    The value is read as JSON when it parses (numbers, booleans), else kept as a string.
+    The value is read by ``parse_value``: JSON when it parses (numbers, booleans), else text.
 
     Raises:
         ConfigError: if there is no ``=`` or the key is unknown.
@@ -190,11 +190,20 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ConfigError("--set", f"expected key=value, got {text!r}.")
     if key not in {f.name for f in fields(RunConfig)}:
         raise ConfigError(key, "unknown setting.")
+    return key, parse_value(raw)
+
+
+def parse_value(text: str) -> Any:
+    """Read a value a person typed: as JSON when it parses, else as the text, stripped.
+
+    ``3`` is 3, ``1e-4`` is 0.0001, ``true`` is True and ``[16, 32]`` a list; ``sgd`` stays
+    ``"sgd"``. The command line's ``--set``, a sweep's values and a search's choices all read
+    their values this way.
+    """
     try:
-        value = json.loads(raw)
+        return json.loads(text)
     except json.JSONDecodeError:
-        value = raw.strip()
-    return key, value
+        return text.strip()
 
 
 def _coerce(name: str, kind: str, value: Any) -> Any:

@@ -67,6 +67,18 @@ class Param:
                 return f"{self.label.lower()} must be {self._range()} (got {_num(item)})."
         return None
 
+    @property
+    def step(self) -> float | None:
+        """The step of a number control: 1 for whole numbers, 1e-4 on a log scale, else 0.05.
+
+        None for settings that are not numbers.
+        """
+        if self.kind == "int":
+            return 1
+        if self.kind == "float":
+            return 1e-4 if self.log else 0.05
+        return None
+
     def _range(self) -> str:
         if self.high is None:
             return f"above {_num(self.low)}" if self.low_open else f"{_num(self.low)} or more"

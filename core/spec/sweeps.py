@@ -13,12 +13,11 @@ repeat of every value runs before any second repeat, so every curve appears earl
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, parse_value
 from core.spec.params import PARAM_BY_KEY
 from core.spec.plan import Plan
 
@@ -165,7 +164,7 @@ def parse_values(key: str, text: str | list[Any], base: RunConfig) -> tuple[Any,
     seen: dict[Any, str] = {}
     out = []
     for item in raw:
-        value = _read(item) if isinstance(item, str) else item
+        value = parse_value(item) if isinstance(item, str) else item
         try:
             cfg = base.replace(**{key: value})
         except ConfigError as exc:
@@ -178,14 +177,6 @@ def parse_values(key: str, text: str | list[Any], base: RunConfig) -> tuple[Any,
         seen[value] = str(item)
         out.append(value)
     return tuple(out)
-
-
-def _read(item: str) -> Any:
-    """A typed value: JSON when it parses (numbers, true/false), else the text itself."""
-    try:
-        return json.loads(item)
-    except json.JSONDecodeError:
-        return item
 
 
 def _lower(message: str) -> str:

@@ -1,7 +1,8 @@
 """The store: the one source of truth for studies, trials, per-epoch metrics and workers.
 
 SQLite by default (``core.store.sqlite``), its schema and records, a search's own state
-(``core.store.searches``), and where everything lives on disk (``core.store.paths``). The
+(``core.store.searches``), the live views' reader of new epochs (``core.store.epoch_reader``),
+and where everything lives on disk (``core.store.paths``). The
 store's API is importable from the package: ``from core.store import Store, Status``.
 """
 

@@ -110,34 +110,12 @@ def claim(store: Store, owner: str, study_id: int | None = None) -> int | None:
 
 
 def reap(store: Store, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
-    """Mark running searches whose worker went silent as interrupted; return their ids."""
-    cutoff = time.time() - timeout_s
-    with store._connect() as db:
-        if not db.execute(
-            "SELECT 1 FROM studies WHERE state='running' AND COALESCE(heartbeat_at, 0) < ?",
-            (cutoff,),
-        ).fetchone():
-            return []
-    with store._write() as db:
-        rows = db.execute(
-            "SELECT id FROM studies WHERE state='running' AND COALESCE(heartbeat_at, 0) < ?",
-            (cutoff,),
-        ).fetchall()
-        for row in rows:
-            db.execute("UPDATE studies SET state='interrupted' WHERE id=?", (row["id"],))
-            # Its running trials died with it; Resume continues them from their last epoch.
-            db.execute(
-                "UPDATE trials SET status=?, finished_at=?, error=? WHERE study_id=? AND status=?",
-                (
-                    Status.INTERRUPTED,
-                    time.time(),
-                    "The worker stopped (killed or crashed); the finished epochs are kept and "
-                    "Resume continues this trial from the last one.",
-                    row["id"],
-                    Status.RUNNING,
-                ),
-            )
-    return [int(r["id"]) for r in rows]
+    """Mark running searches whose worker went silent as interrupted; return their ids.
+
+    Their running trials died with them: they end as interrupted too, and Resume continues
+    them from their last finished epoch.
+    """
+    return store._reap_silent("studies", timeout_s)
 
 
 def start_trial(

@@ -35,8 +35,14 @@ from core.store.schema import (
 
 __all__ = ["HEARTBEAT_TIMEOUT_S", "SCHEMA_VERSION", "Epoch", "Status", "Store", "Study", "Trial"]
 
-# A running trial whose heartbeat is older than this is taken to have lost its worker.
+# A running trial or search whose heartbeat is older than this is taken to have lost its worker.
 HEARTBEAT_TIMEOUT_S = 10.0
+# The rows a worker keeps alive with its heartbeat: table -> (the column that says it is
+# running, what a heartbeat never beaten counts from, the trials column that names its trials).
+_HEARTBEAT_ROWS = {
+    "trials": ("status", "started_at", "id"),
+    "studies": ("state", "0", "study_id"),
+}
 
 
 class Store:
@@ -326,38 +332,35 @@ class Store:
         Returns:
             The ids of the trials marked.
         """
-        cutoff = time.time() - timeout_s
-        stale = "WHERE t.status=? AND COALESCE(t.heartbeat_at, t.started_at) < ?"
+        return self._reap_silent("trials", timeout_s)
+
+    def _reap_silent(self, table: str, timeout_s: float) -> list[int]:
+        """End the running rows of ``table`` whose heartbeat is older than ``timeout_s``.
+
+        The one rule that tells a dead worker from a slow one, for trials (``reap_stale``) and
+        for searches (``core.store.searches.reap``): each silent row becomes interrupted, and
+        so do its running trials (a trial's own row, a search's trials), their epochs kept.
+
+        Returns:
+            The ids of the rows marked.
+        """
+        column, since, trials_by = _HEARTBEAT_ROWS[table]
+        # Both tables spell the two states alike: 'running' and 'interrupted'.
+        silent = f"WHERE {column}='running' AND COALESCE(heartbeat_at, {since}) < ?"
+        cutoff = (time.time() - timeout_s,)
         # Pages call this on every poll: look first without taking the write lock.
         with self._connect() as db:
-            if not db.execute(
-                f"SELECT 1 FROM trials t {stale}", (Status.RUNNING, cutoff)
-            ).fetchone():
+            if not db.execute(f"SELECT 1 FROM {table} {silent} LIMIT 1", cutoff).fetchone():
                 return []
         with self._write() as db:
-            rows = db.execute(
-                "SELECT t.id, s.kind, COUNT(e.epoch) AS done FROM trials t "
-                "JOIN studies s ON s.id = t.study_id "
-                f"LEFT JOIN epochs e ON e.trial_id = t.id {stale} GROUP BY t.id",
-                (Status.RUNNING, cutoff),
-            ).fetchall()
-            for row in rows:
-                then = (
-                    "Resume continues this trial from the last one."
-                    if row["kind"] == "search"
-                    else "Run it again, or fork it from a finished epoch."
-                )
-                db.execute(
-                    "UPDATE trials SET status=?, finished_at=?, error=? WHERE id=?",
-                    (
-                        Status.INTERRUPTED,
-                        time.time(),
-                        f"The worker stopped (killed or crashed) after {row['done']} finished "
-                        f"epoch(s); those epochs are kept. {then}",
-                        row["id"],
-                    ),
-                )
-        return [int(r["id"]) for r in rows]
+            ids = [int(r["id"]) for r in db.execute(f"SELECT id FROM {table} {silent}", cutoff)]
+            _interrupt_trials(db, trials_by, ids)
+            # A search's own state (a trial row was ended by the line above already).
+            db.executemany(
+                f"UPDATE {table} SET {column}='interrupted' WHERE id=? AND {column}='running'",
+                [(i,) for i in ids],
+            )
+        return ids
 
     # -- reads -------------------------------------------------------------------------
 
@@ -445,3 +448,34 @@ class Store:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM studies ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [study_from_row(r) for r in rows]
+
+
+def _interrupt_trials(db: sqlite3.Connection, column: str, ids: Sequence[int]) -> None:
+    """End as interrupted the running trials whose ``column`` is one of ``ids``.
+
+    Each one's error says how many epochs it finished (they are kept) and what to do next.
+    """
+    if not ids:
+        return
+    rows = db.execute(
+        "SELECT t.id, s.kind, COUNT(e.epoch) AS done FROM trials t "
+        "JOIN studies s ON s.id = t.study_id LEFT JOIN epochs e ON e.trial_id = t.id "
+        f"WHERE t.status=? AND t.{column} IN ({','.join('?' * len(ids))}) GROUP BY t.id",
+        (Status.RUNNING, *ids),
+    ).fetchall()
+    for row in rows:
+        then = (
+            "Resume continues this trial from the last one."
+            if row["kind"] == "search"
+            else "Run it again, or fork it from a finished epoch."
+        )
+        db.execute(
+            "UPDATE trials SET status=?, finished_at=?, error=? WHERE id=?",
+            (
+                Status.INTERRUPTED,
+                time.time(),
+                f"The worker stopped (killed or crashed) after {row['done']} finished "
+                f"epoch(s); those epochs are kept. {then}",
+                row["id"],
+            ),
+        )

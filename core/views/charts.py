@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.spec.durations import format_duration
 from core.store import Epoch, Status, Study, Trial
 from core.views.folder_preview import dataset_label
 
@@ -106,18 +107,6 @@ def progress_of(trial: Trial) -> tuple[float, str]:
     if p.get("eta_s") is not None and batch:
         text += f" · about {format_duration(float(p['eta_s']))} left"
     return fraction, text
-
-
-def format_duration(seconds: float) -> str:
-    """``0.4 s``, ``42 s``, ``3 min 5 s`` or ``1 h 02 min``."""
-    if seconds < 9.95:
-        return f"{max(0.0, seconds):.1f} s"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def format_age(timestamp: float, now: float | None = None) -> str:

@@ -129,35 +129,6 @@ def searched_value(trial: Trial, key: str) -> Any:
     return None
 
 
-def update_epochs(
-    store: Store,
-    trials: Sequence[Trial],
-    known: dict[int, list[Epoch]],
-    settled: dict[int, float | None],
-) -> dict[int, list[Epoch]]:
-    """Bring ``known`` (trial id -> its epochs) up to date, reading only what is new.
-
-    ``settled`` remembers, per trial, the ``finished_at`` of the ending after which its
-    epochs were read in full; such a trial is not read again. A trial that runs again (a
-    resumed search re-runs an interrupted trial in the same store row) loses that mark and is
-    read afresh, so a live view reads only the running trials' new rows.
-
-    Returns:
-        ``known``, updated in place.
-    """
-    for trial in trials:
-        if trial.id in settled:
-            if trial.status.finished and settled[trial.id] == trial.finished_at:
-                continue
-            del settled[trial.id]
-            known[trial.id] = []  # it ran again: its epochs may have been written anew
-        have = known.setdefault(trial.id, [])
-        have.extend(store.epochs(trial.id, after=have[-1].epoch if have else -1))
-        if trial.status.finished:
-            settled[trial.id] = trial.finished_at
-    return known
-
-
 def trial_objective(trial: Trial, epochs: Sequence[Epoch], objective: Objective) -> float | None:
     """A trial's objective: what the tuner recorded at its end, else the best epoch so far."""
     recorded = trial.results.get("objective")
@@ -195,7 +166,7 @@ def trial_frame(
     Args:
         study: The search.
         trials: Its trials.
-        epochs: Each trial's finished epochs (from ``update_epochs``).
+        epochs: Each trial's finished epochs (from ``core.store.epoch_reader.EpochReader``).
         now: The time running trials' durations count up to (default: now).
 
     Returns:

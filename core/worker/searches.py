@@ -31,13 +31,13 @@ cancelled search again, optionally with more time; :func:`cancel_search` stops o
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Any
 
 from core.data.checks import check_configs
 from core.data.names import run_title
 from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
+from core.spec.durations import format_duration
 from core.spec.plan import plan_run
 from core.spec.search_space import (
     KINDS,
@@ -53,7 +53,7 @@ from core.spec.search_space import (
     trial_config,
     validate_search,
 )
-from core.store import HEARTBEAT_TIMEOUT_S, Status, Store
+from core.store import Status, Store
 from core.store import searches as search_store
 from core.store.searches import FINAL_STATES, SEARCH_KIND, STATES, search_parts
 
@@ -327,9 +327,11 @@ def estimate_duration(
     else:
         sentence = (
             f"{trials} trials, {epochs} epochs at about {seconds_per_epoch:.1f} s each: "
-            f"about {_duration(seconds)}"
+            f"about {format_duration(seconds)}"
         )
-        sentence += f"; the {_duration(budget)} time budget will end it first." if capped else "."
+        if capped:
+            sentence += f"; the {format_duration(budget)} time budget will end it first"
+        sentence += "."
     return {
         "trials": trials,
         "epochs": epochs,
@@ -342,20 +344,9 @@ def estimate_duration(
 
 def _checked_row(store: Store, study_id: int) -> search_store.SearchRow:
     """The search's row; a running search whose worker went silent reads as interrupted."""
-    row = search_store.read(store, study_id)
-    if row.state == "running" and time.time() - (row.heartbeat_at or 0) > HEARTBEAT_TIMEOUT_S:
-        search_store.reap(store)
-        row = search_store.read(store, study_id)
-    return row
+    search_store.reap(store)  # one read without the write lock when no search went silent
+    return search_store.read(store, study_id)
 
 
 def _space_and(spec: dict[str, Any], settings: SearchSettings) -> tuple[SearchSpace, Any]:
     return SearchSpace.from_list(spec["space"]), settings
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

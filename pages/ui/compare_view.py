@@ -1,7 +1,7 @@
 """The Compare page's view of one sweep: live curves by value, bars, table, summary, heatmap.
 
 While runs are going, the view redraws itself every ``POLL_SECONDS`` inside a fragment and reads
-only the epochs it does not hold yet (``core.analysis.sweep_numbers.EpochReader``); once every run
+only the epochs it does not hold yet (``core.store.epoch_reader.EpochReader``); once every run
 has ended it is drawn once more and stops polling. Numbers and figures come from ``core.analysis``
 and ``core.views.sweep_charts``.
 """
@@ -15,7 +15,7 @@ from core.analysis import sweep_summary as compare_summary
 from core.spec.sweeps import SweepSpec
 from core.store import Store, Study
 from core.views import sweep_charts as compare_charts
-from pages.ui.session import keep_queue_moving, store
+from pages.ui.session import epoch_reader, keep_queue_moving, store
 
 POLL_SECONDS = 1.0
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -67,17 +67,10 @@ def _live(study_id: int) -> None:
     _draw(s, study, spec)
 
 
-def _reader(study_id: int) -> compare.EpochReader:
-    key = f"compare-epochs-{study_id}"
-    if key not in st.session_state:
-        st.session_state[key] = compare.EpochReader()
-    return st.session_state[key]
-
-
 def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
     """Draw the sweep's progress, curves and, once runs finish, its bars, table and summary."""
     trials = s.trials(study_ids=[study.id])
-    epochs = _reader(study.id).update(s, trials)
+    epochs = epoch_reader(f"compare-epochs-{study.id}").update(s, trials)
     ended = all(t.status.finished for t in trials)
     head, action = st.columns([4, 1], vertical_alignment="center")
     head.markdown(f"#### {study.name}\n{compare.progress_line(trials)}")

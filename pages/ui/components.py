@@ -12,6 +12,7 @@ import streamlit as st
 from core.analysis.diagnosis import diagnose
 from core.analysis.folds import summarize_folds
 from core.data.names import run_title
+from core.spec.durations import format_duration
 from core.store import Status, Store, Trial
 from core.views import charts
 from core.views import class_results as evaluation_views
@@ -178,7 +179,7 @@ def _render_results(trial: Trial, epochs: list) -> None:
     tested = trial.test_accuracy is not None
     cols[0].metric("Test accuracy", f"{trial.test_accuracy:.2%}" if tested else "—")
     cols[1].metric("Test loss", f"{trial.test_loss:.4f}" if tested else "—")
-    cols[2].metric("Time per epoch", charts.format_duration(r.get("seconds_per_epoch") or 0))
+    cols[2].metric("Time per epoch", format_duration(r.get("seconds_per_epoch") or 0))
     run_note = " (early stop)" if r.get("stopped_early") else ""
     cols[3].metric("Epochs run", f"{r.get('epochs_run', len(epochs))}{run_note}")
     sizes = r.get("sizes", {})

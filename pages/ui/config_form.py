@@ -89,10 +89,11 @@ def _widget(param: Param, container: Any) -> Any:
     if param.kind == "ints":
         return container.text_input(param.label, value=default, **common)
     if param.kind == "int":
-        return container.number_input(param.label, value=default, step=1, **common)
+        return container.number_input(param.label, value=default, step=param.step, **common)
     if param.kind == "float":
-        step = 1e-4 if param.log else 0.05
-        return container.number_input(param.label, value=default, step=step, format="%g", **common)
+        return container.number_input(
+            param.label, value=default, step=param.step, format="%g", **common
+        )
     return container.text_input(param.label, value=str(default), **common)
 
 

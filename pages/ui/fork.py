@@ -2,7 +2,8 @@
 
 Offered on a run's page, also while it trains. The form shows the settings people change
 most (learning rate, schedule, optimizer, batch size, dropout, augmentation, epochs) at the
-run's values, and takes any other key that may change as ``key=value`` text. Nothing is
+run's values, with the labels, ranges and steps of ``core.spec.params`` that every run is
+checked against, and takes any other key that may change as ``key=value`` text. Nothing is
 queued until ``core.worker.forks.plan_fork`` accepts it; a refusal names the field and what to do.
 """
 
@@ -12,8 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from core.spec.catalog import LR_SCHEDULES, OPTIMIZERS
 from core.spec.config import ConfigError, parse_assignment
+from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
 from core.worker import forks as fork
 
@@ -26,7 +27,6 @@ def render_fork(s: Store, trial: Trial) -> None:
     points = fork.fork_points(trial)
     if not points:
         return
-    cfg = trial.config
     with (
         # Keyed, so it stays open while a running trial's view refreshes around it.
         st.expander("Fork from epoch k", icon=":material/fork_right:", key=f"fork-{trial.id}"),
@@ -41,55 +41,23 @@ def render_fork(s: Store, trial: Trial) -> None:
         )
         left, right = st.columns(2)
         values: dict[str, Any] = {
-            "learning_rate": left.number_input(
-                "Learning rate",
-                value=float(cfg["learning_rate"]),
-                min_value=0.0,
-                format="%g",
-                step=None,
-                key=f"fork-lr-{trial.id}",
-            ),
-            "lr_schedule": right.selectbox(
-                "Learning-rate schedule",
-                list(LR_SCHEDULES),
-                index=list(LR_SCHEDULES).index(cfg["lr_schedule"]),
-                format_func=LR_SCHEDULES.get,
-                key=f"fork-schedule-{trial.id}",
-            ),
-            "optimizer": left.selectbox(
-                "Optimizer",
-                list(OPTIMIZERS),
-                index=list(OPTIMIZERS).index(cfg["optimizer"]),
-                format_func=OPTIMIZERS.get,
-                key=f"fork-optimizer-{trial.id}",
-            ),
-            "batch_size": right.number_input(
-                "Batch size",
-                value=int(cfg["batch_size"]),
-                min_value=1,
-                step=1,
-                key=f"fork-batch-{trial.id}",
-            ),
-            "dropout": left.number_input(
-                "Dropout",
-                value=float(cfg["dropout"]),
-                min_value=0.0,
-                max_value=1.0,
-                step=0.05,
-                key=f"fork-dropout-{trial.id}",
-            ),
-            "epochs": right.number_input(
-                "Epochs in all",
-                value=int(cfg["epochs"]),
-                min_value=1,
-                step=1,
-                key=f"fork-epochs-{trial.id}",
+            "learning_rate": _number(left, trial, "learning_rate", "lr"),
+            "lr_schedule": _choice(right, trial, "lr_schedule", "schedule"),
+            "optimizer": _choice(left, trial, "optimizer", "optimizer"),
+            "batch_size": _number(right, trial, "batch_size", "batch"),
+            "dropout": _number(left, trial, "dropout", "dropout"),
+            "epochs": _number(
+                right,
+                trial,
+                "epochs",
+                "epochs",
+                label="Epochs in all",
                 help="Counted from the run's start, as on the chart.",
             ),
         }
         augment = st.text_input(
             "Augmentation",
-            value=", ".join(cfg.get("augment") or []),
+            value=", ".join(trial.config.get("augment") or []),
             key=f"fork-augment-{trial.id}",
             help="Comma-separated, e.g. flip, rotation:15, zoom:0.1 (empty for none).",
         )
@@ -106,6 +74,41 @@ def render_fork(s: Store, trial: Trial) -> None:
     if submitted:
         values["augment"] = [a.strip() for a in augment.split(",") if a.strip()]
         _submit(s, trial, int(epoch), values, extra)
+
+
+def _number(container: Any, trial: Trial, key: str, name: str, **overrides: str) -> float | int:
+    """A number input for ``key`` at the trial's value, with the label, help, range and step of
+    its ``PARAM_BY_KEY`` entry, the ones every run is checked against.
+
+    A bound a run excludes (a learning rate must be above 0) cannot be told to the widget: the
+    fork's check refuses it with its message.
+    """
+    param = PARAM_BY_KEY[key]
+    kind = int if param.kind == "int" else float
+    return container.number_input(
+        overrides.get("label", param.label),
+        value=kind(trial.config[key]),
+        min_value=None if param.low is None else kind(param.low),
+        max_value=None if param.high is None else kind(param.high),
+        step=kind(param.step),
+        format="%d" if kind is int else "%g",
+        key=f"fork-{name}-{trial.id}",
+        help=overrides.get("help", param.help),
+    )
+
+
+def _choice(container: Any, trial: Trial, key: str, name: str) -> str:
+    """A select box for ``key`` at the trial's value, with its ``PARAM_BY_KEY`` choices."""
+    param = PARAM_BY_KEY[key]
+    options = list(param.choices or {})
+    return container.selectbox(
+        param.label,
+        options,
+        index=options.index(trial.config[key]),
+        format_func=(param.choices or {}).get,
+        key=f"fork-{name}-{trial.id}",
+        help=param.help,
+    )
 
 
 def render_origin(s: Store, trial: Trial) -> None:

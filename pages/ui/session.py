@@ -1,10 +1,14 @@
-"""What every page shares in one server process: the store, and a worker kept going."""
+"""What every page shares in one server process: the store, and a worker kept going.
+
+And, per browser session, the epochs each live view already holds.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.store import Status, Store, paths
+from core.store.epoch_reader import EpochReader
 from core.worker.launch import ensure_worker
 
 
@@ -24,3 +28,13 @@ def keep_queue_moving(s: Store) -> None:
     s.reap_stale()
     if s.trials(statuses=(Status.QUEUED,), limit=1):
         ensure_worker()
+
+
+def epoch_reader(key: str) -> EpochReader:
+    """This browser session's reader of new epochs under ``key`` (one per live view and study).
+
+    Kept in the session so that each poll reads only the epochs written since the last one.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = EpochReader()
+    return st.session_state[key]

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, parse_value
 from core.spec.params import PARAM_BY_KEY, PARAMS
 from core.spec.search_space import (
     KINDS,
@@ -250,14 +250,6 @@ def _number(key: str, field: str, text: str, whole: bool) -> float | int | None:
     return value
 
 
-def _value(text: str) -> Any:
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def read_space() -> SearchSpace:
     """The space the widgets hold.
 
@@ -273,12 +265,12 @@ def read_space() -> SearchSpace:
             text = state.get(_w(key, "value"), "")
             if not text.strip():
                 raise ConfigError(key, "give the fixed value, or remove the key.")
-            data["value"] = _value(text)
+            data["value"] = parse_value(text)
         elif kind == "choice":
             items = [i for i in state.get(_w(key, "values"), "").split(",") if i.strip()]
             if not items:
                 raise ConfigError(key, "list at least one value, separated by commas.")
-            data["values"] = [_value(i) for i in items]
+            data["values"] = [parse_value(i) for i in items]
         else:
             whole = kind == "int"
             for field in ("low", "high"):

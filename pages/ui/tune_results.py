@@ -13,10 +13,10 @@ import streamlit as st
 
 from core.analysis.diagnosis import failure_clusters
 from core.spec.config import ConfigError
+from core.spec.durations import format_duration
 from core.store import Store, Study, Trial
 from core.views import tune_charts
 from core.views import tune_tables as tune_views
-from core.views.charts import format_duration
 from core.views.diagnosis_chart import add_cluster_notes
 from core.views.runs import overlay_figure
 from core.worker.launch import ensure_worker
@@ -27,7 +27,7 @@ from core.worker.searches import (
     search_state,
 )
 from pages.ui.components import render_trial
-from pages.ui.session import keep_queue_moving, store
+from pages.ui.session import epoch_reader, keep_queue_moving, store
 
 POLL_SECONDS = 2.0
 RUNS_PAGE = "pages/2_Runs.py"
@@ -71,7 +71,8 @@ def _render(study_id: int, state: dict, live: bool) -> None:
     _header(study, state)
     _actions(s, study, state)
     trials = s.trials(study_ids=[study_id])
-    frame = tune_views.trial_frame(study, trials, _epochs(s, study_id, trials))
+    epochs = epoch_reader(f"tune-epochs-{study_id}").update(s, trials)
+    frame = tune_views.trial_frame(study, trials, epochs)
     if frame.empty:
         st.caption("The trial table fills as the tuner starts each trial.")
         return
@@ -149,12 +150,6 @@ def _actions(s: Store, study: Study, state: dict) -> None:
 def _stop(study_id: int) -> None:
     cancel_search(store(), study_id)
     st.toast("Stopping after the running trial's current epoch…")
-
-
-def _epochs(s: Store, study_id: int, trials: list) -> dict:
-    """Every trial's epochs, reading from the store only those not read before."""
-    known, settled = st.session_state.setdefault(f"tune-epochs-{study_id}", ({}, {}))
-    return tune_views.update_epochs(s, trials, known, settled)
 
 
 def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:

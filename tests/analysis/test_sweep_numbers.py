@@ -78,20 +78,6 @@ def test_curves_have_every_x_axis_and_a_noise_band_with_repeats(store: Store) ->
         assert {t.name for t in fig.data if t.showlegend} == {"20", "100"}
 
 
-def test_epoch_reader_fetches_only_new_epochs_and_stops_after_a_run_ends(store: Store) -> None:
-    study_id, _ = _sweep(store, {"batch_size": "20"})
-    (trial,) = store.trials(study_ids=[study_id])
-    reader = compare.EpochReader()
-    assert reader.update(store, [trial]) == {trial.id: []}
-    store.add_epoch(trial.id, 0, {"loss": 1.0}, 1.0)
-    store.add_epoch(trial.id, 1, {"loss": 0.5}, 1.0)
-    assert [e.epoch for e in reader.update(store, [trial])[trial.id]] == [0, 1]
-    store.finish_trial(trial.id, Status.COMPLETED, {"test_accuracy": 0.5})
-    reader.update(store, [store.trial(trial.id)])
-    store.add_epoch(trial.id, 2, {"loss": 0.1}, 1.0)  # after the end: not read again
-    assert [e.epoch for e in reader.update(store, store.trials())[trial.id]] == [0, 1]
-
-
 def test_a_grid_is_drawn_as_a_heatmap_with_the_mean_of_each_cell(store: Store) -> None:
     study_id, spec = _sweep(store, {"optimizer": "adam, sgd", "learning_rate": "0.01, 0.001"})
     trials = sorted(store.trials(study_ids=[study_id]), key=lambda t: t.number)

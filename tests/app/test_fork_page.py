@@ -8,6 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from core.spec.config import RunConfig
+from core.spec.params import PARAM_BY_KEY
 from core.store import Status, Store
 from core.store.checkpoint_files import checkpoint_dir, checkpoint_path
 from core.worker.launch import worker_alive
@@ -111,3 +112,35 @@ def test_a_running_run_offers_a_fork_from_its_finished_epochs(store: Store, cach
     assert not at.exception
     assert "Fork from epoch k" in [e.label for e in at.expander]
     assert at.selectbox(key=f"fork-epoch-{tid}").options == ["1", "2"]
+
+
+def test_the_fork_form_takes_its_ranges_steps_and_labels_from_the_parameter_table(
+    store: Store, cache: Path
+) -> None:
+    tid = _run_with_checkpoints(store, cache)
+    at = _open(tid)
+    shown = {"lr": "learning_rate", "batch": "batch_size", "dropout": "dropout", "epochs": "epochs"}
+    for name, key in shown.items():
+        param, box = PARAM_BY_KEY[key], at.number_input(key=f"fork-{name}-{tid}")
+        assert (box.min, box.max, box.step) == (param.low, param.high, param.step), key
+        assert box.value == store.trial(tid).config[key]
+        if key != "epochs":  # named for a fork: counted from the run's start
+            assert (box.label, box.help) == (param.label, param.help)
+    for name, key in (("schedule", "lr_schedule"), ("optimizer", "optimizer")):
+        box = at.selectbox(key=f"fork-{name}-{tid}")
+        assert box.label == PARAM_BY_KEY[key].label
+        assert box.options == list(PARAM_BY_KEY[key].choices.values())
+
+
+def test_a_bound_the_widget_cannot_hold_is_refused_as_a_run_refuses_it(
+    store: Store, cache: Path
+) -> None:
+    tid = _run_with_checkpoints(store, cache)
+    at = _open(tid)
+    at.number_input(key=f"fork-lr-{tid}").set_value(0.0)  # a run's learning rate is above 0
+    at.button(key=f"fork-go-{tid}").click()
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors == [f"**learning_rate** — {PARAM_BY_KEY['learning_rate'].check(0.0)}"]
+    assert [t.id for t in store.trials()] == [tid]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.data.checks import check_config, train_size
-from core.spec.config import ConfigError, RunConfig, parse_assignment
+from core.spec.config import ConfigError, RunConfig, parse_assignment, parse_value
 
 
 def test_defaults_are_the_offline_digits_cnn() -> None:
@@ -90,6 +90,27 @@ def test_parse_assignment_reads_json_values() -> None:
         parse_assignment("epochs")
     with pytest.raises(ConfigError, match="unknown setting"):
         parse_assignment("colour=red")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3),
+        (" 1e-4 ", 1e-4),
+        ("true", True),
+        ("null", None),
+        ("[16, 32]", [16, 32]),
+        ('"adam"', "adam"),
+        ("sgd", "sgd"),
+        ("  rotation:15 ", "rotation:15"),  # text is kept without the spaces around it
+        ("", ""),
+    ],
+)
+def test_a_typed_value_is_json_when_it_parses_else_its_stripped_text(
+    text: str, value: object
+) -> None:
+    assert parse_value(text) == value
+    assert type(parse_value(text)) is type(value)
 
 
 @given(

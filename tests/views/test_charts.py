@@ -56,11 +56,7 @@ def test_progress_of_a_queued_trial_waits_for_the_worker(store: Store) -> None:
     assert "Waiting" in charts.progress_of(store.trial(tid))[1]
 
 
-def test_durations_and_ages_read_naturally() -> None:
-    assert charts.format_duration(0.34) == "0.3 s"
-    assert charts.format_duration(42) == "42 s"
-    assert charts.format_duration(185) == "3 min 5 s"
-    assert charts.format_duration(3720) == "1 h 02 min"
+def test_ages_read_naturally() -> None:
     now = 1_000_000.0
     assert charts.format_age(now - 5, now) == "just now"
     assert charts.format_age(now - 300, now) == "5 min ago"

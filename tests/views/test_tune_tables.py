@@ -8,7 +8,7 @@ import pytest
 
 from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.store import searches as search_store
+from core.store.epoch_reader import EpochReader
 from core.views import tune_charts as charts
 from core.views import tune_tables as views
 
@@ -59,7 +59,7 @@ def _search(store: Store, trials=TRIALS, objective=None, baseline=None):
 
 def _frame(store: Store, study):
     trials = store.trials(study_ids=[study.id])
-    known = views.update_epochs(store, trials, {}, {})
+    known = EpochReader().update(store, trials)
     return views.trial_frame(study, trials, known)
 
 
@@ -84,44 +84,11 @@ def test_the_trial_table_has_a_row_per_trial_with_every_searched_value(store: St
 def test_a_loss_objective_is_minimized(store: Store) -> None:
     study, ids = _search(store, objective={"name": "val_loss", "direction": "min"})
     trials = store.trials(study_ids=[study.id])
-    frame = views.trial_frame(study, trials, views.update_epochs(store, trials, {}, {}))
+    frame = views.trial_frame(study, trials, EpochReader().update(store, trials))
     # The running trial has no recorded objective: its best epoch so far counts.
     assert frame["objective"].iloc[-1] == pytest.approx(0.35)
     best = views.best_row(frame, views.objective_of(study))
     assert best is not None and best["trial"] == ids[2] and best["objective"] == pytest.approx(0.1)
-
-
-def test_live_reads_fetch_only_new_epochs_and_stop_once_a_trial_ended(store: Store) -> None:
-    study, ids = _search(store)
-    known: dict = {}
-    settled: dict = {}
-    views.update_epochs(store, store.trials(study_ids=[study.id]), known, settled)
-    assert set(settled) == set(ids[:5]) and len(known[ids[5]]) == 1
-    store.add_epoch(ids[5], 1, {"val_accuracy": 0.8}, 0.5)
-    store.finish_trial(ids[5], Status.COMPLETED, results={"objective": 0.8})
-    views.update_epochs(store, store.trials(study_ids=[study.id]), known, settled)
-    assert [e.epoch for e in known[ids[5]]] == [0, 1] and ids[5] in settled
-    store.add_epoch(ids[0], 5, {"val_accuracy": 0.1}, 0.5)  # an ended trial is not read again
-    views.update_epochs(store, store.trials(study_ids=[study.id]), known, settled)
-    assert len(known[ids[0]]) == 2
-
-
-def test_a_trial_that_runs_again_is_read_afresh(store: Store) -> None:
-    study, _ = _search(store, trials=[])
-    config = RunConfig(model="mlp", epochs=3)
-    tid = search_store.start_trial(store, study.id, "t0", config, pid=1, worker="h:1")
-    store.add_epoch(tid, 0, {"val_accuracy": 0.5}, 0.5)
-    store.finish_trial(tid, Status.INTERRUPTED)
-    known: dict = {}
-    settled: dict = {}
-    views.update_epochs(store, store.trials(study_ids=[study.id]), known, settled)
-    assert tid in settled
-    # Resumed: the same store trial runs again and goes on from its checkpoint.
-    assert search_store.start_trial(store, study.id, "t0", config, pid=1, worker="h:1") == tid
-    store.add_epoch(tid, 1, {"val_accuracy": 0.7}, 0.5)
-    store.add_epoch(tid, 2, {"val_accuracy": 0.75}, 0.5)
-    views.update_epochs(store, store.trials(study_ids=[study.id]), known, settled)
-    assert [e.epoch for e in known[tid]] == [0, 1, 2] and tid not in settled
 
 
 def test_hyperband_brackets_and_rounds_show_in_the_table(store: Store) -> None:

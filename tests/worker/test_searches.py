@@ -250,6 +250,7 @@ def test_estimate_uses_a_measured_epoch_time_and_the_budget(store: Store) -> Non
     est = estimate_duration(BASE, SPACE, settings, 10.0)
     assert est["epochs"] == 10 and est["seconds"] == 100 and est["capped"]
     assert "time budget will end it first" in est["sentence"]
+    assert est["sentence"].endswith("about 1 min 40 s; the 1 min time budget will end it first.")
     assert measured_epoch_seconds(store, BASE) is None
     _, (trial_id,) = store.create_study("run", "single", [BASE])
     store.add_epoch(trial_id, 0, {"loss": 1.0}, 2.0)
