@@ -1,18 +1,21 @@
-"""What the commands of ``python -m core`` share: exit statuses, flags, and one run config.
+"""What the commands of ``python -m core`` share: exit statuses, flags, one run config, progress.
 
 Every command exits with ``EXIT_OK`` (done), ``EXIT_FAILED`` (it ran, and a run failed, was
 cancelled or could not be written) or ``EXIT_USAGE`` (bad input, one line on stderr, nothing
-queued).
+queued). The lines a command writes while it works (epochs, runs, trials, the final status)
+go through the ``core.cli`` loggers (:func:`show_progress`); results and errors are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from core.spec.config import ConfigError, RunConfig, parse_assignment
+from core.worker.logs import attach_handler
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -85,3 +88,13 @@ def config_from_args(args: argparse.Namespace, start: dict[str, Any] | None = No
         key, value = parse_assignment(item)
         data[key] = value
     return RunConfig.from_dict(data)
+
+
+def show_progress(stream: TextIO) -> None:
+    """Write the ``core.cli`` loggers' progress lines to ``stream``, as bare lines.
+
+    A person reads them as the command's output, so they carry no timestamp or level. The
+    commands call it with stderr under ``--json`` (stdout then holds only the JSON line) and
+    with stdout otherwise.
+    """
+    attach_handler("core.cli", stream, logging.Formatter("%(message)s"), logging.INFO)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -24,6 +25,8 @@ from core.cli.train import train_one
 from core.spec.config import ConfigError, parse_assignment
 from core.store import Status, Store, paths
 from core.worker import forks as fork
+
+logger = logging.getLogger(__name__)
 
 
 def add_fork_command(sub: Any) -> None:
@@ -56,9 +59,8 @@ def _fork(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     study_id, trial_id = fork.queue_fork(store, plan, claim_pid=os.getpid())
-    out = sys.stderr if args.json else sys.stdout
-    print(f"study {study_id}: {plan.name}", file=out)
-    status = train_one(store, trial_id, root, plan.config.epochs, out)
+    logger.info("study %d: %s", study_id, plan.name)
+    status = train_one(store, trial_id, root, plan.config.epochs)
     trial = store.trial(trial_id)
     if args.json:
         summary = {

@@ -16,8 +16,9 @@ with status 2.
 from __future__ import annotations
 
 import argparse
+import sys
 
-from core.cli.args import CommandParser
+from core.cli.args import CommandParser, show_progress
 from core.cli.fork import add_fork_command
 from core.cli.runs import add_run_commands
 from core.cli.sweep import add_sweep_command
@@ -42,4 +43,6 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = make_parser().parse_args(argv)
+    # Progress goes where the result is not: stderr when stdout is kept for the JSON line.
+    show_progress(sys.stderr if getattr(args, "json", False) else sys.stdout)
     return args.run(args)

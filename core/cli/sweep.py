@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -36,6 +37,8 @@ from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
 from core.spec.sweeps import SweepSpec, plan_sweep
 from core.store import Status, Store, paths
+
+logger = logging.getLogger(__name__)
 
 
 def add_sweep_command(sub: argparse._SubParsersAction) -> None:
@@ -110,25 +113,29 @@ def run_sweep(args: argparse.Namespace) -> int:
         spec={**spec.to_dict(), "source": "cli"},
         claim_pid=os.getpid(),
     )
-    out = sys.stderr if args.json else sys.stdout
-    print(f"study {study_id}: {plan.name}, {len(trial_ids)} runs of {base.epochs} epochs", file=out)
+    logger.info(
+        "study %d: %s, %d runs of %d epochs", study_id, plan.name, len(trial_ids), base.epochs
+    )
     statuses: list[Status] = []
     for number, trial_id in enumerate(trial_ids):
         cell = spec.cells[number]
-        print(
-            f"run {number + 1}/{len(trial_ids)}: {spec.title.lower()} {spec.label(cell)}, "
-            f"repeat {spec.seeds[number] + 1}/{spec.repeats}",
-            file=out,
-            flush=True,
+        logger.info(
+            "run %d/%d: %s %s, repeat %d/%d",
+            number + 1,
+            len(trial_ids),
+            spec.title.lower(),
+            spec.label(cell),
+            spec.seeds[number] + 1,
+            spec.repeats,
         )
-        statuses.append(train_one(store, trial_id, root, plan.configs[number].epochs, out))
+        statuses.append(train_one(store, trial_id, root, plan.configs[number].epochs))
         if statuses[-1] == Status.CANCELLED:
             store.cancel_study(study_id)
-            print("cancelled: the runs not started are cancelled, finished ones kept", file=out)
+            logger.info("cancelled: the runs not started are cancelled, finished ones kept")
             break
     summary = sweep_summary(store, study_id)
     for line in summary["summary"]:
-        print(line.replace("**", ""), file=out)
+        logger.info("%s", line.replace("**", ""))
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK if set(statuses) == {Status.COMPLETED} else EXIT_FAILED

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from core.analysis.folds import summarize_folds
 from core.cli.args import (
@@ -36,6 +37,8 @@ from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import plan_run
 from core.store import Status, Store, paths
+
+logger = logging.getLogger(__name__)
 
 
 def add_train_command(sub: Any) -> None:
@@ -74,14 +77,13 @@ def run_train(args: argparse.Namespace) -> int:
     study_id, trial_ids = store.create_study(
         plan.name, plan.kind, plan.configs, spec={"source": "cli"}, claim_pid=os.getpid()
     )
-    out = sys.stderr if args.json else sys.stdout
-    print(f"study {study_id}: {plan.name}, {cfg.epochs} epochs", file=out)
+    logger.info("study %d: %s, %d epochs", study_id, plan.name, cfg.epochs)
 
     statuses = []
     for trial_id in trial_ids:
         if len(trial_ids) > 1:
-            print(f"fold {store.trial(trial_id).number + 1}/{len(trial_ids)}", file=out)
-        statuses.append(train_one(store, trial_id, root, cfg.epochs, out))
+            logger.info("fold %d/%d", store.trial(trial_id).number + 1, len(trial_ids))
+        statuses.append(train_one(store, trial_id, root, cfg.epochs))
         if statuses[-1] == Status.CANCELLED:
             for rest in trial_ids[len(statuses) :]:
                 store.finish_trial(rest, Status.CANCELLED)
@@ -110,18 +112,20 @@ def run_train(args: argparse.Namespace) -> int:
         )
         if folds.mean_accuracy is not None:
             spread = f" ± {folds.std_accuracy:.4f}" if folds.std_accuracy is not None else ""
-            print(
-                f"{folds.finished}/{folds.folds} folds: test_accuracy={folds.mean_accuracy:.4f}"
-                f"{spread}",
-                file=out,
+            logger.info(
+                "%d/%d folds: test_accuracy=%.4f%s",
+                folds.finished,
+                folds.folds,
+                folds.mean_accuracy,
+                spread,
             )
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK if set(statuses) == {Status.COMPLETED} else EXIT_FAILED
 
 
-def train_one(store: Store, trial_id: int, root: Path, epochs: int, out: TextIO) -> Status:
-    """Train one queued trial in this process, printing a line per epoch and one at the end.
+def train_one(store: Store, trial_id: int, root: Path, epochs: int) -> Status:
+    """Train one queued trial in this process, with a progress line per epoch and one at the end.
 
     Ctrl-C cancels the trial between batches (its finished epochs stay in the store).
 
@@ -134,7 +138,7 @@ def train_one(store: Store, trial_id: int, root: Path, epochs: int, out: TextIO)
         shown = "  ".join(
             f"{k}={v:.4g}" if k == "learning_rate" else f"{k}={v:.4f}" for k, v in metrics.items()
         )
-        print(f"epoch {epoch + 1}/{epochs}  {shown}  ({seconds:.1f}s)", file=out, flush=True)
+        logger.info("epoch %d/%d  %s  (%.1fs)", epoch + 1, epochs, shown, seconds)
 
     with TrialMonitor(store, trial_id) as monitor:
         previous = signal.signal(signal.SIGINT, lambda *_: monitor.cancelled.set())
@@ -144,10 +148,9 @@ def train_one(store: Store, trial_id: int, root: Path, epochs: int, out: TextIO)
             signal.signal(signal.SIGINT, previous)
     trial = store.trial(trial_id)
     if status == Status.COMPLETED:
-        print(
-            f"{status}: test_accuracy={trial.test_accuracy:.4f} test_loss={trial.test_loss:.4f}",
-            file=out,
+        logger.info(
+            "%s: test_accuracy=%.4f test_loss=%.4f", status, trial.test_accuracy, trial.test_loss
         )
     else:
-        print(f"{status}: {trial.error or 'stopped'}", file=out)
+        logger.info("%s: %s", status, trial.error or "stopped")
     return status

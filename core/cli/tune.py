@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from core.cli.args import (
     EXIT_FAILED,
@@ -48,6 +49,11 @@ from core.worker.searches import (
     resume_search,
     search_state,
 )
+
+logger = logging.getLogger(__name__)
+
+# Seconds a local tuner process may take to leave once the chief has no trials left.
+_TUNER_GRACE_S = 30
 
 # Flags that map one to one onto SearchSettings fields.
 _SETTING_FLAGS = {
@@ -141,7 +147,6 @@ def _tune(args: argparse.Namespace) -> int:
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     store = Store(paths.store_path(root))
-    out = sys.stderr if args.json else sys.stdout
     baseline_trial = None
     try:
         if args.workers < 1:
@@ -172,9 +177,9 @@ def _tune(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     state = search_state(store, study_id)
-    print(f"search {study_id}: {state['trials_planned']} trials planned", file=out, flush=True)
+    logger.info("search %d: %s trials planned", study_id, state["trials_planned"])
     if baseline_trial is not None:
-        _baseline(store, baseline_trial, root, out)
+        _baseline(store, baseline_trial, root)
     if search_store.claim(store, f"cli:{os.getpid()}", study_id) is None:
         print(f"error: search {study_id} was taken by a worker.", file=sys.stderr)
         return EXIT_FAILED
@@ -185,33 +190,33 @@ def _tune(args: argparse.Namespace) -> int:
         chief = listen or ("127.0.0.1", _free_port())
         local = ("127.0.0.1" if chief[0] in ("0.0.0.0", "") else chief[0], chief[1])
         tuners = [_start_tuner(local, study_id, root) for _ in range(args.workers)]
-        print(f"chief on {chief[0]}:{chief[1]} with {args.workers} tuner processes", file=out)
+        logger.info("chief on %s:%d with %d tuner processes", chief[0], chief[1], args.workers)
         if listen is not None:
             where = socket.gethostname() if chief[0] in ("0.0.0.0", "") else chief[0]
-            print(
-                f"other machines join with: python -m core worker --join {where}:{chief[1]} "
-                f"--study {study_id}",
-                file=out,
-                flush=True,
+            logger.info(
+                "other machines join with: python -m core worker --join %s:%d --study %d",
+                where,
+                chief[1],
+                study_id,
             )
     previous = signal.signal(signal.SIGINT, lambda *_: cancel_search(store, study_id))
     try:
         final = run_search(
-            store, study_id, root, on_trial=lambda t: _trial_line(store, t, out), chief=chief
+            store, study_id, root, on_trial=lambda t: _trial_line(store, t), chief=chief
         )
     finally:
         signal.signal(signal.SIGINT, previous)
         for process in tuners:
             _stop_tuner(process)
     summary = _summary(store, study_id)
-    print(f"{final}: {summary['trials_done']} trials, best {summary['best_value']}", file=out)
+    logger.info("%s: %s trials, best %s", final, summary["trials_done"], summary["best_value"])
     elsewhere = summary["best_trial"] and tune_views.weights_elsewhere(
         store.trial(summary["best_trial"])
     )
     if elsewhere:
-        print(f"{elsewhere} Promote is on the run's page in the app.", file=out)
+        logger.info("%s Promote is on the run's page in the app.", elsewhere)
     if summary["note"]:
-        print(summary["note"], file=out)
+        logger.info("%s", summary["note"])
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK if final in ("done", "out_of_time") else EXIT_FAILED
@@ -259,8 +264,13 @@ def _start_tuner(chief: tuple[str, int], study_id: int, root: Path) -> subproces
 def _stop_tuner(process: subprocess.Popen) -> None:
     """Wait a little for a tuner that has no trials left; end it if it lingers."""
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=_TUNER_GRACE_S)
     except subprocess.TimeoutExpired:
+        logger.warning(
+            "tuner process %d still running %d s after the search; ending it",
+            process.pid,
+            _TUNER_GRACE_S,
+        )
         process.kill()
         process.wait()
 
@@ -283,19 +293,19 @@ def _join(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _baseline(store: Store, trial_id: int, root: Path, out: TextIO) -> None:
+def _baseline(store: Store, trial_id: int, root: Path) -> None:
     """Train the untuned baseline in this process."""
     from core.engine.training import TrialMonitor, run_trial
 
-    print("baseline: training the base config untuned", file=out, flush=True)
+    logger.info("baseline: training the base config untuned")
     with TrialMonitor(store, trial_id) as monitor:
         status = run_trial(store, store.trial(trial_id), monitor, root)
     trial = store.trial(trial_id)
     shown = f"test_accuracy={trial.test_accuracy:.4f}" if trial.test_accuracy else trial.error
-    print(f"baseline: {status} {shown}", file=out, flush=True)
+    logger.info("baseline: %s %s", status, shown)
 
 
-def _trial_line(store: Store, trial_id: int, out: TextIO) -> None:
+def _trial_line(store: Store, trial_id: int) -> None:
     trial = store.trial(trial_id)
     hp = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -303,7 +313,7 @@ def _trial_line(store: Store, trial_id: int, out: TextIO) -> None:
     )
     value = trial.results.get("objective")
     shown = f"{value:.4f}" if isinstance(value, float) else "-"
-    print(f"trial #{trial.number} {trial.status}: objective={shown}  {hp}", file=out, flush=True)
+    logger.info("trial #%d %s: objective=%s  %s", trial.number, trial.status, shown, hp)
 
 
 def _summary(store: Store, study_id: int) -> dict[str, Any]:

@@ -7,13 +7,15 @@ child process (``python -m core.worker.search_child``) that trains at most ``TRI
 trials, then hands the search back as queued; the worker starts a fresh child for the next ones,
 which goes on from the keras-tuner project folder like any Resume. The child dies with the worker
 (``PR_SET_PDEATHSIG``), so killing the worker still stops the search at once. The parent's side
-imports no TensorFlow; the child's (:func:`main`) loads it to run the search.
+imports no TensorFlow; the child's (:func:`main`) loads it to run the search. The child writes
+its log lines (``core.worker.logs``) to the worker's own stderr, hence to the same log.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import logging
 import os
 import signal
 import subprocess
@@ -22,9 +24,13 @@ from pathlib import Path
 
 from core.store import Store, paths
 from core.store import searches as search_store
+from core.worker.logs import setup_logging
 
 TRIALS_PER_PROCESS = 8
 _PR_SET_PDEATHSIG = 1
+
+# Named, not __name__: the child runs this file as __main__, outside the core loggers.
+logger = logging.getLogger("core.worker.search_child")
 
 
 def _die_with_parent() -> None:
@@ -37,6 +43,8 @@ def run_in_child(
     store: Store, study_id: int, root: Path, trials_per_process: int = TRIALS_PER_PROCESS
 ) -> str:
     """Run a claimed search in a child process until it ends or hands itself back.
+
+    The child's log lines and TensorFlow's go to this process's stdout and stderr.
 
     Returns:
         The search's state afterwards: ``queued`` when the child stopped to let a fresh
@@ -79,13 +87,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--trials-per-process", type=int, default=None)
     args = parser.parse_args(argv)
+    setup_logging()
     root = (args.cache or paths.cache_dir()).resolve()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    store = Store(paths.store_path(root))
-    from core.engine.search.run import run_search  # TensorFlow loads here
+    limit = args.trials_per_process
+    logger.info(
+        "search %d: process %d started (%s)",
+        args.study,
+        os.getpid(),
+        f"at most {limit} trials" if limit else "every trial left",
+    )
+    try:
+        store = Store(paths.store_path(root))
+        from core.engine.search.run import run_search  # TensorFlow loads here
 
-    state = run_search(store, args.study, root, trials_per_process=args.trials_per_process)
-    print(f"search {args.study}: {state}", flush=True)
+        state = run_search(store, args.study, root, trials_per_process=limit)
+    except Exception:
+        # run_search records its own failures; what reaches here left the search running,
+        # and the worker marks it interrupted, quoting this exit status.
+        logger.exception("search %d: process %d stopped by an error", args.study, os.getpid())
+        return 1
+    logger.info("search %d: process %d ended, search %s", args.study, os.getpid(), state)
     return 0
 
 

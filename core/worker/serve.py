@@ -5,28 +5,34 @@ searches, each in a child process (``core.worker.search_child``). The app starts
 (``core.worker.launch.ensure_worker``) when something is queued and no worker is alive. It is
 disposable: kill it at any moment and the store keeps every finished epoch; the trial it was in
 is marked interrupted once its heartbeats stop. It holds the cache folder's worker lock for its
-whole life. TensorFlow loads here, when the loop starts.
+whole life. TensorFlow loads here, when the loop starts. It logs when each trial and search
+starts and ends (``core.worker.logs``).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import time
 from pathlib import Path
 
-from core.store import Store, paths
+from core.data.names import run_title
+from core.store import Status, Store, Trial, paths
 from core.worker.launch import IDLE_ENV, try_lock
+from core.worker.logs import setup_logging
 
 NICENESS = 5
+
+logger = logging.getLogger(__name__)
 
 
 def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
     """Run queued trials until none has come for ``idle_exit_s`` seconds.
 
     Returns:
-        The number of trials run.
+        The number of trials and searches run.
     """
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     # Training takes every core it can; a slightly lower priority keeps the app's pages
@@ -46,13 +52,38 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
             else:
                 time.sleep(poll_s)
             continue
-        print(f"trial {trial.id}: started", flush=True)
+        logger.info("trial %d: started (%s)", trial.id, _describe_trial(trial))
         with TrialMonitor(store, trial.id) as monitor:
             status = run_trial(store, trial, monitor, root)
-        print(f"trial {trial.id}: {status}", flush=True)
+        _log_trial_end(store.trial(trial.id), status)
         ran += 1
         idle_since = time.monotonic()
     return ran
+
+
+def _describe_trial(trial: Trial) -> str:
+    """How a trial starts: its study, model and dataset, and epochs."""
+    epochs = trial.config.get("epochs")
+    count = f"{epochs} epoch" if epochs == 1 else f"{epochs} epochs"
+    return f"study {trial.study_id} #{trial.number}, {run_title(trial.config)}, {count}"
+
+
+def _log_trial_end(trial: Trial, status: Status) -> None:
+    """One line on how a trial ended; a failure is a warning carrying its error."""
+    took = (
+        f" in {trial.finished_at - trial.started_at:.1f} s"
+        if trial.finished_at and trial.started_at
+        else ""
+    )
+    if status == Status.COMPLETED:
+        accuracy = "-" if trial.test_accuracy is None else f"{trial.test_accuracy:.4f}"
+        logger.info("trial %d: completed%s, test_accuracy=%s", trial.id, took, accuracy)
+    elif status == Status.FAILED:
+        # run_trial keeps the exception on the trial rather than raising it: say so here too.
+        logger.warning("trial %d: failed%s: %s", trial.id, took, trial.error or "no error kept")
+    else:
+        reason = f": {trial.error}" if trial.error else ""
+        logger.info("trial %d: %s%s%s", trial.id, status, took, reason)
 
 
 def _run_one_search(store: Store, root: Path) -> bool:
@@ -71,9 +102,14 @@ def _run_one_search(store: Store, root: Path) -> bool:
         return False
     from core.worker.search_child import run_in_child  # a fresh process every few trials
 
-    print(f"search {study_id}: started", flush=True)
+    logger.info("search %d: started (%s)", study_id, store.study(study_id).name)
     state = run_in_child(store, study_id, root)
-    print(f"search {study_id}: {state}", flush=True)
+    # The search keeps its error in the store rather than raising it: say so here too.
+    error = search_store.read(store, study_id).progress.get("error")
+    if state in ("failed", "interrupted") or error:
+        logger.warning("search %d: %s: %s", study_id, state, error or "no error kept")
+    else:  # queued means the child handed the search back for a fresh process to go on
+        logger.info("search %d: %s", study_id, state)
     return True
 
 
@@ -90,12 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = (args.cache or paths.cache_dir()).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    setup_logging()
     lock = try_lock(root)
     if lock is None:
-        print("another worker is running for this cache folder; exiting", flush=True)
+        logger.info("another worker holds the lock of %s; exiting", root)
         return 0
+    logger.info("worker %d started for %s", os.getpid(), root)
     try:
-        serve(root, args.idle_exit)
+        ran = serve(root, args.idle_exit)
+    except Exception:
+        # Anything that reaches here ends the worker; the traceback is the only trace of it.
+        logger.exception("worker %d stopped by an unexpected error", os.getpid())
+        return 1
     finally:
         lock.close()
+    logger.info(
+        "worker %d: nothing queued for %g s after %d trials and searches; exiting",
+        os.getpid(),
+        args.idle_exit,
+        ran,
+    )
     return 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from core.cli.main import main
 from core.store import Status, Store, paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_train_json_ends_with_one_object_and_records_the_run(cache: Path) -> None:
     out = cli("train", "--dataset", "digits", "--epochs", "2", "--set", "model=mlp", "--json")
     assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    (line,) = out.stdout.strip().splitlines()  # the progress went to stderr
+    summary = json.loads(line)
     assert summary["status"] == "completed"
     assert 0.5 < summary["test_accuracy"] <= 1 and summary["test_loss"] > 0
     assert Path(summary["artifacts"]["model"]).is_file()
@@ -35,6 +38,22 @@ def test_train_json_ends_with_one_object_and_records_the_run(cache: Path) -> Non
     trial = Store(paths.store_path(cache)).trial(summary["trial"])
     assert trial.study_id == summary["study"] and trial.status == Status.COMPLETED
     assert "epoch 2/2" in out.stderr
+
+
+def test_without_json_the_progress_lines_are_bare_on_stdout(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--dataset", "digits", "--epochs", "2", "--set", "model=mlp"]) == 0
+    out, err = capsys.readouterr()
+    (trial,) = store.trials()
+    first, *epochs, last = out.strip().splitlines()
+    assert first == f"study {trial.study_id}: mlp on digits, 2 epochs"
+    assert len(epochs) == 2
+    for number, line in enumerate(epochs, start=1):
+        assert re.fullmatch(rf"epoch {number}/2  (\w+=[-+.e\d]+  )+\(\d+\.\ds\)", line), line
+    accuracy, loss = trial.test_accuracy, trial.test_loss
+    assert last == f"completed: test_accuracy={accuracy:.4f} test_loss={loss:.4f}"
+    assert "epoch 1/2" not in err and "completed" not in err
 
 
 def test_config_file_and_set_are_merged(cache: Path, tmp_path: Path) -> None:
