@@ -510,27 +510,6 @@ def test_cifar100_loads_fine_labels_offline(
     assert np.all(splits.x_train[..., 2] == 2)
 
 
-def test_keras_home_is_set_before_keras_is_first_imported(tmp_path: Path) -> None:
-    code = (
-        "import sys; from core.engine import datasets; from core.store import paths\n"
-        "home = str(paths.keras_home(__import__('pathlib').Path(sys.argv[1])))\n"
-        "with datasets._keras_home(home):\n"
-        "    import os, keras\n"
-        "    from keras.src.backend import config\n"
-        "    assert os.environ['KERAS_HOME'] == home == config.keras_home()\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "keras" / "keras.json").exists()  # Keras's own config lives there too
-
-
 def test_cifar_images_stay_channels_last_under_channels_first_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keras_offline: list[str]
 ) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from core.engine import compat
 from core.store import Epoch, Status, Store
 from core.store import searches as search_store
 
@@ -51,7 +52,7 @@ class Backup(keras.callbacks.BackupAndRestore):
             super().on_train_begin(logs)
         except (OSError, ValueError, KeyError):
             shutil.rmtree(self.backup_dir, ignore_errors=True)
-            self.model._initial_epoch = 0  # what BackupAndRestore sets after a restore
+            compat.forget_restored_epoch(self.model)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if not self.keep:
