@@ -77,6 +77,29 @@ class Store:
                 raise
             db.execute("COMMIT")
 
+    # -- transactions, for the store's own modules (core.store.searches) ---------------
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own for reads, closed on leaving; rows read as ``sqlite3.Row``.
+
+        Each statement sees what was committed when it ran: reads that must agree with each
+        other, or with a write, belong in :meth:`transaction`.
+        """
+        with self._connect() as db:
+            yield db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one write transaction: committed on leaving, rolled back on error.
+
+        The transaction takes the write lock when it begins, so what it reads cannot change
+        before it writes: a read-modify-write (merging into a JSON column, numbering a new
+        trial) is safe against other writers, in this process or another.
+        """
+        with self._write() as db:
+            yield db
+
     def schema_version(self) -> int:
         """Return the schema version the store file is at."""
         with self._connect() as db:
