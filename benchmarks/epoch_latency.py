@@ -5,7 +5,7 @@ machine, so they compare directly.
 
 (a) Store: a trainer subprocess runs a digits trial exactly as the worker does (``Store``,
 ``TrialMonitor``, ``run_trial``; temporary cache via ``HPE_CACHE_DIR``), with one piece of
-instrumentation: ``StoreCallback.on_epoch_end`` is wrapped to note ``time.time()`` when Keras
+instrumentation: ``EpochRecorder.on_epoch_end`` is wrapped to note ``time.time()`` when Keras
 calls it (then the real method runs unchanged). This process, a separate reader, polls the
 ``epochs`` table every ``--poll-ms`` (5 ms) on its own SQLite connection and notes when each
 row first shows. Delay (a) = first seen − ``on_epoch_end`` call; also split into
@@ -149,16 +149,16 @@ def trainer_child(args) -> int:
 
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    from core.engine import training
+    from core.engine import executor, training
 
     calls: list[tuple[int, float]] = []
-    original = training.StoreCallback.on_epoch_end
+    original = executor.EpochRecorder.on_epoch_end
 
     def noted(self, epoch, logs=None):
         calls.append((epoch, time.time()))
         return original(self, epoch, logs)
 
-    training.StoreCallback.on_epoch_end = noted
+    executor.EpochRecorder.on_epoch_end = noted
     store = Store(paths.store_path(root))
     cfg = RunConfig(
         dataset="digits", model=args.model, epochs=args.epochs, batch_size=args.batch_size

@@ -12,7 +12,7 @@ Everything runs in this one process, as the worker runs trials (``Store``, ``Tri
 
 Start time = from calling ``run_trial`` to the start of the first epoch it trains, i.e. the
 first epoch's end (noted by the ``on_epoch`` hook) minus that epoch's own seconds (as
-``StoreCallback`` measures them from ``on_epoch_begin``). It covers loading the data,
+``EpochRecorder`` measures them from ``on_epoch_begin``). It covers loading the data,
 building and compiling the model and, for the fork, reading its parent's checkpoint.
 Checkpoint cost: ``core.engine.checkpoints.snapshot`` (the copy, on the training thread) and
 ``write`` (the file, in the background) are timed (wrapped here, then run unchanged), and the

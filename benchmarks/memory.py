@@ -7,14 +7,14 @@ Worker: a subprocess does what the worker does for one trial (``Store``, ``Trial
 50,000 training and 10,000 test images, 32×32×3 uint8, synthetic, 10 balanced classes; config
 ``cifar10``, ``cnn``, 1 epoch, batch size 64, validation split 0.2 (so 40,000 images train and
 10,000 validate), then test evaluation and saving as usual. The arrays are handed over by
-monkeypatching ``core.engine.datasets.check_available`` and ``core.engine.datasets._keras_arrays``
-in that subprocess; ``load_splits`` (the stratified split) and everything after it is the real code.
-The real worker process (``python -m core.worker``) cannot be used: Keras's cifar10 loader checks
-the archive against the official SHA-256, which no synthetic archive has. So the figure leaves out
-what Keras's own loader and the joblib cache would add while parsing the archive; it covers holding
-the arrays, the split, ``model.fit`` and the rest. ``VmHWM`` is read at checkpoints (after importing
-TensorFlow, after making the arrays, after the trial) so the share of each phase shows.
-``--n-train`` / ``--epochs`` change the size.
+monkeypatching ``core.engine.loading.datasets.check_available`` and
+``core.engine.loading.datasets._keras_arrays`` in that subprocess; ``load_splits`` (the stratified
+split) and everything after it is the real code. The real worker process (``python -m core.worker``)
+cannot be used: Keras's cifar10 loader checks the archive against the official SHA-256, which no
+synthetic archive has. So the figure leaves out what Keras's own loader and the joblib cache would
+add while parsing the archive; it covers holding the arrays, the split, ``model.fit`` and the rest.
+``VmHWM`` is read at checkpoints (after importing TensorFlow, after making the arrays, after the
+trial) so the share of each phase shows. ``--n-train`` / ``--epochs`` change the size.
 
 UI: a fresh ``streamlit run app.py`` (headless, free port, another temporary cache). Its
 ``VmHWM`` is read once it answers, after the home page is drawn in headless Chromium, and at
@@ -65,7 +65,7 @@ def worker_child(args) -> int:
     marks["after_import"] = common.vm_hwm_kib(me)
     import numpy as np
 
-    from core.engine import datasets
+    from core.engine.loading import datasets
     from core.spec.config import RunConfig
 
     rng = np.random.default_rng(0)

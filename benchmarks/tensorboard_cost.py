@@ -7,7 +7,7 @@ does (``Store``, ``TrialMonitor``, ``run_trial``; temporary cache via ``HPE_CACH
 swaps the callback for a plain ``keras.callbacks.Callback``. It reports the median epoch time
 and the difference. An epoch's time here is the wall-clock time between the moments two
 consecutive epochs were recorded, so it includes the logs written at each epoch's end (which
-``StoreCallback``'s own epoch seconds, taken before the other callbacks run, would miss).
+``EpochRecorder``'s own epoch seconds, taken before the other callbacks run, would miss).
 
     python benchmarks/tensorboard_cost.py
     python benchmarks/tensorboard_cost.py --model mlp --epochs 10 --repeats 5

@@ -5,20 +5,21 @@ each; see "Processes" below):
 
 * **app**: ``core.engine.training.run_trial`` exactly as the CLI and the worker call it: a trial
   claimed in a real SQLite ``Store`` (temporary cache folder, ``HPE_CACHE_DIR``), a running
-  ``TrialMonitor`` (its heartbeat thread writes progress every 0.5 s), ``StoreCallback`` (batch
+  ``TrialMonitor`` (its heartbeat thread writes progress every 0.5 s), ``EpochRecorder`` (batch
   progress, one store write per epoch), then test evaluation and saving (not timed). Only the
-  dataset loader is replaced: ``core.engine.datasets.check_available`` and ``core.engine.datasets.
-  _keras_arrays`` are monkeypatched in-process to hand over CIFAR-10-shaped synthetic uint8
-  arrays (default 10,000 training images 32×32×3, 10 balanced classes, plus 2,000 test images);
-  ``load_splits`` itself (the stratified validation split) and everything after it is the real
-  code. Config: ``cifar10``, ``cnn``, Adam, batch size 64, validation split 0.2.
+  dataset loader is replaced: ``core.engine.loading.datasets.check_available`` and
+  ``core.engine.loading.datasets._keras_arrays`` are monkeypatched in-process to hand over
+  CIFAR-10-shaped synthetic uint8 arrays (default 10,000 training images 32×32×3, 10 balanced
+  classes, plus 2,000 test images); ``load_splits`` itself (the stratified validation split) and
+  everything after it is the real code. Config: ``cifar10``, ``cnn``, Adam, batch size 64,
+  validation split 0.2.
 * **plain**: the same splits (the same patched ``load_splits``), the same seed, the model from
   ``core.engine.models.build_model`` compiled by ``compile_model``, then
   ``model.fit(x_train, y_train, batch_size=64, epochs=E, validation_data=(x_val, y_val),
   verbose=0)`` with one tiny callback that only timestamps ``on_epoch_begin`` /
   ``on_epoch_end`` (``time.perf_counter``).
 
-Epoch times: app from the ``seconds`` column of the store's ``epochs`` rows (``StoreCallback``
+Epoch times: app from the ``seconds`` column of the store's ``epochs`` rows (``EpochRecorder``
 measures ``on_epoch_begin`` → ``on_epoch_end``, before its store write); plain from the tiny
 callback, measured the same way. Both include the validation pass. Throughput of a run =
 training images × timed epochs ÷ sum of their seconds, excluding the first epoch (it includes
@@ -29,7 +30,7 @@ because other processes on a shared 2-core machine make single epochs jump: the 
 with images ÷ median timed epoch per run; with images ÷ the fastest timed epoch of all runs
 (the least disturbed one); training images per process CPU second (all threads,
 ``time.process_time`` at epoch begin/end: the tiny callback on the plain side, a two-line
-wrapper around ``StoreCallback.on_epoch_begin``/``on_epoch_end`` on the app side), which other
+wrapper around ``EpochRecorder.on_epoch_begin``/``on_epoch_end`` on the app side), which other
 processes' load disturbs much less than wall time; and the 1-minute load average before and
 after. Not timed on either side: what happens between epochs (the app's store write of the
 epoch row, about 1 ms, see ``epoch_latency.py``).
@@ -58,7 +59,7 @@ the tests replace ``keras.src.utils.file_utils.validate_file`` and ``_SHA256`` t
 archives), and a patch inside the worker subprocess would no longer be the real worker. So
 ``--worker`` uses the one dataset the worker loads unpatched, the embedded ``digits``
 (1,149 training images 8×8×1 at split 0.2), with more epochs (default 30). Steps there are
-tiny, so what the app adds per batch (``StoreCallback.on_train_batch_end``) and the heartbeat
+tiny, so what the app adds per batch (``EpochRecorder.on_train_batch_end``) and the heartbeat
 thread's store writes weigh much more than on CIFAR: read it as an upper bound of that
 overhead. The worker stays up between its trials; each plain run is a fresh process (the
 untimed first epoch absorbs tracing either way).
@@ -104,7 +105,7 @@ def synthetic(n_train: int, n_test: int, seed: int = 0):
 
 def patch_loader(arrays) -> None:
     """Hand the synthetic arrays to load_splits in place of Keras's cifar10 loader."""
-    from core.engine import datasets
+    from core.engine.loading import datasets
 
     datasets.check_available = lambda name, root=None: None
     datasets._keras_arrays = lambda name, root=None: arrays
@@ -160,10 +161,10 @@ def epoch_timer():
 
 
 def instrument_store_callback() -> None:
-    """Note process CPU time at StoreCallback's epoch begin/end (two calls; nothing else)."""
-    from core.engine import training
+    """Note process CPU time at EpochRecorder's epoch begin/end (two calls; nothing else)."""
+    from core.engine import executor
 
-    begin, end = training.StoreCallback.on_epoch_begin, training.StoreCallback.on_epoch_end
+    begin, end = executor.EpochRecorder.on_epoch_begin, executor.EpochRecorder.on_epoch_end
 
     def on_epoch_begin(self, epoch, logs=None):
         self._bench_cpu = time.process_time()
@@ -173,8 +174,8 @@ def instrument_store_callback() -> None:
         CPU_EPOCHS.append(time.process_time() - self._bench_cpu)
         return end(self, epoch, logs)
 
-    training.StoreCallback.on_epoch_begin = on_epoch_begin
-    training.StoreCallback.on_epoch_end = on_epoch_end
+    executor.EpochRecorder.on_epoch_begin = on_epoch_begin
+    executor.EpochRecorder.on_epoch_end = on_epoch_end
 
 
 def _compile_like_the_app(model, cfg, steps: int, classes: int):
@@ -201,7 +202,7 @@ def plain_run(cfg, root: Path) -> dict:
     import keras
 
     from core.engine import models
-    from core.engine.datasets import load_splits
+    from core.engine.loading.datasets import load_splits
 
     splits = load_splits(cfg.dataset, cfg.validation_split, cfg.seed, root)
     keras.utils.set_random_seed(cfg.seed)

@@ -55,7 +55,8 @@ def data_fingerprint(splits: Any, key: tuple[Any, ...] | None = None) -> dict[st
     """Fingerprint the train, validation and test arrays of one run.
 
     Args:
-        splits: A ``core.engine.datasets.Splits`` (anything with ``x_train`` ... ``y_test``).
+        splits: A ``core.engine.loading.datasets.Splits`` (anything with ``x_train`` ...
+            ``y_test``).
         key: What identifies these splits (dataset, split, seed, ...); a fingerprint already
             computed for the same key in this process is returned as it is.
 

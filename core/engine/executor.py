@@ -9,7 +9,7 @@ builds and fits through ``core.engine.search.hypermodel`` with the callbacks its
   same way, refused before it starts when a training step cannot fit in memory
   (:func:`compiled_model`);
 * records its epochs through one writer (:class:`EpochRecorder`), reports its batches and
-  heartbeats through one monitor (:class:`TrialMonitor`, on one :class:`Heartbeat` thread), and
+  heartbeats through one monitor (``core.engine.monitor``), and
   keeps a checkpoint per epoch and TensorBoard logs (:func:`standard_callbacks`);
 * is tested and saved by one saver (:func:`save_results`): the model, its weights, its
   ``config.json``, per-class results and the grid of misclassified test images.
@@ -19,9 +19,7 @@ This module imports TensorFlow; only worker processes use it.
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,94 +31,18 @@ import tensorflow as tf
 
 from core.data import fingerprint
 from core.engine import checkpoints, memory_guard, optim, run_logs
-from core.engine.datasets import Splits, load_splits, merge_validation
 from core.engine.evaluation import evaluate_classes, misclassified_grid
-from core.engine.folds import load_fold
+from core.engine.loading.datasets import Splits, load_splits, merge_validation
+from core.engine.loading.folds import load_fold
 from core.engine.models import build_model, summary_rows
+from core.engine.monitor import TrialMonitor
 from core.engine.pipeline import make_dataset
 from core.engine.schedules import current_learning_rate
 from core.spec.config import RunConfig
-from core.store import Store
 from core.store.checkpoint_files import checkpoint_cap
-
-logger = logging.getLogger(__name__)
 
 # Called with (epoch row, metrics, seconds) for each finished epoch.
 EpochSink = Callable[[int, dict[str, float], float], None]
-
-
-class Heartbeat:
-    """A daemon thread that calls ``beat`` every ``interval`` seconds until stopped.
-
-    A failing beat (a store busy for a moment) is logged and retried at the next interval,
-    never allowed to end the thread: the trial must go on, and a dead heartbeat would have it
-    reaped as interrupted. The same failure is logged once until a beat succeeds again.
-    """
-
-    def __init__(self, beat: Callable[[], None], interval: float, name: str) -> None:
-        self.beat = beat
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._failing: str | None = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.beat()
-            except Exception as exc:  # noqa: BLE001 - logged; the next beat tries again
-                text = f"{type(exc).__name__}: {exc}"
-                if text != self._failing:
-                    logger.warning("%s: a heartbeat failed (%s); retrying", self._thread.name, text)
-                self._failing = text
-            else:
-                self._failing = None
-
-    def start(self) -> None:
-        """Start beating (the first beat comes after one interval)."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop beating and wait for the thread to end."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-
-class TrialMonitor:
-    """Carries progress from the training loop to the store, and cancel requests back.
-
-    Use as a context manager: a :class:`Heartbeat` writes the latest progress and a heartbeat
-    every ``interval`` seconds and sets ``cancelled`` when someone asked to stop the trial.
-    """
-
-    def __init__(self, store: Store, trial_id: int, interval: float = 0.5) -> None:
-        self.store = store
-        self.trial_id = trial_id
-        self.cancelled = threading.Event()
-        self._progress: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._heartbeat = Heartbeat(self.beat, interval, f"heartbeat-{trial_id}")
-
-    def update(self, **fields: Any) -> None:
-        """Merge fields into the progress the next heartbeat will write."""
-        with self._lock:
-            self._progress.update(fields)
-
-    def beat(self) -> None:
-        """Write progress and heartbeat now; note a cancel request if there is one."""
-        with self._lock:
-            progress = dict(self._progress)
-        if self.store.heartbeat(self.trial_id, progress):
-            self.cancelled.set()
-
-    def __enter__(self) -> TrialMonitor:
-        self.beat()
-        self._heartbeat.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._heartbeat.stop()
 
 
 class EpochRecorder(keras.callbacks.Callback):

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.engine import compat
 from core.spec.catalog import AUGMENTATIONS
 
 # Pixels that rotation, translation and zoom bring in from outside the image repeat the
@@ -250,17 +251,18 @@ def _affine_matrix(layer: keras.layers.Layer, params: Any, images: tf.Tensor) ->
     """The ``(batch, 8)`` output-to-input matrices of a geometric layer's draw, else None.
 
     Rotation, translation and zoom: the matrices their own ``transform_images`` passes to
-    ``affine_transform``, made by their own helpers. A horizontal flip reads column
-    ``width - 1 - x`` for output column ``x`` of each image it flips.
+    ``affine_transform``, made by their own helpers (through ``core.engine.compat``). A
+    horizontal flip reads column ``width - 1 - x`` for output column ``x`` of each image it
+    flips.
     """
     if isinstance(layer, keras.layers.RandomRotation):
         matrix = params["rotation_matrix"]
     elif isinstance(layer, keras.layers.RandomTranslation):
-        matrix = layer._get_translation_matrix(params["translations"])
+        matrix = compat.translation_matrix(layer, params["translations"])
     elif isinstance(layer, keras.layers.RandomZoom):
         zooms = tf.concat([params["width_zoom"], params["height_zoom"]], axis=1)
         shape = tf.shape(images)
-        matrix = layer._get_zoom_matrix(tf.cast(zooms, tf.float32), shape[1], shape[2])
+        matrix = compat.zoom_matrix(layer, tf.cast(zooms, tf.float32), shape[1], shape[2])
     elif isinstance(layer, keras.layers.RandomFlip) and layer.mode == "horizontal":
         flips = tf.reshape(tf.cast(params["flips"], tf.float32), (-1, 1))
         last = tf.cast(tf.shape(images)[2] - 1, tf.float32)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from core.engine import compat
 from core.spec.config import RunConfig
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
@@ -147,9 +148,8 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     Returns:
         The rate as a float (the initial rate before any update).
     """
-    # Keras keeps the schedule object only in this attribute; `learning_rate` returns its value.
-    schedule = getattr(optimizer, "_learning_rate", None)
-    if isinstance(schedule, _Schedule):
+    schedule = compat.learning_rate_schedule(optimizer)
+    if schedule is not None:
         step = max(int(ops.convert_to_numpy(optimizer.iterations)) - 1, 0)
         return float(ops.convert_to_numpy(schedule(step)))
     return float(ops.convert_to_numpy(optimizer.learning_rate))

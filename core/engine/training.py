@@ -21,7 +21,6 @@ import numpy as np
 from core.engine import checkpoints, peak_memory, run_logs
 from core.engine.executor import (
     EpochRecorder,
-    TrialMonitor,
     best_epoch,
     compiled_model,
     dataset,
@@ -30,6 +29,7 @@ from core.engine.executor import (
     standard_callbacks,
     steps_per_epoch,
 )
+from core.engine.monitor import TrialMonitor
 from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import PROMOTE_KIND
 from core.store import Status, Store, Trial, paths

@@ -8,7 +8,8 @@ same test set. It goes through the worker like any run: a study of kind ``promot
 trial linked to its source by ``parent_id``; the study's spec names the source.
 
 Nothing here imports TensorFlow (the pages call :func:`queue_promotion`); ``core.engine.training``
-checks the study kind, ``PROMOTE_KIND``, and calls ``core.engine.datasets.merge_validation``.
+checks the study kind, ``PROMOTE_KIND``, and calls
+``core.engine.loading.datasets.merge_validation``.
 """
 
 from __future__ import annotations

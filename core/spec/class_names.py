@@ -1,6 +1,7 @@
 """Class names of the built-in datasets, indexed by label.
 
-Kept apart from ``core.engine.datasets`` because the tables are long; plain data, no imports.
+Kept apart from ``core.engine.loading.datasets`` because the tables are long; plain data, no
+imports.
 """
 
 from __future__ import annotations

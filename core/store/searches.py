@@ -14,8 +14,9 @@ A search is a study of kind ``search``. Besides its trials it has a state (the c
 ``progress`` holds ``used_s`` (seconds of search time used over all runs), ``extra_budget_s``
 (time added at Resume), ``cancel`` (a stop was asked for), ``note`` (what was left undone) and
 ``trials`` (keras-tuner trial id to store trial id), so a resumed search re-uses the store trial
-of a trial keras-tuner runs again. These helpers reach into the store's connection; the rest of
-the app goes through ``core.worker.searches``.
+of a trial keras-tuner runs again. These helpers run their SQL through the store's
+``connection`` and ``transaction``, each write in one transaction; the rest of the app goes
+through ``core.worker.searches``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class SearchRow:
 
 def read(store: Store, study_id: int) -> SearchRow:
     """Return a search's state. Raises KeyError if there is no such study."""
-    with store._connect() as db:
+    with store.connection() as db:
         row = db.execute(
             "SELECT id, state, owner, heartbeat_at, progress FROM studies WHERE id=?", (study_id,)
         ).fetchone()
@@ -66,7 +67,7 @@ def set_state(
     owner: str | None = None,
 ) -> None:
     """Set a search's state, merging ``progress`` into what it holds."""
-    with store._write() as db:
+    with store.transaction() as db:
         row = db.execute("SELECT progress FROM studies WHERE id=?", (study_id,)).fetchone()
         merged = {**json.loads(row["progress"]), **(progress or {})}
         db.execute(
@@ -78,7 +79,7 @@ def set_state(
 
 def update_progress(store: Store, study_id: int, **changes: Any) -> dict[str, Any]:
     """Merge ``changes`` into a search's progress, beat its heartbeat; return the progress."""
-    with store._write() as db:
+    with store.transaction() as db:
         row = db.execute("SELECT progress FROM studies WHERE id=?", (study_id,)).fetchone()
         merged = {**json.loads(row["progress"]), **changes}
         db.execute(
@@ -95,7 +96,7 @@ def claim(store: Store, owner: str, study_id: int | None = None) -> int | None:
         The claimed study id, or None when there was nothing to claim.
     """
     only = "" if study_id is None else f" AND id={int(study_id)}"
-    with store._write() as db:
+    with store.transaction() as db:
         row = db.execute(
             f"SELECT id FROM studies WHERE kind=? AND state='queued'{only} ORDER BY id LIMIT 1",
             (SEARCH_KIND,),
@@ -115,7 +116,7 @@ def reap(store: Store, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
     Their running trials died with them: they end as interrupted too, and Resume continues
     them from their last finished epoch.
     """
-    return store._reap_silent("studies", timeout_s)
+    return store.reap_stale_searches(timeout_s)
 
 
 def start_trial(
@@ -135,7 +136,7 @@ def start_trial(
         The store trial id.
     """
     now = time.time()
-    with store._write() as db:
+    with store.transaction() as db:
         row = db.execute("SELECT progress FROM studies WHERE id=?", (study_id,)).fetchone()
         progress = json.loads(row["progress"])
         known = progress.setdefault("trials", {})
@@ -187,7 +188,7 @@ def start_trial(
 
 def set_results(store: Store, trial_id: int, changes: dict[str, Any]) -> None:
     """Merge ``changes`` into a finished trial's results (test metrics, artifacts, kept)."""
-    with store._write() as db:
+    with store.transaction() as db:
         row = db.execute("SELECT results FROM trials WHERE id=?", (trial_id,)).fetchone()
         merged = {**json.loads(row["results"]), **changes}
         db.execute(
@@ -198,7 +199,7 @@ def set_results(store: Store, trial_id: int, changes: dict[str, Any]) -> None:
 
 def set_parent(store: Store, trial_id: int, parent_id: int | None, fork_epoch: int) -> None:
     """Record that a trial trains on a model of an earlier trial (Hyperband's next round)."""
-    with store._write() as db:
+    with store.transaction() as db:
         db.execute(
             "UPDATE trials SET parent_id=?, fork_epoch=? WHERE id=?",
             (parent_id, fork_epoch, trial_id),

@@ -83,6 +83,29 @@ class Store:
                 raise
             db.execute("COMMIT")
 
+    # -- transactions, for the store's own modules (core.store.searches) ---------------
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own for reads, closed on leaving; rows read as ``sqlite3.Row``.
+
+        Each statement sees what was committed when it ran: reads that must agree with each
+        other, or with a write, belong in :meth:`transaction`.
+        """
+        with self._connect() as db:
+            yield db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one write transaction: committed on leaving, rolled back on error.
+
+        The transaction takes the write lock when it begins, so what it reads cannot change
+        before it writes: a read-modify-write (merging into a JSON column, numbering a new
+        trial) is safe against other writers, in this process or another.
+        """
+        with self._write() as db:
+            yield db
+
     def schema_version(self) -> int:
         """Return the schema version the store file is at."""
         with self._connect() as db:
@@ -333,6 +356,14 @@ class Store:
             The ids of the trials marked.
         """
         return self._reap_silent("trials", timeout_s)
+
+    def reap_stale_searches(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
+        """Mark running searches whose worker went silent as interrupted, and their trials.
+
+        Returns:
+            The ids of the searches marked.
+        """
+        return self._reap_silent("studies", timeout_s)
 
     def _reap_silent(self, table: str, timeout_s: float) -> list[int]:
         """End the running rows of ``table`` whose heartbeat is older than ``timeout_s``.

@@ -503,7 +503,7 @@ def test_availability_checks_accept_a_folder(tmp_path: Path) -> None:
 def test_modules_import_without_tensorflow_or_streamlit() -> None:
     code = (
         "import core.data.folders, core.data.folder_scan, core.views.folder_preview, sys; "
-        "import core.engine.folder_data; "
+        "import core.engine.loading.folders; "
         "heavy = [m for m in ('tensorflow', 'keras', 'streamlit', 'sklearn') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

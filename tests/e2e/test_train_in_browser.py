@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from core.engine.datasets import load_splits
+from core.engine.loading.datasets import load_splits
 from core.store import Status, Store, paths
 from tests.e2e.conftest import POINTS, READY
 

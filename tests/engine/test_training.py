@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from core.engine.datasets import load_splits
-from core.engine.folds import load_fold
+from core.engine.loading.datasets import load_splits
+from core.engine.loading.folds import load_fold
 from core.engine.training import TrialMonitor, run_trial
 from core.spec.config import RunConfig
 from core.store import Status, Store

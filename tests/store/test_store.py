@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +107,64 @@ def test_a_silent_search_trial_is_told_that_resume_continues_it(store: Store) ->
     time.sleep(0.3)
     assert store.reap_stale(timeout_s=0.2) == [dead]
     assert "Resume continues this trial" in store.trial(dead).error
+
+
+# -- the transaction API the store's own modules use, and no one else's use of its privates --
+
+
+def test_a_transaction_commits_on_leaving_and_rolls_back_on_error(store: Store) -> None:
+    study_id, _ = store.create_study("before", "single", [RunConfig()])
+    with pytest.raises(RuntimeError, match="midway"), store.transaction() as db:
+        db.execute("UPDATE studies SET name='lost' WHERE id=?", (study_id,))
+        raise RuntimeError("midway")
+    assert store.study(study_id).name == "before"
+    with store.transaction() as db:
+        db.execute("UPDATE studies SET name='after' WHERE id=?", (study_id,))
+    with store.connection() as db:
+        row = db.execute("SELECT name FROM studies WHERE id=?", (study_id,)).fetchone()
+    assert row["name"] == "after" == store.study(study_id).name
+
+
+def test_a_transaction_holds_the_write_lock_from_its_start(store: Store) -> None:
+    # What makes a read-modify-write in one transaction safe against other writers.
+    with store.transaction():
+        other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STORE_PRIVATE = {n for n in vars(Store) if n.startswith("_") and not n.startswith("__")}
+
+
+def store_private_calls(tree: ast.Module) -> list[str]:
+    """``line: call`` for every use of one of Store's private methods, bar one's own class's."""
+    return [
+        f"{node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in STORE_PRIVATE
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+
+
+def test_only_the_store_calls_its_private_methods() -> None:
+    files = [PROJECT_ROOT / "app.py"]
+    for folder in ("core", "pages", "benchmarks"):
+        files += sorted((PROJECT_ROOT / folder).rglob("*.py"))
+    found = {
+        str(path.relative_to(PROJECT_ROOT)): calls
+        for path in files
+        if path != PROJECT_ROOT / "core" / "store" / "sqlite.py"
+        and (calls := store_private_calls(ast.parse(path.read_text())))
+    }
+    assert STORE_PRIVATE, "Store has no private methods left to guard"
+    assert not found, found
+
+
+def test_the_private_call_scan_finds_a_call_through_a_store() -> None:
+    code = "def f(store):\n    with store._write() as db:\n        db.execute('SELECT 1')\n"
+    assert store_private_calls(ast.parse(code)) == ["2: store._write"]

@@ -31,7 +31,8 @@ from typing import Any
 import grpc
 import keras_tuner as kt
 
-from core.engine.executor import Heartbeat
+from core.engine import compat
+from core.engine.monitor import Heartbeat
 from core.engine.search.hypermodel import SearchHyperModel
 from core.engine.search.parts import (
     EPOCH_SECONDS,
@@ -163,9 +164,7 @@ def serve_as_chief(
     host, port = address
     with environment(**{ENV_ID: "chief", ENV_IP: host, ENV_PORT: str(port)}):
         tuner = make_tuner(store, study_id, root, clock, settings, hypermodel)
-        oracle = tuner.oracle
-        base = type(oracle)
-        oracle.__class__ = type(f"Store{base.__name__}", (StoreOracleMixin, base), {})
+        oracle = compat.mix_into(tuner.oracle, StoreOracleMixin, "Store")
         oracle.attach(store, study_id, clock, hypermodel, settings, on_trial)
         heartbeat = Heartbeat(oracle.beat, 1.0, f"trial-beats-{study_id}")
         heartbeat.start()
@@ -195,14 +194,8 @@ def fetch_search(
         ConfigError: on ``--join`` when no chief answers in time, on ``--study`` when the
             chief serves another search.
     """
-    from keras_tuner.src import protos  # keras-tuner's gRPC messages
-    from keras_tuner.src.distribute.oracle_client import OracleClient
-
-    with environment(**{ENV_ID: "joining", ENV_IP: host, ENV_PORT: str(port)}):
-        client = OracleClient(None)
-    request = protos.get_service().GetTrialRequest(trial_id=SPEC_TRIAL)
     try:
-        reply = client.stub.GetTrial(request, wait_for_ready=True, timeout=timeout_s)
+        answer = compat.chief_trial(host, port, SPEC_TRIAL, timeout_s)
     except grpc.RpcError as exc:
         raise ConfigError(
             "--join",
@@ -210,7 +203,7 @@ def fetch_search(
             f"({exc.code().name}); check that the search runs with --listen on that "
             "address and that this machine can reach the port.",
         ) from None
-    values = kt.engine.trial.Trial.from_proto(reply.trial).hyperparameters.values
+    values = answer.hyperparameters.values
     spec = json.loads(values["search"])
     if spec["study"] != study_id:
         raise ConfigError(

@@ -20,7 +20,6 @@ import keras_tuner as kt
 import numpy as np
 
 from core.engine import checkpoints, optim
-from core.engine.datasets import Splits
 from core.engine.executor import (
     EpochRecorder,
     compiled_model,
@@ -29,6 +28,7 @@ from core.engine.executor import (
     standard_callbacks,
     steps_per_epoch,
 )
+from core.engine.loading.datasets import Splits
 from core.spec.config import RunConfig
 from core.spec.search_space import (
     Dimension,

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from core.engine import run_logs
+from core.engine import compat, run_logs
 from core.engine.executor import save_results
 from core.spec.search_space import SearchSettings
 from core.store import Store, paths
@@ -45,7 +45,7 @@ def keep_best(
     kept: list[int] = []
     for rank, trial in enumerate(best, start=1):
         trial_id = ids[trial.trial_id]
-        if not Path(tuner._get_checkpoint_fname(trial.trial_id)).is_file():
+        if not compat.checkpoint_path(tuner, trial.trial_id).is_file():
             worker = store.trial(trial_id).worker
             search_store.set_results(store, trial_id, {"rank": rank, "weights_on": worker})
             continue

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from core.engine.executor import Heartbeat
+from core.engine.monitor import Heartbeat
 from core.spec.config import ConfigError
 from core.store import Epoch, Status, Store
 from core.store import searches as search_store

@@ -132,10 +132,10 @@ def run_search(
 
 def _stop_running(store: Store, tuner: Any, state: str) -> None:
     """The trial a stop or an error interrupted: marked so, to be continued on Resume."""
-    if tuner is None or tuner._monitor is None:
+    if tuner is None or tuner.running_trial is None:
         return
-    trial_id = tuner._monitor.trial_id
-    tuner._close_monitor()
+    trial_id = tuner.running_trial
+    tuner.close_monitor()
     done = len(store.epochs(trial_id))
     reason = {
         "out_of_time": "The time budget ran out",
@@ -154,10 +154,10 @@ def _left_undone(store: Store, study_id: int, stop: SearchStopped, tuner: Any) -
     planned = int(spec.get("planned_trials") or 0)
     trials = store.trials([study_id])
     done = sum(t.status == Status.COMPLETED for t in trials)
-    running = tuner is not None and tuner._monitor is not None
+    running = tuner is not None and tuner.running_trial is not None
     sentence = f"{stop.note} after {done} of {planned} planned trials"
     if running:
-        number = store.trial(tuner._monitor.trial_id).number
+        number = store.trial(tuner.running_trial).number
         sentence += f"; trial #{number} was stopped mid-way and continues on Resume"
     left = max(0, planned - done - (1 if running else 0))
     sentence += f"; {left} trial(s) were not started."

@@ -21,8 +21,9 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from core.engine import run_logs
-from core.engine.executor import EpochRecorder, TrialMonitor
+from core.engine import compat, run_logs
+from core.engine.executor import EpochRecorder
+from core.engine.monitor import TrialMonitor
 from core.engine.search.hypermodel import Execution, SearchHyperModel
 from core.engine.search.parts import (
     EPOCH_SECONDS,
@@ -67,9 +68,11 @@ class StoreTunerMixin:
         self.trials_per_process: int | None = None  # hand the search on after this many
         super().__init__(*args, **kwargs)
 
-    # keras-tuner's documented override point; the space has no conditions, so declaring the
-    # hyperparameters is enough and no model is built before the first trial.
-    def _populate_initial_space(self) -> None:
+    # Plugged into keras-tuner's override point (core.engine.compat.tuner_hooks); the space has
+    # no conditions, so declaring the hyperparameters is enough and no model is built before
+    # the first trial.
+    def populate_space(self) -> None:
+        """Declare the search space on the oracle (a fresh project only)."""
         hp = self.oracle.get_space()
         self.hypermodel.declare_hyperparameters(hp)
         self.oracle.update_space(hp)
@@ -113,13 +116,18 @@ class StoreTunerMixin:
         known = search_store.read(self.store, self.study_id).progress.get("trials", {})
         return {k: int(v) for k, v in known.items()}
 
-    def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+    def build_and_fit(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        """Build and train one execution of a trial through the one trial path.
+
+        An execution that finished before the search stopped is not trained again: its
+        history is read back from the store.
+        """
         execution = self._execution
         self._execution += 1
         if execution < self._executions_done(trial):  # it finished before the search stopped
             return self._stored_history(trial, execution)
         kwargs["execution"] = self._execution_of(trial, execution)
-        history = super()._build_and_fit_model(trial, *args, **kwargs)
+        history = compat.base_build_and_fit(StoreTunerMixin, self, trial, *args, **kwargs)
         if self._stop is not None:
             raise self._stop
         if not self.remote:
@@ -209,7 +217,7 @@ class StoreTunerMixin:
         )
         search_store.set_results(self.store, trial_id, {"worker_rss_mib": rss_mib()})
         self.trials_here += 1
-        self._close_monitor()
+        self.close_monitor()
         if self.on_trial is not None:
             self.on_trial(self.trial_ids[trial.trial_id])
 
@@ -223,7 +231,13 @@ class StoreTunerMixin:
         elif self.clock.out_of_time():
             self._stop = SearchStopped("out_of_time", "The time budget ran out")
 
-    def _close_monitor(self) -> None:
+    @property
+    def running_trial(self) -> int | None:
+        """The store id of the trial training now in this process, if any."""
+        return None if self._monitor is None else self._monitor.trial_id
+
+    def close_monitor(self) -> None:
+        """Stop the running trial's heartbeat (its trial ends, or the search stops)."""
         if self._monitor is not None:
             self._monitor.__exit__(None, None, None)
             self._monitor = None
@@ -239,7 +253,8 @@ def joined_chief() -> bool:
 def tuner_class(name: str) -> type:
     """The store-streaming subclass of one of keras-tuner's tuners."""
     base = TUNER_CLASSES[name]
-    return type(f"Store{base.__name__}", (StoreTunerMixin, base), {})
+    hooks = compat.tuner_hooks(StoreTunerMixin.build_and_fit, StoreTunerMixin.populate_space)
+    return type(f"Store{base.__name__}", (StoreTunerMixin, base), hooks)
 
 
 def make_tuner(

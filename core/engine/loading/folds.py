@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine.datasets import Splits, load_splits
+from core.engine.loading.datasets import Splits, load_splits
 from core.spec.config import ConfigError, RunConfig
 
 

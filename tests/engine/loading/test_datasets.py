@@ -1,4 +1,4 @@
-"""Tests for core.engine.datasets: offline checks, the real Keras loaders on small files, splits.
+"""Tests for core.engine.loading.datasets: offline checks, Keras's loaders on small files, splits.
 
 The Keras datasets are exercised through Keras's own ``load_data`` on files these tests write,
 in the original formats, into a temporary cache root: ``mnist.npz``, Fashion-MNIST's gzipped
@@ -38,12 +38,12 @@ from core.data import availability
 from core.data.availability import DatasetUnavailable, check_available, missing_files
 from core.data.checks import train_size
 from core.data.folders import FOLDER_IMAGE_SIZE
-from core.engine.datasets import CLASS_NAMES, Splits, load_splits
+from core.engine.loading.datasets import CLASS_NAMES, Splits, load_splits
 from core.spec.catalog import DATASETS
 from core.spec.config import ConfigError, RunConfig
 from core.store import paths
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def keras_offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def trust(monkeypatch: pytest.MonkeyPatch, path: Path, rel: str) -> None:
-    """Make core.engine.datasets treat ``path`` as the official file ``rel``."""
+    """Make core.engine.loading.datasets treat ``path`` as the official file ``rel``."""
     monkeypatch.setitem(availability._SHA256, rel, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
@@ -233,7 +233,7 @@ def assert_labels_follow_images(splits: Splits, scale: int = 20) -> None:
 
 def test_import_does_not_load_tensorflow_keras_or_sklearn() -> None:
     code = (
-        "import core.engine.datasets, sys; "
+        "import core.engine.loading.datasets, sys; "
         "heavy = [m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules]; "
         "assert not heavy, heavy"
     )
@@ -508,27 +508,6 @@ def test_cifar100_loads_fine_labels_offline(
     np.testing.assert_array_equal(np.bincount(splits.y_val), [1] * 100)
     assert_labels_follow_images(splits, scale=1)
     assert np.all(splits.x_train[..., 2] == 2)
-
-
-def test_keras_home_is_set_before_keras_is_first_imported(tmp_path: Path) -> None:
-    code = (
-        "import sys; from core.engine import datasets; from core.store import paths\n"
-        "home = str(paths.keras_home(__import__('pathlib').Path(sys.argv[1])))\n"
-        "with datasets._keras_home(home):\n"
-        "    import os, keras\n"
-        "    from keras.src.backend import config\n"
-        "    assert os.environ['KERAS_HOME'] == home == config.keras_home()\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "keras" / "keras.json").exists()  # Keras's own config lives there too
 
 
 def test_cifar_images_stay_channels_last_under_channels_first_config(

@@ -7,7 +7,7 @@ whether those files are in place.
 
 A dataset may also be the path of a folder of class folders (people's own photos, see
 ``core.data.folders``): nothing is ever missing for those, and ``load_splits`` reads them through
-``core.engine.folder_data`` with a fixed 4% test set.
+``core.engine.loading.folders`` with a fixed 4% test set.
 
 Only the standard library and NumPy are imported at module level; Keras and scikit-learn load
 when a dataset is read.
@@ -15,13 +15,8 @@ when a dataset is read.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import os
-import sys
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +24,7 @@ import numpy as np
 
 from core.data.availability import check_available
 from core.data.folders import dataset_info
+from core.engine import compat
 from core.spec.catalog import DATASETS
 from core.spec.class_names import CLASS_NAMES
 from core.spec.config import ConfigError
@@ -38,8 +34,6 @@ from core.store import paths
 # the test set of every run, whatever the run's seed (1797 - 360 = 1437 left for training).
 DIGITS_TEST_SIZE = 360
 DIGITS_TEST_SEED = 0
-
-_keras_home_lock = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,11 +82,11 @@ def load_splits(
 ) -> Splits:
     """Load a dataset and hold out a stratified, seeded validation share.
 
-    ``ceil(n_train * validation_split)`` images of the dataset's training split go to
-    validation (drawn with scikit-learn's ``train_test_split(stratify=..., random_state=seed)``),
-    which matches ``core.data.checks.train_size``. The test split is a built-in dataset's own; for a
-    folder it is a fixed, stratified 4% (``core.engine.folder_data``), so a validation split of 0.04
-    gives about the 92/4/4 split of the jellyfish report.
+    ``ceil(n_train * validation_split)`` images of the dataset's training split go to validation
+    (drawn with scikit-learn's ``train_test_split(stratify=..., random_state=seed)``), which matches
+    ``core.data.checks.train_size``. The test split is a built-in dataset's own; for a folder it is
+    a fixed, stratified 4% (``core.engine.loading.folders``), so a validation split of 0.04 gives
+    about the 92/4/4 split of the jellyfish report.
 
     Args:
         name: A dataset key of ``core.spec.catalog.DATASETS``, or the path of a folder of class
@@ -125,7 +119,7 @@ def load_splits(
         x_train, y_train, x_test, y_test = _keras_arrays(name, root)
         classes = CLASS_NAMES[name]
     else:
-        from core.engine.folder_data import folder_arrays
+        from core.engine.loading.folders import folder_arrays
 
         side = img_size or info.shape[0]
         x_train, y_train, x_test, y_test, classes = folder_arrays(info.name, side, root)
@@ -201,7 +195,7 @@ def _read_with_keras(
         int64 labels.
     """
     del signature
-    with _keras_home(home):
+    with compat.keras_home(home):
         import keras
 
         loaders = {
@@ -227,48 +221,6 @@ def _images(x: np.ndarray, channels_first: bool) -> np.ndarray:
     elif channels_first:
         x = x.transpose(0, 2, 3, 1)  # CIFAR is transposed only under channels_last
     return np.ascontiguousarray(x, dtype=np.uint8)
-
-
-@contextlib.contextmanager
-def _keras_home(home: str) -> Iterator[None]:
-    """Make Keras's ``get_file`` read and write datasets under ``home`` while inside.
-
-    Keras reads the ``KERAS_HOME`` environment variable once, when it is first imported, into
-    ``keras.src.backend.config._KERAS_DIR``; ``get_file`` (with ``cache_dir=None``, as every
-    ``load_data`` calls it) asks ``config.keras_home()``, which returns that variable at call
-    time. Keras offers no public way to change it after import, and the dataset loaders take
-    no folder, so:
-
-    - before the first import, set ``KERAS_HOME`` (the documented way; it also makes Keras
-      read and write its ``keras.json`` there, away from the user's ``~/.keras``);
-    - in every case, point ``_KERAS_DIR`` at ``home`` for the duration of the call and put
-      the old value back, under a lock. This is the narrowest change that also works when
-      Keras was already imported with another home (the worker imports Keras first; tests
-      use a temporary root per test). Copying or linking the files into Keras's current home
-      would write outside the app's cache.
-
-    Args:
-        home: The folder to use as ``KERAS_HOME``.
-
-    Raises:
-        RuntimeError: if this Keras version no longer has ``_KERAS_DIR``.
-    """
-    if "keras" not in sys.modules:
-        os.environ["KERAS_HOME"] = home
-    from keras.src.backend import config as keras_config
-
-    if not hasattr(keras_config, "_KERAS_DIR"):  # pragma: no cover - guards Keras upgrades
-        raise RuntimeError(
-            "keras.src.backend.config._KERAS_DIR is gone in this Keras version; "
-            "core.engine.datasets._keras_home needs updating."
-        )
-    with _keras_home_lock:
-        previous = keras_config._KERAS_DIR
-        keras_config._KERAS_DIR = home
-        try:
-            yield
-        finally:
-            keras_config._KERAS_DIR = previous
 
 
 def merge_validation(splits: Splits) -> Splits:

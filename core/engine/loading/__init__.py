@@ -1,0 +1,1 @@
+"""Datasets read into train, validation and test arrays: Keras's loaders, folders, k folds."""
