@@ -59,12 +59,16 @@ class Execution:
     """What the tuner gives one execution of a trial: where its epochs, checkpoints and logs go.
 
     Attributes:
+        number: Which execution of the trial (0 for the first); it trains with the trial's
+            seed plus this number, so executions differ in their initial weights, batch order
+            and augmentation, as keras-tuner's repeated executions are meant to.
         recorder: The execution's epoch writer (rows numbered from ``recorder.offset``).
         checkpoints: The trial's checkpoint folder, or None where none is kept (a tuner
             working for a chief on another machine).
         logs: Its TensorBoard folder, or None.
     """
 
+    number: int
     recorder: EpochRecorder
     checkpoints: Path | None
     logs: Path | None
@@ -89,6 +93,7 @@ class SearchHyperModel(kt.HyperModel):
         self.settings = settings
         self.root = root
         self._splits: dict[tuple[Any, ...], tuple[Splits, tuple[Any, ...]]] = {}
+        self.execution = 0  # the execution being built: the tuner sets it before each one
 
     def declare_hyperparameters(self, hp: kt.HyperParameters) -> None:
         """Declare every searched dimension (keras-tuner calls this before the first trial)."""
@@ -98,6 +103,11 @@ class SearchHyperModel(kt.HyperModel):
     def config(self, hp: kt.HyperParameters) -> RunConfig:
         """The full run config of the trial whose values ``hp`` holds."""
         return trial_config(self.space, self.settings, self.base, dict(hp.values))
+
+    def execution_config(self, hp: kt.HyperParameters, execution: int) -> RunConfig:
+        """The config one execution of the trial trains with: its seed plus the execution."""
+        cfg = self.config(hp)
+        return cfg if execution == 0 else cfg.replace(seed=cfg.seed + execution)
 
     def splits(self, cfg: RunConfig) -> Splits:
         """The train, validation and test splits for a config (loaded once per image size)."""
@@ -116,7 +126,7 @@ class SearchHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """A compiled model for the trial's config, refused if a step cannot fit in memory."""
         self.declare_hyperparameters(hp)
-        cfg = self.config(hp)
+        cfg = self.execution_config(hp, self.execution)
         return compiled_model(cfg, self.splits(cfg), self.root)
 
     def steps(self, cfg: RunConfig) -> int:
@@ -136,12 +146,12 @@ class SearchHyperModel(kt.HyperModel):
         ``execution`` (:class:`Execution`). An execution stopped mid-way (a time budget, a
         killed worker) goes on from the checkpoint of its last finished epoch.
         """
-        cfg = self.config(hp)
+        execution: Execution | None = kwargs.get("execution")
+        cfg = self.execution_config(hp, execution.number if execution else self.execution)
         splits = self.splits(cfg)
         steps = self.steps(cfg)
         end = int(kwargs.get("epochs") or cfg.epochs)
         start = int(kwargs.get("initial_epoch") or 0)
-        execution: Execution | None = kwargs.get("execution")
         if execution is None:  # no store to report to: optimization callbacks only
             extra = optim.callbacks(cfg, steps)
         else:

@@ -81,6 +81,7 @@ def _save(store: Store, study_id: int, trial_id: int, tuner: Any, trial: Any) ->
     """Test one trial's best weights and save them as any run is saved (``save_results``)."""
     hypermodel = tuner.hypermodel
     cfg = hypermodel.config(trial.hyperparameters)
+    hypermodel.execution = 0  # built as the trial's first execution, then its best weights load
     with warnings.catch_warnings():
         # The best-epoch file also holds optimizer state, which a model to test does not need.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")

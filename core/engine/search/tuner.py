@@ -127,6 +127,7 @@ class StoreTunerMixin:
         if execution < self._executions_done(trial):  # it finished before the search stopped
             return self._stored_history(trial, execution)
         kwargs["execution"] = self._execution_of(trial, execution)
+        self.hypermodel.execution = execution  # keras-tuner builds the model next
         history = compat.base_build_and_fit(StoreTunerMixin, self, trial, *args, **kwargs)
         if self._stop is not None:
             raise self._stop
@@ -154,7 +155,7 @@ class StoreTunerMixin:
                 )
 
             recorder = EpochRecorder(report, None, cfg.epochs, steps, offset)
-            return Execution(recorder, None, None)
+            return Execution(execution, recorder, None, None)
         store_trial = self.store.trial(self.trial_ids[trial.trial_id])
         if self._monitor is not None:
             self._monitor.update(execution=execution + 1, batches=steps)
@@ -166,7 +167,8 @@ class StoreTunerMixin:
         logs = run_logs.log_dir(store_trial, self.hypermodel.root)
         if self.executions_per_trial > 1:
             logs = logs / f"execution_{execution + 1}"
-        return Execution(recorder, checkpoint_dir(store_trial, self.hypermodel.root), logs)
+        checkpoints = checkpoint_dir(store_trial, self.hypermodel.root)
+        return Execution(execution, recorder, checkpoints, logs)
 
     def _executions_done(self, trial: kt.engine.trial.Trial) -> int:
         """Executions of the trial that finished in an earlier run of the search."""

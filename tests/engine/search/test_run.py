@@ -94,7 +94,10 @@ def test_a_search_trial_trains_through_the_same_path_as_a_run(store: Store, cach
     trials = store.trials([study_id])
     best = store.trial(search_state(store, study_id)["best_trial"])
     for trial in trials:
-        assert [e.epoch for e in store.epochs(trial.id)] == [0, 1, 2, 3]
+        epochs = store.epochs(trial.id)
+        assert [e.epoch for e in epochs] == [0, 1, 2, 3]
+        # The second execution trains with the next seed: other weights, batches, results.
+        assert epochs[0].metrics["loss"] != epochs[2].metrics["loss"]
         for execution in (1, 2):
             events = (log_dir(trial, cache) / f"execution_{execution}").rglob("events.out.*")
             assert any(events), (trial.id, execution)
