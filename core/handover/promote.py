@@ -28,8 +28,9 @@ class PromoteError(ValueError):
 def promoted_epochs(trial: Trial) -> int:
     """Return how many epochs a promotion of ``trial`` trains: its best epoch count.
 
-    The best epoch (0-based, by the run's ``early_stopping_monitor``) plus one; a run that
-    recorded no best epoch gives the epochs it ran.
+    The best epoch (0-based, by the run's ``early_stopping_monitor``; for a search trial, the
+    step keras-tuner scored best) plus one, at most the config's epochs; a run that recorded
+    neither gives the epochs it ran (one execution's, for a search trial).
 
     Raises:
         PromoteError: if the run has not completed.
@@ -38,10 +39,11 @@ def promoted_epochs(trial: Trial) -> int:
         raise PromoteError(
             f"run {trial.id} is {trial.status}; only a completed run can be promoted."
         )
-    best = trial.results.get("best_epoch")
+    epochs = int(trial.config.get("epochs") or 1)
+    best = trial.results.get("best_epoch", trial.results.get("best_step"))
     if best is not None:
-        return int(best) + 1
-    return int(trial.results.get("epochs_run") or trial.config.get("epochs") or 1)
+        return min(int(best) + 1, epochs)
+    return min(int(trial.results.get("epochs_run") or epochs), epochs)
 
 
 def promoted_config(trial: Trial) -> RunConfig:
