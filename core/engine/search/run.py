@@ -6,8 +6,9 @@
 ``overwrite=False``, so a second call goes on where the first stopped: keras-tuner keeps
 finished trials and runs the one left running again. Beyond keras-tuner:
 
-* each execution of a trial is backed up every epoch (``keras.callbacks.BackupAndRestore``),
-  so a trial run again after a kill or a time-out continues from its last finished epoch;
+* each execution of a trial trains through the one trial path (``core.engine.executor``) with
+  a checkpoint per epoch, so a trial run again after a kill or a time-out continues from its
+  last finished epoch;
 * every trial is one store trial from the moment it starts (the same one when it is run
   again), its epochs written as they finish, its worker (``host:pid``) recorded;
 * the time budget is checked after every epoch and before every trial; when it runs out the
@@ -16,7 +17,8 @@ finished trials and runs the one left running again. Beyond keras-tuner:
 * the Keras session is cleared between trials (keras-tuner does so before each build), so
   memory stays flat;
 * when the search ends, the ``keep_top`` best trials are tested and saved like any run
-  (``core.engine.search.keep``); once it is done, the other trials' weights are deleted.
+  (``core.engine.search.keep``); once it is done, the other trials' weights and checkpoints
+  are deleted.
 
 The tuner itself is ``core.engine.search.tuner``. ``python -m core.worker.search_child`` runs a
 claimed search in a process of its own. This module imports TensorFlow and keras-tuner; only
