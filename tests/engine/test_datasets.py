@@ -653,29 +653,27 @@ def test_a_one_epoch_run_on_a_folder_completes(store, cache: Path, tmp_path: Pat
     assert len(store.epochs(tid)) == 1 and 0 <= trial.test_accuracy <= 1
 
 
-def test_cli_trains_on_a_zip_of_class_folders(cache: Path, tmp_path: Path) -> None:
+def test_cli_trains_on_a_zip_of_class_folders(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
     import zipfile
 
     from core.store import Status, Store
+    from tests.cli.conftest import run_here
 
     folder = write_photo_folder(tmp_path / "jelly")
     archive = tmp_path / "tiny.zip"
     with zipfile.ZipFile(archive, "w") as handle:
         for path in sorted(folder.rglob("*.png")):
             handle.write(path, f"jelly/{path.relative_to(folder).as_posix()}")
-    train = [sys.executable, "-m", "core", "train"]
     settings = ["model=mlp", "batch_size=16", "img_size=16"]
     options = [arg for s in settings for arg in ("--set", s)]
-    out = subprocess.run(
-        [*train, "--dataset", str(archive), "--epochs", "1", *options, "--json"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    # The command sets KERAS_HOME for its process; this puts the old value back afterwards.
+    monkeypatch.setenv("KERAS_HOME", str(paths.keras_home(cache)))
+    ran = run_here(capsys, "train", "--dataset", str(archive), "--epochs", "1", *options, "--json")
+    assert ran.status == 0, ran.err[-3000:]
+    summary = json.loads(ran.out.strip().splitlines()[-1])
     assert summary["status"] == "completed" and summary["epochs_run"] == 1
     trial = Store(paths.store_path(cache)).trial(summary["trial"])
     assert trial.status == Status.COMPLETED
@@ -684,9 +682,7 @@ def test_cli_trains_on_a_zip_of_class_folders(cache: Path, tmp_path: Path) -> No
 
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip")
-    out = subprocess.run(
-        [*train, "--dataset", str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True
-    )
-    lines = out.stderr.strip().splitlines()
-    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    ran = run_here(capsys, "train", "--dataset", str(bad))
+    lines = ran.err.strip().splitlines()
+    assert ran.status == 2 and len(lines) == 1, ran.err
     assert lines[0] == "error: dataset: bad.zip is not a zip file."
