@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.spec.config import RunConfig
+from core.spec.sweeps import plan_sweep
 from core.store import Status, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,3 +26,17 @@ def completed_trial(store: Store, cache: Path) -> int:
         run_trial(store, store.trial(tid), monitor, cache)
     assert store.trial(tid).status == Status.COMPLETED
     return tid
+
+
+def write_sweep(store: Store, values: dict, tests: list[float], repeats: int = 1) -> int:
+    """A finished two-epoch sweep of ``values`` whose runs scored ``tests``; its study id."""
+    plan, spec = plan_sweep(RunConfig(model="mlp", epochs=2), values, repeats)
+    study_id, ids = store.create_study(
+        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), claim_pid=1
+    )
+    for trial_id, test in zip(ids, tests, strict=True):
+        for epoch in range(2):
+            metrics = {"loss": 1.0 / (epoch + 1), "accuracy": test, "val_accuracy": test - 0.01}
+            store.add_epoch(trial_id, epoch, {**metrics, "val_loss": 1.2}, 0.4)
+        store.finish_trial(trial_id, Status.COMPLETED, {"test_accuracy": test, "test_loss": 0.3})
+    return study_id

@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import inspect
 import io
+import json
 import math
 import os
 import pickle
@@ -231,16 +232,46 @@ def assert_labels_follow_images(splits: Splits, scale: int = 20) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_import_does_not_load_tensorflow_keras_or_sklearn() -> None:
-    code = (
-        "import core.engine.datasets, sys; "
-        "heavy = [m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules]; "
-        "assert not heavy, heavy"
-    )
+# One fresh process for both: what importing the data modules loads, then Keras's first import.
+FRESH_PROCESS = """
+import json, os, sys
+from pathlib import Path
+import core.data.folder_scan, core.data.folders, core.views.folder_preview
+import core.engine.datasets, core.engine.folder_data
+heavy = ("tensorflow", "keras", "sklearn", "streamlit")
+loaded = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))
+from core.engine import datasets
+from core.store import paths
+home = str(paths.keras_home(Path(sys.argv[1])))
+with datasets._keras_home(home):
+    import keras
+    from keras.src.backend import config
+    seen = [os.environ["KERAS_HOME"], config.keras_home()]
+print(json.dumps({"loaded": loaded, "home": home, "seen": seen}))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_process(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """What a new Python process saw (see ``FRESH_PROCESS``), and the cache folder it used."""
+    root = tmp_path_factory.mktemp("fresh")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [sys.executable, "-c", FRESH_PROCESS, str(root)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), root
+
+
+def test_import_does_not_load_tensorflow_keras_or_sklearn(fresh_process: tuple[dict, Path]) -> None:
+    # The loaders and the folder modules the Train page's preview uses import Keras and
+    # scikit-learn only when they read a dataset (Streamlit: never).
+    seen, _ = fresh_process
+    assert seen["loaded"] == []
 
 
 def test_missing_files_is_empty_for_digits(tmp_path: Path) -> None:
@@ -510,25 +541,12 @@ def test_cifar100_loads_fine_labels_offline(
     assert np.all(splits.x_train[..., 2] == 2)
 
 
-def test_keras_home_is_set_before_keras_is_first_imported(tmp_path: Path) -> None:
-    code = (
-        "import sys; from core.engine import datasets; from core.store import paths\n"
-        "home = str(paths.keras_home(__import__('pathlib').Path(sys.argv[1])))\n"
-        "with datasets._keras_home(home):\n"
-        "    import os, keras\n"
-        "    from keras.src.backend import config\n"
-        "    assert os.environ['KERAS_HOME'] == home == config.keras_home()\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "keras" / "keras.json").exists()  # Keras's own config lives there too
+def test_keras_home_is_set_before_keras_is_first_imported(
+    fresh_process: tuple[dict, Path],
+) -> None:
+    seen, root = fresh_process
+    assert seen["seen"] == [seen["home"], seen["home"]]
+    assert (root / "keras" / "keras.json").exists()  # Keras's own config lives there too
 
 
 def test_cifar_images_stay_channels_last_under_channels_first_config(
@@ -654,7 +672,7 @@ def test_a_one_epoch_run_on_a_folder_completes(store, cache: Path, tmp_path: Pat
 
 
 def test_cli_trains_on_a_zip_of_class_folders(
-    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
     import zipfile
@@ -669,8 +687,6 @@ def test_cli_trains_on_a_zip_of_class_folders(
             handle.write(path, f"jelly/{path.relative_to(folder).as_posix()}")
     settings = ["model=mlp", "batch_size=16", "img_size=16"]
     options = [arg for s in settings for arg in ("--set", s)]
-    # The command sets KERAS_HOME for its process; this puts the old value back afterwards.
-    monkeypatch.setenv("KERAS_HOME", str(paths.keras_home(cache)))
     ran = run_here(capsys, "train", "--dataset", str(archive), "--epochs", "1", *options, "--json")
     assert ran.status == 0, ran.err[-3000:]
     summary = json.loads(ran.out.strip().splitlines()[-1])
