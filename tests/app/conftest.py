@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from core.spec.config import RunConfig
 from core.spec.sweeps import plan_sweep
 from core.store import Status, Store
+from core.worker.launch import try_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 TRAIN = "pages/1_Train.py"
+
+
+@pytest.fixture
+def busy_worker(cache: Path) -> Iterator[None]:
+    """A worker that is already running (it holds the cache's worker lock), so the page
+    queues work without starting another one."""
+    lock = try_lock(cache)
+    assert lock is not None
+    yield
+    lock.close()
 
 
 def write_sweep(store: Store, values: dict, tests: list[float], repeats: int = 1) -> int:
