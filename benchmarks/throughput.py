@@ -179,20 +179,11 @@ def instrument_store_callback() -> None:
 
 
 def _compile_like_the_app(model, cfg, steps: int, classes: int):
-    """Compile as run_trial does; return the label preparation it uses.
+    """Compile as run_trial does (``core.engine.optim.compile_model``); return its labels."""
+    from core.engine import optim
 
-    Follows the app: ``core.engine.optim.compile_model(model, cfg, steps, classes)`` where
-    ``core.engine.training`` uses ``core.engine.optim``, else
-    ``core.engine.models.compile_model(model, cfg)``.
-    """
-    from core.engine import models, training
-
-    optim = getattr(training, "optim", None)
-    if optim is not None and hasattr(optim, "compile_model"):
-        optim.compile_model(model, cfg, steps, classes)
-        return optim.prepare_labels
-    models.compile_model(model, cfg)
-    return models.prepare_labels
+    optim.compile_model(model, cfg, steps, classes)
+    return optim.prepare_labels
 
 
 def plain_run(cfg, root: Path) -> dict:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.spec.config import RunConfig
-from core.spec.sweeps import SweepSpec, plan_sweep
-from core.store import Status, Store
+from core.spec.sweeps import SweepSpec
+from core.store import Store
 from core.worker.launch import IDLE_ENV, worker_alive
-from tests.app.conftest import APP, ROOT
+from tests.app.conftest import APP, write_sweep
 
 COMPARE = "pages/3_Compare.py"
 
@@ -25,19 +22,6 @@ def run(**state: object) -> AppTest:
         at.session_state[key] = value
     at.switch_page(COMPARE)
     return at.run()
-
-
-def _finished_sweep(store: Store, values: dict, tests: list[float], repeats: int = 1) -> int:
-    plan, spec = plan_sweep(RunConfig(model="mlp", epochs=2), values, repeats)
-    study_id, ids = store.create_study(
-        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), claim_pid=1
-    )
-    for trial_id, test in zip(ids, tests, strict=True):
-        for epoch in range(2):
-            metrics = {"loss": 1.0 / (epoch + 1), "accuracy": test, "val_accuracy": test - 0.01}
-            store.add_epoch(trial_id, epoch, {**metrics, "val_loss": 1.2}, 0.4)
-        store.finish_trial(trial_id, Status.COMPLETED, {"test_accuracy": test, "test_loss": 0.3})
-    return study_id
 
 
 def test_the_page_opens_with_report_003s_batch_sizes_scaled_to_digits(store: Store) -> None:
@@ -92,7 +76,7 @@ def test_launch_from_the_train_settings_queues_one_study_and_cancel_stops_it(
 
 
 def test_a_finished_sweep_shows_summary_bars_and_a_sortable_table(store: Store) -> None:
-    _finished_sweep(store, {"batch_size": "20, 100"}, [0.9, 0.8, 0.91, 0.81], repeats=2)
+    write_sweep(store, {"batch_size": "20, 100"}, [0.9, 0.8, 0.91, 0.81], repeats=2)
     at = run()
     assert not at.exception
     text = "\n".join(m.value for m in at.markdown)
@@ -106,7 +90,7 @@ def test_a_finished_sweep_shows_summary_bars_and_a_sortable_table(store: Store) 
 
 
 def test_a_grid_sweep_adds_a_heatmap_and_a_past_run_can_be_the_base(store: Store) -> None:
-    study_id = _finished_sweep(
+    study_id = write_sweep(
         store, {"optimizer": "adam, sgd", "dropout": "0.1, 0.5"}, [0.9, 0.8, 0.5, 0.4]
     )
     at = run()
@@ -117,22 +101,3 @@ def test_a_grid_sweep_adds_a_heatmap_and_a_past_run_can_be_the_base(store: Store
     assert not at.exception
     assert at.selectbox(key="compare-base-run").value is not None
     assert any("from run" in c.value for c in at.caption)
-
-
-def test_the_compare_page_never_imports_tensorflow(store: Store, cache: Path) -> None:
-    _finished_sweep(store, {"batch_size": "20, 100"}, [0.9, 0.8])
-    script = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=30)\n"
-        f"at.switch_page('{COMPARE}')\n"
-        "at.run()\n"
-        "assert not at.exception, at.exception\n"
-        "print('HEAVY:', sorted(m for m in sys.modules\n"
-        "      if m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner')))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert "HEAVY: []" in out.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.store import Store
 from core.store import searches as search_store
-from core.worker.launch import try_lock, worker_alive
+from core.worker.launch import worker_alive
 from core.worker.searches import search_state
 from tests.app.conftest import APP
 from tests.app.tune_fixtures import TRIALS, write_search
@@ -26,16 +25,6 @@ def run(**query: str) -> AppTest:
         at.query_params[key] = value
     at.switch_page(TUNE)
     return at.run()
-
-
-@pytest.fixture
-def busy_worker(cache: Path) -> Iterator[None]:
-    """A worker that is already running (it holds the cache's worker lock), so the page
-    queues work without starting another one."""
-    lock = try_lock(cache)
-    assert lock is not None
-    yield
-    lock.close()
 
 
 def _launch(at: AppTest) -> AppTest:

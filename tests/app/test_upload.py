@@ -7,13 +7,9 @@ the picker is tested on what it offers, selects, previews and hands to a form af
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -122,29 +118,3 @@ def test_a_folder_chosen_elsewhere_is_kept_and_a_deleted_one_is_dropped(
 
     at = run_page(dataset=str(tmp_path / "deleted"))
     assert at.selectbox(key="dataset").value == "digits" and not at.error
-
-
-@pytest.mark.timeout(120)
-def test_the_picker_keeps_tensorflow_out_of_the_ui_process(cache: Path) -> None:
-    add_upload(zip_of(("a", "b")), name="ab.zip")
-    script = textwrap.dedent(
-        f"""
-        import sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from streamlit.testing.v1 import AppTest
-        from tests.app.test_upload import page
-        from core.data.folders import uploaded_folders
-
-        at = AppTest.from_function(page, default_timeout=30)
-        at.run()
-        at.selectbox(key="dataset").select(str(uploaded_folders()[0])).run()
-        assert not at.exception and at.get("plotly_chart"), at.exception
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
-        print("HEAVY:", heavy)
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "HEAVY: []" in out.stdout, out.stdout

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from core.cli.args import config_flags, config_from_args
 from core.cli.main import main
+from core.spec.config import ConfigError, RunConfig
 from core.store import Status, Store, paths
+from tests.cli.conftest import run_here
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +40,7 @@ def test_train_json_ends_with_one_object_and_records_the_run(cache: Path) -> Non
     assert Path(summary["artifacts"]["weights"]).is_file()
     trial = Store(paths.store_path(cache)).trial(summary["trial"])
     assert trial.study_id == summary["study"] and trial.status == Status.COMPLETED
+    assert trial.config["model"] == "mlp" and trial.config["epochs"] == 2
     assert "epoch 2/2" in out.stderr
 
 
@@ -56,13 +60,34 @@ def test_without_json_the_progress_lines_are_bare_on_stdout(
     assert "epoch 1/2" not in err and "completed" not in err
 
 
-def test_config_file_and_set_are_merged(cache: Path, tmp_path: Path) -> None:
+def test_config_file_and_set_are_merged(tmp_path: Path) -> None:
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"model": "mlp", "epochs": 5, "batch_size": 128}))
-    out = cli("train", "--config", str(config), "--epochs", "1", "--set", "seed=3", "--json")
-    assert out.returncode == 0, out.stderr
-    trial = Store(paths.store_path(cache)).trial(json.loads(out.stdout.splitlines()[-1])["trial"])
-    assert (trial.config["epochs"], trial.config["batch_size"], trial.config["seed"]) == (1, 128, 3)
+    args = config_flags().parse_args(["--config", str(config), "--epochs", "1", "--set", "seed=3"])
+    cfg = config_from_args(args)
+    assert (cfg.model, cfg.epochs, cfg.batch_size, cfg.seed) == ("mlp", 1, 128, 3)
+
+
+def test_later_sources_win_over_earlier_ones(tmp_path: Path) -> None:
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"model": "mlp", "dropout": 0.2}))
+    flags = ["--config", str(config), "--epochs", "2", "--set", "epochs=4", "--set", "epochs=6"]
+    start = {"model": "resnet", "dropout": 0.4, "learning_rate": 0.01}
+    cfg = config_from_args(config_flags().parse_args(flags), start)
+    # The last --set over --epochs over the file. A file describes a whole run: what it leaves
+    # out is the default, not what start said.
+    assert (cfg.epochs, cfg.model, cfg.dropout) == (6, "mlp", 0.2)
+    assert cfg.learning_rate == RunConfig().learning_rate
+    # Without a file, start is kept where no flag says otherwise.
+    kept = config_from_args(config_flags().parse_args(["--set", "dropout=0.1"]), start)
+    assert (kept.model, kept.dropout, kept.learning_rate) == ("resnet", 0.1, 0.01)
+
+
+def test_an_unreadable_config_file_is_named_as_the_flag(tmp_path: Path) -> None:
+    args = config_flags().parse_args(["--config", str(tmp_path / "gone.json")])
+    with pytest.raises(ConfigError, match="cannot read") as caught:
+        config_from_args(args)
+    assert caught.value.field == "--config"
 
 
 @pytest.mark.parametrize(
@@ -84,18 +109,21 @@ def test_config_file_and_set_are_merged(cache: Path, tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_queues_nothing(
-    cache: Path, args: list[str], words: str
+    store: Store, capsys: pytest.CaptureFixture[str], args: list[str], words: str
 ) -> None:
-    out = cli("train", *args)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], out.stderr
-    assert "Traceback" not in out.stderr
-    assert Store(paths.store_path(cache)).studies() == []
+    status, _, err = run_here(capsys, "train", *args)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], err
+    assert "Traceback" not in err
+    assert store.studies() == []
 
 
-def test_malformed_config_file_is_refused(cache: Path, tmp_path: Path) -> None:
+def test_malformed_config_file_is_refused(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "run.json"
     config.write_text("{epochs: 3}")
-    out = cli("train", "--config", str(config))
-    assert out.returncode == 2 and "not valid JSON" in out.stderr
+    status, _, err = run_here(capsys, "train", "--config", str(config))
+    assert status == 2 and "not valid JSON" in err
+    assert store.studies() == []

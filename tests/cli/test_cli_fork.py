@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from core.cli.main import main
-from core.engine.training import TrialMonitor, run_trial
-from core.spec.config import RunConfig
 from core.store import Status, Store
 
 
 def test_fork_command_trains_the_fork_and_ends_with_json(
-    store: Store, cache: Path, capsys: pytest.CaptureFixture[str]
+    store: Store, completed_trial: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = RunConfig(epochs=2, batch_size=128, model="mlp")
-    _, (parent,) = store.create_study("p", "single", [cfg], claim_pid=1)
-    with TrialMonitor(store, parent, interval=0.05) as monitor:
-        run_trial(store, store.trial(parent), monitor, cache)
-    capsys.readouterr()
-
+    parent = completed_trial  # a real 2-epoch mlp run with its checkpoints (tests/conftest.py)
     code = main(["fork", str(parent), "--epoch", "1", "--set", "learning_rate=3e-4", "--json"])
     out, err = capsys.readouterr()
     summary = json.loads(out.strip().splitlines()[-1])

@@ -11,23 +11,15 @@ import pytest
 
 from core.cli.main import main
 from core.spec.config import RunConfig
-from core.store import Status, Store
+from core.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def completed(store: Store, cache: Path) -> int:
-    """A real 2-epoch mlp run on digits, trained in this process; returns its trial id."""
-    from core.engine.training import TrialMonitor, run_trial
-
-    _, (tid,) = store.create_study(
-        "mlp on digits", "single", [RunConfig(model="mlp", epochs=2)], claim_pid=1
-    )
-    with TrialMonitor(store, tid) as monitor:
-        run_trial(store, store.trial(tid), monitor, cache)
-    assert store.trial(tid).status == Status.COMPLETED
-    return tid
+def completed(completed_trial: int) -> int:
+    """A real 2-epoch mlp run on digits in this test's store (``tests/conftest.py``); its id."""
+    return completed_trial
 
 
 def test_runs_json_is_one_line_with_every_trial(store: Store, completed: int) -> None:

@@ -1,37 +1,30 @@
-"""``python -m core sweep``: a real sweep from the shell, recorded as one study."""
+"""``python -m core sweep``: a real sweep through the command line, recorded as one study."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from core.spec.sweeps import SweepSpec
 from core.store import Status, Store, paths
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core", "sweep", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.cli.conftest import run_here
 
 
-def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(cache: Path) -> None:
-    out = cli(
+def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(
+    cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command sets KERAS_HOME for its process; this puts the old value back afterwards.
+    monkeypatch.setenv("KERAS_HOME", str(paths.keras_home(cache)))
+    status, stdout, stderr = run_here(
+        capsys,
+        "sweep",
         "--param", "batch_size", "--values", "400,1000", "--repeats", "2",
         "--epochs", "1", "--set", "model=mlp", "--json",
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert status == 0, stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["params"] == ["batch_size"] and summary["status"] == "completed"
     assert [v["value"] for v in summary["values"]] == [400, 1000]
     store = Store(paths.store_path(cache))
@@ -46,8 +39,8 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(cache: 
         assert value["seconds_per_epoch"] > 0 and value["seconds_per_epoch_std"] is not None
     assert all(t.results["peak_memory_mb"] > 0 for t in trials)
     assert SweepSpec.from_dict(store.study(summary["study"]).spec).repeats == 2
-    assert "run 4/4: batch size 1000, repeat 2/2" in out.stderr
-    assert any(line.startswith("Best batch size") for line in out.stderr.splitlines())
+    assert "run 4/4: batch size 1000, repeat 2/2" in stderr
+    assert any(line.startswith("Best batch size") for line in stderr.splitlines())
 
 
 @pytest.mark.parametrize(
@@ -58,10 +51,11 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(cache: 
     ],
 )
 def test_bad_values_exit_2_with_one_line_and_record_nothing(
-    cache: Path, args: tuple[str, ...], words: str
+    store: Store, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], words: str
 ) -> None:
-    out = cli(*args)
-    assert out.returncode == 2
-    assert out.stderr.strip().startswith("error:") and words in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1
-    assert Store(paths.store_path(cache)).studies() == []
+    status, _, err = run_here(capsys, "sweep", *args)
+    assert status == 2
+    assert err.strip().startswith("error:") and words in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert store.studies() == []

@@ -12,8 +12,6 @@ import os
 import re
 import stat
 import struct
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -37,9 +35,6 @@ from core.data.folders import (
 )
 from core.spec.catalog import DATASETS
 from core.spec.config import ConfigError, RunConfig
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 
 # ---------------------------------------------------------------------------------------------
 # Writers of small images, folders and zips
@@ -498,19 +493,6 @@ def test_availability_checks_accept_a_folder(tmp_path: Path) -> None:
     check_available(str(folder), tmp_path)
     with pytest.raises(ConfigError, match="there is no folder at"):
         check_available(str(tmp_path / "gone"), tmp_path)
-
-
-def test_modules_import_without_tensorflow_or_streamlit() -> None:
-    code = (
-        "import core.data.folders, core.data.folder_scan, core.views.folder_preview, sys; "
-        "import core.engine.loading.folders; "
-        "heavy = [m for m in ('tensorflow', 'keras', 'streamlit', 'sklearn') if m in sys.modules]; "
-        "assert not heavy, heavy"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def test_limits_are_module_settings() -> None:

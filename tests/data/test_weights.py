@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -235,12 +233,3 @@ def test_resnet50_and_xception_file_names_are_those_in_the_keras_source() -> Non
     assert weights_url(resnet_config) == (
         keras.src.applications.resnet.BASE_WEIGHTS_PATH + weights_file(resnet_config).name
     )
-
-
-def test_weights_module_does_not_import_keras() -> None:
-    code = (
-        "import sys, core.data.weights\n"
-        "heavy = [m for m in ('keras', 'tensorflow') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=paths.PROJECT_ROOT)

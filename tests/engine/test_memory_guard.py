@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import pytest
 
-from core.engine.memory_guard import MEMORY_ENV, check_step_fits, step_bytes
-from core.spec.config import ConfigError
+from core.data.checks import train_size
+from core.engine.memory_guard import MEMORY_ENV, check_step_fits, headroom_bytes, step_bytes
+from core.engine.training import TrialMonitor, run_trial
+from core.spec.config import ConfigError, RunConfig
+from core.store import Status, Store, paths
 
 
 def _mlp() -> keras.Model:
@@ -32,11 +37,37 @@ def test_a_nested_model_is_counted_inside() -> None:
 
 
 def test_a_step_over_the_cap_is_refused_naming_batch_size(
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "100000")  # 100 GB: everything fits
+    check_step_fits(_mlp(), 1_000)
+
+    # Full-batch on digits blown up to 128x128: the CNN's activations alone need gigabytes a
+    # step. The cap leaves this process 1 GiB more than it holds now: room to load the data
+    # and build the model, far from room for the step.
+    huge = RunConfig(img_size=128, epochs=1)
+    huge = huge.replace(batch_size=train_size(huge))
+    headroom, _ = headroom_bytes()
+    held_mib = 100000 - headroom / 2**20
+    monkeypatch.setenv(MEMORY_ENV, str(held_mib + 1024))
+    _, (tid,) = store.create_study("full batch", "single", [huge], claim_pid=1)
+    with TrialMonitor(store, tid) as monitor:
+        status = run_trial(store, store.trial(tid), monitor, cache)
+
+    trial = store.trial(tid)
+    assert status == Status.FAILED == trial.status
+    assert trial.error.startswith(f"One training step at batch_size {huge.batch_size} needs")
+    assert "use a batch_size of at most" in trial.error and MEMORY_ENV in trial.error
+    assert trial.traceback is None  # a message for a person, not a crash
+    # Refused before fit: no epoch, no batch, nothing saved.
+    assert store.epochs(tid) == [] and trial.results == {}
+    assert not (paths.runs_dir(cache) / str(trial.study_id) / str(tid) / "model.keras").exists()
+
+
+def test_a_cap_below_what_the_worker_holds_refuses_any_step(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model = _mlp()
-    monkeypatch.setenv(MEMORY_ENV, "100000")  # 100 GB: everything fits
-    check_step_fits(model, 1_000)
     monkeypatch.setenv(MEMORY_ENV, "1")  # 1 MiB, less than this process already holds
     with pytest.raises(ConfigError, match="batch_size 1000 needs about") as caught:
         check_step_fits(model, 1_000)

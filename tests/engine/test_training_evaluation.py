@@ -8,20 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.engine.training import TrialMonitor, run_trial
-from core.spec.config import RunConfig
 from core.store import Status, Store
 
 DIGITS_TEST_IMAGES = 360
 
 
 def test_a_digits_run_records_a_confusion_matrix_matching_its_accuracy(
-    store: Store, cache: Path
+    trained_run: tuple[Store, Path, int],
 ) -> None:
-    cfg = RunConfig(epochs=2, batch_size=64, model="mlp")
-    _, (tid,) = store.create_study("t", "single", [cfg], claim_pid=1)
-    with TrialMonitor(store, tid, interval=0.05) as monitor:
-        run_trial(store, store.trial(tid), monitor, cache)
+    store, _, tid = trained_run  # a real 2-epoch mlp run on digits (tests/conftest.py)
     trial = store.trial(tid)
     assert trial.status == Status.COMPLETED, trial.error
 

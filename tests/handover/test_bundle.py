@@ -21,24 +21,15 @@ from core.handover.bundle import (
     write_bundle,
 )
 from core.spec.config import RunConfig
-from core.store import Status, Store, paths
+from core.store import Status, Store
 
 SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, int]:
-    """A real 2-epoch mlp run on digits, trained once for this module: store, cache, id."""
-    from core.engine.training import TrialMonitor, run_trial
-
-    cache = tmp_path_factory.mktemp("cache")
-    store = Store(paths.store_path(cache))
-    cfg = RunConfig(model="mlp", epochs=2, seed=3)
-    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)
-    with TrialMonitor(store, tid) as monitor:
-        run_trial(store, store.trial(tid), monitor, cache)
-    assert store.trial(tid).status == Status.COMPLETED, store.trial(tid).error
-    return store, cache, tid
+@pytest.fixture
+def trained(trained_run: tuple[Store, Path, int]) -> tuple[Store, Path, int]:
+    """The session's real 2-epoch mlp run on digits, seed 3 (``tests/conftest.py``), read only."""
+    return trained_run
 
 
 def test_config_json_records_seed_data_and_versions_and_loads_back_equal(

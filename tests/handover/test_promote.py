@@ -29,10 +29,9 @@ def _train_next(store: Store, cache: Path) -> int:
 
 
 def test_a_promoted_run_trains_on_train_and_validation_for_the_best_epochs(
-    store: Store, cache: Path
+    store: Store, cache: Path, completed_trial: int
 ) -> None:
-    store.create_study("mlp on digits", "single", [RunConfig(model="mlp", epochs=3, seed=2)])
-    source_id = _train_next(store, cache)
+    source_id = completed_trial  # a real 2-epoch mlp run on digits (tests/conftest.py)
     source = store.trial(source_id)
     assert source.status == Status.COMPLETED, source.error
     best = source.results["best_epoch"]
