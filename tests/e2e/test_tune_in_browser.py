@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     page.get_by_role("combobox", name="Add a setting").click()
     page.keyboard.type("epochs")
     page.get_by_role("option", name="epochs", exact=True).click()
+    # Its row comes with the rerun: wait for it, or "the last Mode" is still the row before.
+    page.locator("code").filter(has_text=re.compile(r"^epochs$")).wait_for(timeout=30_000)
     page.wait_for_selector(READY)
     _pick(page, "Mode", "fixed")
     page.get_by_role("textbox", name="Value").fill("2")
@@ -59,7 +62,9 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     assert state["state"] == "done"
     trials = store.trials(study_ids=[2])
     assert [t.status for t in trials] == [Status.COMPLETED, Status.COMPLETED]
-    assert all(t.config["epochs"] == 2 and t.results.get("hp") for t in trials)
+    assert all(t.config["epochs"] == 2 and t.results.get("hp") for t in trials), [
+        (t.config["epochs"], t.results.get("hp")) for t in trials
+    ]
     page.get_by_role("button", name="Model (.keras)").wait_for(timeout=30_000)
 
     # Selecting both rows of the trial table overlays their curves in one more chart.
