@@ -34,7 +34,7 @@ from core.engine.search.parts import (
     stored_history,
 )
 from core.spec.search_space import SearchSettings
-from core.store import Store
+from core.store import Store, paths
 from core.store import searches as search_store
 from core.store.checkpoint_files import checkpoint_dir
 
@@ -141,7 +141,9 @@ class StoreTunerMixin:
 
         Its epoch rows follow the earlier executions' (execution × the trial's epochs). Here
         they go to the store trial, with a checkpoint per epoch and TensorBoard logs in its run
-        folder; a tuner working for a chief reports them to the chief's oracle instead.
+        folder. A tuner working for a chief reports them to the chief's oracle instead, and keeps
+        its checkpoints and logs in this machine's cache, under the keras-tuner trial's id (the
+        chief's store numbers the trial; this machine's does not know it).
         """
         cfg = self.hypermodel.config(trial.hyperparameters)
         steps = self.hypermodel.steps(cfg)
@@ -155,7 +157,12 @@ class StoreTunerMixin:
                 )
 
             recorder = EpochRecorder(report, None, cfg.epochs, steps, offset)
-            return Execution(execution, recorder, None, None)
+            here = paths.runs_dir(self.hypermodel.root) / str(self.study_id)
+            folder = here / f"tuner-trial-{trial.trial_id}"
+            logs = folder / "logs"
+            if self.executions_per_trial > 1:
+                logs = logs / f"execution_{execution + 1}"
+            return Execution(execution, recorder, folder / "checkpoints", logs)
         store_trial = self.store.trial(self.trial_ids[trial.trial_id])
         if self._monitor is not None:
             self._monitor.update(execution=execution + 1, batches=steps)

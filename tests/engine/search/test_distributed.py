@@ -16,6 +16,7 @@ import pytest
 from core.cli.main import main
 from core.spec.config import ConfigError
 from core.store import Status, Store, paths
+from core.store.checkpoint_files import saved_epochs
 from core.views import tune_tables as tune_views
 
 
@@ -87,6 +88,10 @@ def test_chief_and_two_workers_record_every_trial_once_with_its_worker(
             assert not trial.results.get("kept") and "artifacts" not in trial.results
             folder = elsewhere / "tuning" / "1" / f"trial_{trial.results['tuner_trial_id']}"
             assert (folder / "checkpoint.weights.h5").is_file()
+            # Its per-epoch checkpoints and logs stay on the machine that trained it.
+            run = elsewhere / "runs" / "1" / f"tuner-trial-{trial.results['tuner_trial_id']}"
+            assert saved_epochs(run / "checkpoints") == [0, 1]
+            assert any((run / "logs").rglob("events.out.*"))
             assert "Promote" in tune_views.weights_elsewhere(trial)
         else:
             assert trial.results["kept"] and Path(trial.results["artifacts"]["model"]).is_file()
