@@ -163,7 +163,7 @@ def trainer_child(args) -> int:
     cfg = RunConfig(
         dataset="digits", model=args.model, epochs=args.epochs, batch_size=args.batch_size
     )
-    _, (tid,) = store.create_study("latency", "single", [cfg], claim_pid=os.getpid())
+    _, (tid,) = store.create_study("latency", "single", [cfg], reserve_for=os.getpid())
     with training.TrialMonitor(store, tid) as monitor:
         status = training.run_trial(store, store.trial(tid), monitor, root)
     print(json.dumps({"trial": tid, "status": str(status), "calls": calls}), flush=True)

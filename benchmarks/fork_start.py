@@ -104,7 +104,7 @@ def _measure(root: Path, epochs: int, fork_at: int, rounds: int) -> dict:
         return first[0] - start
 
     def run(name: str) -> int:
-        _, (tid,) = store.create_study(name, "single", [cfg], claim_pid=os.getpid())
+        _, (tid,) = store.create_study(name, "single", [cfg], reserve_for=os.getpid())
         return tid
 
     cfg = RunConfig(epochs=epochs)
@@ -112,7 +112,7 @@ def _measure(root: Path, epochs: int, fork_at: int, rounds: int) -> dict:
     cold = train(parent)
     warm = train(run("again"))
     plan = fork.plan_fork(store, parent, fork_at, {}, root)
-    _, child = fork.queue_fork(store, plan, claim_pid=os.getpid())
+    _, child = fork.queue_fork(store, plan, reserve_for=os.getpid())
     forked = train(child)
     # Epoch wall time, end to end (callbacks included), with and without checkpoints,
     # alternating so both see the same load.

@@ -84,7 +84,7 @@ def worker_child(args) -> int:
 
     store = Store(paths.store_path(root))
     cfg = RunConfig(dataset="cifar10", model="cnn", epochs=args.epochs, batch_size=args.batch_size)
-    _, (tid,) = store.create_study("memory", "single", [cfg], claim_pid=me)
+    _, (tid,) = store.create_study("memory", "single", [cfg], reserve_for=me)
     t0 = time.monotonic()
     with TrialMonitor(store, tid) as monitor:
         status = run_trial(store, store.trial(tid), monitor, root)

@@ -228,7 +228,7 @@ def app_run(cfg, root: Path) -> dict:
     from core.store import Status, Store, paths
 
     store = Store(paths.store_path(root))
-    _, (tid,) = store.create_study("bench", "single", [cfg], claim_pid=os.getpid())
+    _, (tid,) = store.create_study("bench", "single", [cfg], reserve_for=os.getpid())
     CPU_EPOCHS.clear()
     with TrialMonitor(store, tid) as monitor:
         status = run_trial(store, store.trial(tid), monitor, root)

@@ -12,7 +12,7 @@ from core.spec.plan import plan_run
 from core.store import Status
 from pages.ui.components import page_setup, render_trial
 from pages.ui.config_form import render_config_form
-from pages.ui.session import keep_queue_moving, store
+from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.upload import render_dataset_picker
 
 page_setup("Train")
@@ -31,7 +31,8 @@ def _launch(values: dict) -> int | None:
         return None
     s = store()
     plan = plan_run(cfg, run_title(cfg.to_dict()))
-    _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
+    with store_trouble():
+        _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
     keep_queue_moving(s)
     return trial_ids[0]
 

@@ -9,7 +9,7 @@ from core.store import Study
 from pages.ui.compare_form import render_sweep_form
 from pages.ui.compare_view import render_sweep
 from pages.ui.components import page_setup
-from pages.ui.session import keep_queue_moving, store
+from pages.ui.session import keep_queue_moving, store, store_trouble
 
 page_setup("Compare")
 st.caption(
@@ -30,7 +30,8 @@ def _sweeps() -> list[tuple[Study, SweepSpec]]:
 def _launch(sweep: dict) -> None:
     s = store()
     plan, spec = sweep["plan"], sweep["spec"]
-    study_id, _ = s.create_study(plan.name, plan.kind, plan.configs, spec=spec.to_dict())
+    with store_trouble():
+        study_id, _ = s.create_study(plan.name, plan.kind, plan.configs, spec=spec.to_dict())
     keep_queue_moving(s)
     st.query_params["study"] = str(study_id)
 

@@ -13,7 +13,7 @@ from core.worker.searches import (
     measured_epoch_seconds,
 )
 from pages.ui.components import page_setup
-from pages.ui.session import keep_queue_moving, store
+from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import (
     preset_base,
     read_request,
@@ -35,7 +35,8 @@ def _launch(dataset: str) -> int | None:
     """Validate and queue the search; return its study id, or None after saying what to fix."""
     try:
         request = read_request(dataset)
-        study_id = launch_search(store(), request.base, request.space, request.settings)
+        with store_trouble():
+            study_id = launch_search(store(), request.base, request.space, request.settings)
     except ConfigError as exc:
         st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
         return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,14 @@ def store(cache: Path) -> Store:
     return Store(paths.store_path(cache))
 
 
+@pytest.fixture
+def dead_pid() -> int:
+    """The id of a process of this host that has ended (a real one, started and waited for)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, int]:
     """A real, tiny, completed run, trained once for the session: its store, cache and id.
@@ -52,7 +62,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, 
 
     root = tmp_path_factory.mktemp("trained")
     store = Store(paths.store_path(root))
-    _, (tid,) = store.create_study("mlp on digits", "single", [TRAINED_CONFIG], claim_pid=1)
+    _, (tid,) = store.create_study("mlp on digits", "single", [TRAINED_CONFIG], reserve_for=1)
     with TrialMonitor(store, tid) as monitor:
         run_trial(store, store.trial(tid), monitor, root)
     assert store.trial(tid).status == Status.COMPLETED, store.trial(tid).error
@@ -68,5 +78,7 @@ def completed_trial(trained_run: tuple[Store, Path, int], store: Store, cache: P
     source, root, tid = trained_run
     with sqlite3.connect(source.path) as src, sqlite3.connect(store.path) as dst:
         src.backup(dst)
+        # The copy is this test's store now, not the session's: it keeps this store's id.
+        dst.execute("UPDATE meta SET value=? WHERE key='store_id'", (store.id,))
     shutil.copytree(paths.runs_dir(root), paths.runs_dir(cache), dirs_exist_ok=True)
     return tid

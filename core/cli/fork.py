@@ -23,7 +23,7 @@ from typing import Any
 from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag
 from core.cli.train import train_one
 from core.spec.config import ConfigError, parse_assignment
-from core.store import Status, Store, paths
+from core.store import Status, open_store, paths
 from core.worker import forks as fork
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def add_fork_command(sub: Any) -> None:
 
 def _fork(args: argparse.Namespace) -> int:
     root = paths.cache_dir()
-    store = Store(paths.store_path(root))
+    store = open_store(root)
     try:
         changes = dict(parse_assignment(item) for item in args.set)
         plan = fork.plan_fork(store, args.trial, args.epoch, changes, root)
@@ -58,7 +58,7 @@ def _fork(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    study_id, trial_id = fork.queue_fork(store, plan, claim_pid=os.getpid())
+    study_id, trial_id = fork.queue_fork(store, plan, reserve_for=os.getpid())
     logger.info("study %d: %s", study_id, plan.name)
     status = train_one(store, trial_id, root, plan.config.epochs)
     trial = store.trial(trial_id)

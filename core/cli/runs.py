@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag
 from core.handover.bundle import write_bundle
-from core.store import Store, paths
+from core.store import Store, open_store
 from core.views.runs import runs_frame
 
 _TABLE = {
@@ -60,7 +60,7 @@ def add_run_commands(sub: Any) -> None:
 
 
 def _store() -> Store:
-    return Store(paths.store_path())
+    return open_store()
 
 
 def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

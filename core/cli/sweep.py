@@ -36,7 +36,7 @@ from core.data.names import run_title
 from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
 from core.spec.sweeps import SweepSpec, plan_sweep
-from core.store import Status, Store, paths
+from core.store import Status, Store, open_store, paths
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +105,13 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    store = Store(paths.store_path(root))
+    store = open_store(root)
     study_id, trial_ids = store.create_study(
         plan.name,
         plan.kind,
         plan.configs,
         spec={**spec.to_dict(), "source": "cli"},
-        claim_pid=os.getpid(),
+        reserve_for=os.getpid(),
     )
     logger.info(
         "study %d: %s, %d runs of %d epochs", study_id, plan.name, len(trial_ids), base.epochs

@@ -36,7 +36,7 @@ from core.data.names import run_title
 from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import plan_run
-from core.store import Status, Store, paths
+from core.store import Status, Store, open_store, paths
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    store = Store(paths.store_path(root))
+    store = open_store(root)
     plan = plan_run(cfg, args.name or run_title(cfg.to_dict()))
     study_id, trial_ids = store.create_study(
-        plan.name, plan.kind, plan.configs, spec={"source": "cli"}, claim_pid=os.getpid()
+        plan.name, plan.kind, plan.configs, spec={"source": "cli"}, reserve_for=os.getpid()
     )
     logger.info("study %d: %s, %d epochs", study_id, plan.name, cfg.epochs)
 
@@ -132,7 +132,10 @@ def train_one(store: Store, trial_id: int, root: Path, epochs: int) -> Status:
     Returns:
         How the trial ended.
     """
-    from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here
+    from core.engine.monitor import TrialMonitor  # no TensorFlow: it beats from the start
+
+    if not store.claim(trial_id):  # cancelled (or taken) while an earlier one trained
+        return store.trial(trial_id).status
 
     def on_epoch(epoch: int, metrics: dict[str, float], seconds: float) -> None:
         shown = "  ".join(
@@ -143,11 +146,13 @@ def train_one(store: Store, trial_id: int, root: Path, epochs: int) -> Status:
     with TrialMonitor(store, trial_id) as monitor:
         previous = signal.signal(signal.SIGINT, lambda *_: monitor.cancelled.set())
         try:
+            from core.engine.training import run_trial  # TensorFlow loads here, while it beats
+
             status = run_trial(store, store.trial(trial_id), monitor, root, on_epoch)
         finally:
             signal.signal(signal.SIGINT, previous)
     trial = store.trial(trial_id)
-    if status == Status.COMPLETED:
+    if status == Status.COMPLETED and trial.test_accuracy is not None:
         logger.info(
             "%s: test_accuracy=%.4f test_loss=%.4f", status, trial.test_accuracy, trial.test_loss
         )

@@ -37,7 +37,7 @@ from core.cli.args import (
     json_flag,
 )
 from core.spec.config import ConfigError, RunConfig
-from core.store import Status, Store, paths
+from core.store import Status, Store, open_store, paths
 from core.store import searches as search_store
 from core.views import tune_tables as tune_views
 from core.worker.searches import (
@@ -146,7 +146,7 @@ def _read(path: str, flag: str) -> str:
 def _tune(args: argparse.Namespace) -> int:
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    store = Store(paths.store_path(root))
+    store = open_store(root)
     baseline_trial = None
     try:
         if args.workers < 1:
@@ -180,7 +180,7 @@ def _tune(args: argparse.Namespace) -> int:
     logger.info("search %d: %s trials planned", study_id, state["trials_planned"])
     if baseline_trial is not None:
         _baseline(store, baseline_trial, root)
-    if search_store.claim(store, f"cli:{os.getpid()}", study_id) is None:
+    if search_store.claim(store, study_id=study_id) is None:
         print(f"error: search {study_id} was taken by a worker.", file=sys.stderr)
         return EXIT_FAILED
     from core.engine.search.run import run_search  # TensorFlow and keras-tuner load here

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.store import Store
+from core.store.errors import StoreBusy, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,15 @@ class TrialMonitor:
 
     Use as a context manager: a :class:`Heartbeat` writes the latest progress and a heartbeat
     every ``interval`` seconds and sets ``cancelled`` when someone asked to stop the trial.
+    If the store itself is gone (deleted, replaced or damaged), training has nowhere to go:
+    ``lost`` keeps why, and ``cancelled`` is set so the trial stops at the next batch.
     """
 
     def __init__(self, store: Store, trial_id: int, interval: float = 0.5) -> None:
         self.store = store
         self.trial_id = trial_id
         self.cancelled = threading.Event()
+        self.lost: StoreError | None = None
         self._progress: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._heartbeat = Heartbeat(self.beat, interval, f"heartbeat-{trial_id}")
@@ -80,7 +84,15 @@ class TrialMonitor:
         """Write progress and heartbeat now; note a cancel request if there is one."""
         with self._lock:
             progress = dict(self._progress)
-        if self.store.heartbeat(self.trial_id, progress):
+        try:
+            asked = self.store.heartbeat(self.trial_id, progress)
+        except StoreBusy:
+            raise  # another process holds the lock for now: the next beat tries again
+        except StoreError as exc:
+            self.lost = exc
+            self.cancelled.set()
+            raise
+        if asked:
             self.cancelled.set()
 
     def __enter__(self) -> TrialMonitor:

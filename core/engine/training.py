@@ -34,6 +34,7 @@ from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import PROMOTE_KIND
 from core.store import Status, Store, Trial, paths
 from core.store.checkpoint_files import checkpoint_dir
+from core.store.errors import StoreError
 
 EpochHook = Callable[[int, dict[str, float], float], None]
 
@@ -47,7 +48,9 @@ def run_trial(
 ) -> Status:
     """Train, test and save one trial, recording everything in the store.
 
-    Any error ends the trial as failed with a message and the traceback; nothing is raised.
+    Any error ends the trial as failed with a message and the traceback; nothing is raised,
+    except a :class:`~core.store.errors.StoreError`: with no store to record in, the caller
+    says why in one line and stops.
 
     Args:
         store: The store the trial lives in.
@@ -61,6 +64,8 @@ def run_trial(
     """
     try:
         return _train(store, trial, monitor, root or paths.cache_dir(), on_epoch)
+    except StoreError:
+        raise
     except ConfigError as exc:
         store.finish_trial(trial.id, Status.FAILED, error=exc.message)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the trial
@@ -122,11 +127,14 @@ def _train(
             diverged_epoch=recorder.diverged_epoch,
         )
         return Status.DIVERGED
+    if monitor.lost is not None:
+        raise monitor.lost
     if monitor.cancelled.is_set():
         store.finish_trial(trial.id, Status.CANCELLED)
         return Status.CANCELLED
 
     monitor.update(phase="testing")
+    store.check()  # the files below belong to this store: it must still be the one here
     folder = paths.runs_dir(root) / str(trial.study_id) / str(trial.id)
     results = save_results(
         model, cfg, splits, folder, data_key, study=trial.study_id, trial=trial.id

@@ -6,6 +6,7 @@ and where everything lives on disk (``core.store.paths``). The
 store's API is importable from the package: ``from core.store import Store, Status``.
 """
 
+from core.store.errors import StoreError
 from core.store.sqlite import (
     HEARTBEAT_TIMEOUT_S,
     SCHEMA_VERSION,
@@ -14,6 +15,17 @@ from core.store.sqlite import (
     Store,
     Study,
     Trial,
+    open_store,
 )
 
-__all__ = ["HEARTBEAT_TIMEOUT_S", "SCHEMA_VERSION", "Epoch", "Status", "Store", "Study", "Trial"]
+__all__ = [
+    "HEARTBEAT_TIMEOUT_S",
+    "SCHEMA_VERSION",
+    "Epoch",
+    "Status",
+    "Store",
+    "StoreError",
+    "Study",
+    "Trial",
+    "open_store",
+]

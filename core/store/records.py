@@ -18,7 +18,7 @@ from core.spec.config import RunConfig
 class Status(StrEnum):
     """Where a trial is in its life. A closed set; pages colour and word each one."""
 
-    QUEUED = "queued"  # waiting for the worker to pick it up
+    QUEUED = "queued"  # waiting for a worker, or for the command that reserved it (`worker`)
     RUNNING = "running"  # a worker is training it and sends heartbeats
     COMPLETED = "completed"  # all epochs (or early stopping) done, tested and saved
     FAILED = "failed"  # an error stopped it; `error` says what, `traceback` keeps the detail
@@ -68,7 +68,8 @@ class Trial:
     traceback: str | None
     parent_id: int | None = None  # the trial this one was forked from
     fork_epoch: int | None = None  # the parent's epoch (0-based) this one continues after
-    worker: str | None = None  # which worker ran it (host:pid), for searches over machines
+    worker: str | None = None  # the process that runs (or ran, or reserved) it, as host:pid
+    worker_started: float | None = None  # when that process started (core.store.liveness)
 
     @property
     def run_config(self) -> RunConfig:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS studies (
     state TEXT NOT NULL DEFAULT '',
     owner TEXT,
     heartbeat_at REAL,
-    progress TEXT NOT NULL DEFAULT '{}'
+    progress TEXT NOT NULL DEFAULT '{}',
+    owner_started REAL
 );
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS trials (
     traceback TEXT,
     parent_id INTEGER,
     fork_epoch INTEGER,
-    worker TEXT
+    worker TEXT,
+    worker_started REAL
 );
 CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
 CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
@@ -83,6 +85,12 @@ _MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
         ("studies", "owner", "TEXT"),
         ("studies", "heartbeat_at", "REAL"),
         ("studies", "progress", "TEXT NOT NULL DEFAULT '{}'"),
+    ],
+    # When each owner process started (core.store.liveness), so that the reaper can ask the
+    # operating system whether that very process is alive, not just a reuse of its id.
+    3: [
+        ("trials", "worker_started", "REAL"),
+        ("studies", "owner_started", "REAL"),
     ],
 }
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from core.spec.config import ConfigError, RunConfig
 from core.spec.search_space import SearchSettings, SearchSpace
+from core.store import liveness
 from core.store.sqlite import HEARTBEAT_TIMEOUT_S, Status, Store
 
 SEARCH_KIND = "search"
@@ -89,8 +90,11 @@ def update_progress(store: Store, study_id: int, **changes: Any) -> dict[str, An
     return merged
 
 
-def claim(store: Store, owner: str, study_id: int | None = None) -> int | None:
+def claim(store: Store, owner: str | None = None, study_id: int | None = None) -> int | None:
     """Mark the oldest queued search (or ``study_id`` if queued) as running for ``owner``.
+
+    ``owner`` is ``host:pid``; by default this process, whose start time is recorded too so
+    that the reaper can tell it from a later process with the same id (``core.store.liveness``).
 
     Returns:
         The claimed study id, or None when there was nothing to claim.
@@ -103,15 +107,22 @@ def claim(store: Store, owner: str, study_id: int | None = None) -> int | None:
         ).fetchone()
         if row is None:
             return None
+        me = liveness.this_process()
         db.execute(
-            "UPDATE studies SET state='running', owner=?, heartbeat_at=? WHERE id=?",
-            (owner, time.time(), row["id"]),
+            "UPDATE studies SET state='running', owner=?, owner_started=?, heartbeat_at=? "
+            "WHERE id=?",
+            (
+                owner or me.label,
+                me.started if owner in (None, me.label) else None,
+                time.time(),
+                row["id"],
+            ),
         )
     return int(row["id"])
 
 
 def reap(store: Store, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
-    """Mark running searches whose worker went silent as interrupted; return their ids.
+    """Mark running searches whose worker has ended as interrupted; return their ids.
 
     Their running trials died with them: they end as interrupted too, and Resume continues
     them from their last finished epoch.
@@ -136,6 +147,8 @@ def start_trial(
         The store trial id.
     """
     now = time.time()
+    here = pid is not None and worker == f"{liveness.this_host()}:{pid}"
+    started = liveness.process_started(pid) if here and pid is not None else None
     with store.transaction() as db:
         row = db.execute("SELECT progress FROM studies WHERE id=?", (study_id,)).fetchone()
         progress = json.loads(row["progress"])
@@ -144,13 +157,14 @@ def start_trial(
             trial_id = int(known[tuner_trial_id])
             db.execute(
                 "UPDATE trials SET status=?, finished_at=NULL, error=NULL, traceback=NULL, "
-                "heartbeat_at=?, worker_pid=?, worker=?, cancel_requested=0, config=?, "
-                "config_hash=? WHERE id=?",
+                "heartbeat_at=?, worker_pid=?, worker=?, worker_started=?, cancel_requested=0, "
+                "config=?, config_hash=? WHERE id=?",
                 (
                     Status.RUNNING,
                     now,
                     pid,
                     worker,
+                    started,
                     config.to_json(),
                     config.config_hash(),
                     trial_id,
@@ -163,7 +177,8 @@ def start_trial(
         trial_id = int(
             db.execute(
                 "INSERT INTO trials (study_id, number, config, config_hash, status, created_at, "
-                "started_at, heartbeat_at, worker_pid, worker) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "started_at, heartbeat_at, worker_pid, worker, worker_started) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     study_id,
                     number,
@@ -175,6 +190,7 @@ def start_trial(
                     now,
                     pid,
                     worker,
+                    started,
                 ),
             ).lastrowid
         )

@@ -9,6 +9,7 @@ script threads and from several processes at once.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.spec.config import RunConfig
+from core.store import backup, errors, identity, liveness, paths
 from core.store.records import (
     Epoch,
     Status,
@@ -33,48 +35,129 @@ from core.store.schema import (
     stored_version,
 )
 
-__all__ = ["HEARTBEAT_TIMEOUT_S", "SCHEMA_VERSION", "Epoch", "Status", "Store", "Study", "Trial"]
+__all__ = [
+    "HEARTBEAT_TIMEOUT_S",
+    "SCHEMA_VERSION",
+    "Epoch",
+    "Status",
+    "Store",
+    "Study",
+    "Trial",
+    "open_store",
+]
 
-# A running trial or search whose heartbeat is older than this is taken to have lost its worker.
-HEARTBEAT_TIMEOUT_S = 10.0
-# The rows a worker keeps alive with its heartbeat: table -> (the column that says it is
-# running, what a heartbeat never beaten counts from, the trials column that names its trials).
-_HEARTBEAT_ROWS = {
-    "trials": ("status", "started_at", "id"),
-    "studies": ("state", "0", "study_id"),
-}
+logger = logging.getLogger(__name__)
+
+# A running trial or search whose heartbeat has been quiet this long has its owner checked
+# (core.store.liveness): on this host by its process, elsewhere by a longer silence.
+HEARTBEAT_TIMEOUT_S = liveness.QUIET_S
+# How long a command or a worker waits for another process's write lock before giving up.
+BUSY_TIMEOUT_S = 30.0
 
 
 class Store:
-    """The SQLite store at ``path`` (created, or migrated to the current schema, on open)."""
+    """The SQLite store at ``path`` (created, or migrated to the current schema, on open).
 
-    def __init__(self, path: Path | str) -> None:
+    Args:
+        path: The store file.
+        busy_timeout_s: How long a write waits for another process's write lock before it
+            gives up with :class:`~core.store.errors.StoreBusy` (pages wait briefly, so a
+            button answers; workers and commands wait longer).
+        artifacts: The cache folder whose artifact folders (``runs/``, ``tuning/``) belong to
+            this store; any of another store found there are moved aside on open
+            (``core.store.identity``). None leaves folders alone.
+
+    Raises:
+        StoreError: the file is damaged, or busy past ``busy_timeout_s``.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        artifacts: Path | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self.id: str | None = None  # read below; connections check it from then on
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with self._connect(create=True) as db:
             db.execute("PRAGMA journal_mode=WAL")
             had_trials = has_table(db, "trials")
             db.executescript(SCHEMA)
             current = (stored_version(db) or 0) >= SCHEMA_VERSION
-        if not current:
-            with self._write() as db:  # under the write lock: another opener may be here
-                migrate(db, had_trials)
+            found = identity.read_id(db)
+        if not current or found is None:
+            with self._write(create=True) as db:  # under the write lock: another opener may be here
+                if not current:
+                    migrate(db, had_trials)
+                found = identity.read_id(db)
+                if found is None:
+                    found = identity.new_id()
+                    identity.write_id(db, found)
+        self.id = found
+        self._file = _file_key(self.path)
+        if artifacts is not None:
+            self._bind(artifacts)
+
+    def _bind(self, root: Path) -> None:
+        """Make ``root``'s artifact folders this store's (under the write lock if any move).
+
+        Unmarked folders are this store's own when it holds studies (it is older than store
+        ids, or was opened without its folders); a store with none cannot have made them.
+        """
+        assert self.id is not None
+        if all(identity.marked_by(root / name) == self.id for name in identity.OWNED):
+            return
+        with self._write() as db:
+            adopt = db.execute("SELECT 1 FROM studies LIMIT 1").fetchone() is not None
+            identity.bind_folders(root, self.id, adopt)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA synchronous=NORMAL")
+    def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection to this very store file, with SQLite's errors turned into one line.
+
+        After the store is open, a connection never creates the file (a deleted store is not
+        silently replaced by an empty one) and checks the file still holds this store's id.
+        """
+        mode = "rwc" if create else "rw"
         try:
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode={mode}",
+                uri=True,
+                timeout=self.busy_timeout_s,
+                isolation_level=None,
+            )
+        except sqlite3.OperationalError as exc:
+            if not create and not self.path.exists():
+                raise errors.replaced(self.path) from exc
+            raise self._trouble(exc) from exc
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            if self.id is not None and identity.read_id(db) != self.id:
+                raise errors.replaced(self.path)
             yield db
+        except sqlite3.Error as exc:
+            raise self._trouble(exc) from exc
         finally:
             db.close()
 
+    def _trouble(self, exc: sqlite3.Error) -> Exception:
+        """The one-line error for a SQLite error about the file itself, else ``exc``."""
+        if errors.is_busy(exc):
+            return errors.busy(self.path, self.busy_timeout_s)
+        if errors.is_damaged(exc):
+            return errors.damaged(self.path, str(exc), backup.latest(self.path))
+        if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
+            return errors.replaced(self.path)
+        return exc
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, create: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection inside one immediate (write-locked) transaction."""
-        with self._connect() as db:
+        with self._connect(create) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -82,6 +165,20 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def replaced(self) -> bool:
+        """True if the store file was deleted or another file now stands at its path.
+
+        A cheap check (one ``stat``) for long-lived holders of a store, such as the app's
+        server, which then opens the new file. A replacement that reuses the file's inode is
+        still caught by the id check of the next connection.
+        """
+        return _file_key(self.path) != self._file
+
+    def check(self) -> None:
+        """Raise :class:`~core.store.errors.StoreError` unless the store is usable now."""
+        with self._connect() as db:
+            db.execute("SELECT 1 FROM meta LIMIT 1")
 
     # -- transactions, for the store's own modules (core.store.searches) ---------------
 
@@ -120,7 +217,7 @@ class Store:
         kind: str,
         configs: list[RunConfig],
         spec: dict[str, Any] | None = None,
-        claim_pid: int | None = None,
+        reserve_for: int | None = None,
     ) -> tuple[int, list[int]]:
         """Add a study and queue one trial per config.
 
@@ -129,14 +226,16 @@ class Store:
             kind: ``single``, ``sweep`` or ``search``.
             configs: One config per trial, in the order they should run.
             spec: What was launched (kept for display and resuming).
-            claim_pid: If given, the trials start as running, owned by this process
-                (the CLI trains its own job rather than handing it to the worker).
+            reserve_for: If given, the process (of this host) that trains these trials itself,
+                as the command line does: they stay queued for it, no worker takes them, and
+                it claims each one when it starts it (:meth:`claim`). If that process ends
+                first, the reaper ends them.
 
         Returns:
             The study id and its trial ids.
         """
         now = time.time()
-        status = Status.RUNNING if claim_pid is not None else Status.QUEUED
+        owner = None if reserve_for is None else liveness.owner_here(reserve_for)
         with self._write() as db:
             study_id = db.execute(
                 "INSERT INTO studies (name, kind, created_at, spec) VALUES (?, ?, ?, ?)",
@@ -145,41 +244,78 @@ class Store:
             trial_ids = [
                 db.execute(
                     "INSERT INTO trials (study_id, number, config, config_hash, status, "
-                    "created_at, started_at, heartbeat_at, worker_pid) "
+                    "created_at, worker_pid, worker, worker_started) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         study_id,
                         number,
                         cfg.to_json(),
                         cfg.config_hash(),
-                        status,
+                        Status.QUEUED,
                         now,
-                        now if claim_pid is not None else None,
-                        now if claim_pid is not None else None,
-                        claim_pid,
+                        *_owner_columns(owner),
                     ),
                 ).lastrowid
                 for number, cfg in enumerate(configs)
             ]
         return int(study_id), [int(t) for t in trial_ids]
 
+    def claim(self, trial_id: int, pid: int | None = None) -> bool:
+        """Start a queued trial in process ``pid`` of this host (default: this process).
+
+        A trial reserved for another process that is still alive is left to it.
+
+        Returns:
+            True if the trial is now running for ``pid``; False if it was not queued (a
+            person cancelled it) or is another live process's.
+        """
+        owner = liveness.this_process() if pid is None else liveness.owner_here(pid)
+        now = time.time()
+        with self._write() as db:
+            row = db.execute("SELECT status, worker FROM trials WHERE id=?", (trial_id,)).fetchone()
+            if row is None or row["status"] != Status.QUEUED:
+                return False
+            if row["worker"] not in (None, owner.label):
+                return False
+            db.execute(
+                "UPDATE trials SET status=?, started_at=?, heartbeat_at=?, worker_pid=?, "
+                "worker=?, worker_started=? WHERE id=?",
+                (Status.RUNNING, now, now, *_owner_columns(owner), trial_id),
+            )
+        return True
+
+    def waiting_for_worker(self) -> bool:
+        """True if a queued trial waits for a worker (not for a command that reserved it)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM trials WHERE status=? AND worker_pid IS NULL LIMIT 1",
+                (Status.QUEUED,),
+            ).fetchone()
+        return row is not None
+
     def claim_next(self, pid: int) -> Trial | None:
-        """Mark the oldest queued trial as running for worker ``pid`` and return it."""
+        """Mark the oldest queued trial no process reserved as running for ``pid``; return it."""
+        owner = liveness.owner_here(pid)
         now = time.time()
         with self._write() as db:
             row = db.execute(
-                "SELECT id FROM trials WHERE status=? ORDER BY id LIMIT 1", (Status.QUEUED,)
+                "SELECT id FROM trials WHERE status=? AND worker_pid IS NULL ORDER BY id LIMIT 1",
+                (Status.QUEUED,),
             ).fetchone()
             if row is None:
                 return None
             db.execute(
-                "UPDATE trials SET status=?, started_at=?, heartbeat_at=?, worker_pid=? WHERE id=?",
-                (Status.RUNNING, now, now, pid, row["id"]),
+                "UPDATE trials SET status=?, started_at=?, heartbeat_at=?, worker_pid=?, "
+                "worker=?, worker_started=? WHERE id=?",
+                (Status.RUNNING, now, now, *_owner_columns(owner), row["id"]),
             )
         return self.trial(row["id"])
 
     def heartbeat(self, trial_id: int, progress: dict[str, Any] | None = None) -> bool:
         """Record that the trial's worker is alive (and its progress).
+
+        A trial this process owns that was taken for dead (it was paused, say, on a host that
+        could not check its process) is running again from this beat on.
 
         Returns:
             True if someone asked for the trial to be cancelled.
@@ -193,8 +329,16 @@ class Store:
                     (time.time(), json.dumps(progress), trial_id),
                 )
             row = db.execute(
-                "SELECT cancel_requested FROM trials WHERE id=?", (trial_id,)
+                "SELECT status, worker, finished_at, error, results, cancel_requested "
+                "FROM trials WHERE id=?",
+                (trial_id,),
             ).fetchone()
+            if row is not None and _reaped_but_mine(row):
+                _note_reconciled(db, trial_id, row, Status.RUNNING)
+                db.execute(
+                    "UPDATE trials SET status=?, finished_at=NULL, error=NULL WHERE id=?",
+                    (Status.RUNNING, trial_id),
+                )
         return bool(row and row["cancel_requested"])
 
     def add_epoch(
@@ -218,13 +362,29 @@ class Store:
         traceback: str | None = None,
         diverged_epoch: int | None = None,
     ) -> None:
-        """Record how a trial ended. A trial that already ended keeps its first ending."""
-        results = results or {}
+        """Record how a trial ended. A trial that already ended keeps its first ending.
+
+        Except one: a trial that was taken for dead (marked interrupted) while this process,
+        its owner, was paused or slow. The owner's own ending is the truth, so it replaces
+        the interruption; the trial's results keep a note of it, and the log says so.
+        """
+        results = dict(results or {})
         with self._write() as db:
+            row = db.execute(
+                "SELECT status, worker, finished_at, error, results FROM trials WHERE id=?",
+                (trial_id,),
+            ).fetchone()
+            if row is None:
+                return
+            if row["status"] not in (Status.QUEUED, Status.RUNNING):
+                if not _reaped_but_mine(row):
+                    return
+                results["reconciled"] = _note_reconciled(db, trial_id, row, status)
+            elif "reconciled" in json.loads(row["results"]):
+                results["reconciled"] = json.loads(row["results"])["reconciled"]
             db.execute(
                 "UPDATE trials SET status=?, finished_at=?, results=?, test_loss=?, "
-                "test_accuracy=?, error=?, traceback=?, diverged_epoch=? "
-                "WHERE id=? AND status IN (?, ?)",
+                "test_accuracy=?, error=?, traceback=?, diverged_epoch=? WHERE id=?",
                 (
                     status,
                     time.time(),
@@ -235,8 +395,6 @@ class Store:
                     traceback,
                     diverged_epoch,
                     trial_id,
-                    Status.QUEUED,
-                    Status.RUNNING,
                 ),
             )
 
@@ -278,7 +436,7 @@ class Store:
         fork_epoch: int,
         config: RunConfig,
         name: str,
-        claim_pid: int | None = None,
+        reserve_for: int | None = None,
     ) -> tuple[int, int]:
         """Queue a fork: a study of kind ``fork`` whose one trial continues ``parent_id``.
 
@@ -291,7 +449,8 @@ class Store:
             fork_epoch: The parent's epoch whose checkpoint the fork starts from.
             config: The fork's config.
             name: Name shown to people.
-            claim_pid: If given, the trial starts as running, owned by this process.
+            reserve_for: If given, the process of this host that trains the fork itself
+                (see :meth:`create_study`).
 
         Returns:
             The new study id and trial id.
@@ -301,7 +460,7 @@ class Store:
         """
         parent = self.trial(parent_id)
         now = time.time()
-        claimed = claim_pid is not None
+        owner = None if reserve_for is None else liveness.owner_here(reserve_for)
         spec = {"fork_of": parent_id, "fork_epoch": fork_epoch}
         with self._write() as db:
             study_id = db.execute(
@@ -310,18 +469,16 @@ class Store:
             ).lastrowid
             trial_id = db.execute(
                 "INSERT INTO trials (study_id, number, config, config_hash, status, created_at, "
-                "started_at, heartbeat_at, worker_pid, parent_id, fork_epoch) "
+                "worker_pid, worker, worker_started, parent_id, fork_epoch) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     study_id,
                     parent.number,
                     config.to_json(),
                     config.config_hash(),
-                    Status.RUNNING if claimed else Status.QUEUED,
+                    Status.QUEUED,
                     now,
-                    now if claimed else None,
-                    now if claimed else None,
-                    claim_pid,
+                    *_owner_columns(owner),
                     parent_id,
                     fork_epoch,
                 ),
@@ -350,47 +507,49 @@ class Store:
         return len(ids)
 
     def reap_stale(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
-        """Mark running trials whose worker stopped sending heartbeats as interrupted.
+        """End the live trials whose owner has ended as interrupted (``core.store.liveness``).
+
+        Args:
+            timeout_s: How long a trial's heartbeat must be quiet before its owner is checked.
 
         Returns:
-            The ids of the trials marked.
+            The ids of the trials marked. A store busy past its timeout marks none now
+            (the next call tries again).
         """
-        return self._reap_silent("trials", timeout_s)
+        return self._reap("trials", timeout_s)
 
     def reap_stale_searches(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
-        """Mark running searches whose worker went silent as interrupted, and their trials.
+        """End the running searches whose worker has ended as interrupted, and their trials.
 
         Returns:
             The ids of the searches marked.
         """
-        return self._reap_silent("studies", timeout_s)
+        return self._reap("studies", timeout_s)
 
-    def _reap_silent(self, table: str, timeout_s: float) -> list[int]:
-        """End the running rows of ``table`` whose heartbeat is older than ``timeout_s``.
+    def _reap(self, table: str, quiet_s: float) -> list[int]:
+        """End the live rows of ``table`` whose owner has ended, and their running trials.
 
-        The one rule that tells a dead worker from a slow one, for trials (``reap_stale``) and
-        for searches (``core.store.searches.reap``): each silent row becomes interrupted, and
-        so do its running trials (a trial's own row, a search's trials), their epochs kept.
-
-        Returns:
-            The ids of the rows marked.
+        The one rule that tells a dead worker from a slow or paused one, for trials
+        (``reap_stale``) and for searches (``core.store.searches.reap``): a row quiet for
+        ``quiet_s`` has its owner checked; each dead one becomes interrupted, and so do its
+        live trials (a trial's own row, a search's trials), their epochs kept.
         """
-        column, since, trials_by = _HEARTBEAT_ROWS[table]
-        # Both tables spell the two states alike: 'running' and 'interrupted'.
-        silent = f"WHERE {column}='running' AND COALESCE(heartbeat_at, {since}) < ?"
-        cutoff = (time.time() - timeout_s,)
-        # Pages call this on every poll: look first without taking the write lock.
-        with self._connect() as db:
-            if not db.execute(f"SELECT 1 FROM {table} {silent} LIMIT 1", cutoff).fetchone():
-                return []
-        with self._write() as db:
-            ids = [int(r["id"]) for r in db.execute(f"SELECT id FROM {table} {silent}", cutoff)]
-            _interrupt_trials(db, trials_by, ids)
-            # A search's own state (a trial row was ended by the line above already).
-            db.executemany(
-                f"UPDATE {table} SET {column}='interrupted' WHERE id=? AND {column}='running'",
-                [(i,) for i in ids],
-            )
+        trials_by = "id" if table == "trials" else "study_id"
+        try:
+            # Pages call this on every poll: look first without taking the write lock.
+            with self._connect() as db:
+                if not liveness.dead_rows(liveness.quiet_rows(db, table, quiet_s)):
+                    return []
+            with self._write() as db:  # again under the lock: a beat may have come since
+                ids = liveness.dead_rows(liveness.quiet_rows(db, table, quiet_s))
+                liveness.interrupt_trials(db, trials_by, ids)
+                if table == "studies":  # a trial row was ended by the line above already
+                    db.executemany(
+                        "UPDATE studies SET state='interrupted' WHERE id=? AND state='running'",
+                        [(i,) for i in ids],
+                    )
+        except errors.StoreBusy:
+            return []
         return ids
 
     # -- reads -------------------------------------------------------------------------
@@ -481,32 +640,56 @@ class Store:
         return [study_from_row(r) for r in rows]
 
 
-def _interrupt_trials(db: sqlite3.Connection, column: str, ids: Sequence[int]) -> None:
-    """End as interrupted the running trials whose ``column`` is one of ``ids``.
+def open_store(root: Path | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Store:
+    """Open the store of a cache folder (``paths.cache_dir()`` by default) with its files.
 
-    Each one's error says how many epochs it finished (they are kept) and what to do next.
+    The store file is ``root/store.sqlite``; ``root``'s artifact folders become its own
+    (another store's are moved aside, ``core.store.identity``).
+
+    Raises:
+        StoreError: the file is damaged, or busy past ``busy_timeout_s``.
     """
-    if not ids:
-        return
-    rows = db.execute(
-        "SELECT t.id, s.kind, COUNT(e.epoch) AS done FROM trials t "
-        "JOIN studies s ON s.id = t.study_id LEFT JOIN epochs e ON e.trial_id = t.id "
-        f"WHERE t.status=? AND t.{column} IN ({','.join('?' * len(ids))}) GROUP BY t.id",
-        (Status.RUNNING, *ids),
-    ).fetchall()
-    for row in rows:
-        then = (
-            "Resume continues this trial from the last one."
-            if row["kind"] == "search"
-            else "Run it again, or fork it from a finished epoch."
-        )
-        db.execute(
-            "UPDATE trials SET status=?, finished_at=?, error=? WHERE id=?",
-            (
-                Status.INTERRUPTED,
-                time.time(),
-                f"The worker stopped (killed or crashed) after {row['done']} finished "
-                f"epoch(s); those epochs are kept. {then}",
-                row["id"],
-            ),
-        )
+    root = root or paths.cache_dir()
+    return Store(paths.store_path(root), busy_timeout_s, artifacts=root)
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """Which file stands at ``path`` (device and inode), or None if none does."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _owner_columns(owner: liveness.Owner | None) -> tuple[Any, Any, Any]:
+    """The ``worker_pid``, ``worker`` and ``worker_started`` values of an owner."""
+    if owner is None:
+        return None, None, None
+    return owner.pid, owner.label, owner.started
+
+
+def _reaped_but_mine(row: sqlite3.Row) -> bool:
+    """True if a trial was ended as interrupted while this very process owned it."""
+    return row["status"] == Status.INTERRUPTED and row["worker"] == liveness.this_process().label
+
+
+def _note_reconciled(
+    db: sqlite3.Connection, trial_id: int, row: sqlite3.Row, now: Status
+) -> dict[str, Any]:
+    """Keep, in a trial's results, that it was taken for dead and was not; log it.
+
+    Returns:
+        The note: when it was marked interrupted, the message it got, and what it is now.
+    """
+    note = {"interrupted_at": row["finished_at"], "interruption": row["error"], "now": str(now)}
+    merged = {**json.loads(row["results"]), "reconciled": note}
+    db.execute("UPDATE trials SET results=? WHERE id=?", (json.dumps(merged), trial_id))
+    logger.warning(
+        "trial %d was marked interrupted while its process (%s) was paused or slow; that "
+        "process went on, so the trial is %s again, with every epoch and result it reports",
+        trial_id,
+        row["worker"],
+        now,
+    )
+    return note

@@ -117,18 +117,18 @@ def plan_fork(
     return ForkPlan(parent, epoch, config, changed, fork_name(parent, epoch, changed))
 
 
-def queue_fork(store: Store, plan: ForkPlan, claim_pid: int | None = None) -> tuple[int, int]:
+def queue_fork(store: Store, plan: ForkPlan, reserve_for: int | None = None) -> tuple[int, int]:
     """Queue a checked fork as a new trial linked to its parent.
 
     Args:
         store: The store.
         plan: From :func:`plan_fork`.
-        claim_pid: If given, the trial starts as running, owned by this process (the CLI).
+        reserve_for: If given, the process that trains the fork itself (the CLI).
 
     Returns:
         The fork's study id and trial id.
     """
-    return store.fork_trial(plan.parent.id, plan.epoch - 1, plan.config, plan.name, claim_pid)
+    return store.fork_trial(plan.parent.id, plan.epoch - 1, plan.config, plan.name, reserve_for)
 
 
 def fork_name(parent: Trial, epoch: int, changes: Mapping[str, Any]) -> str:

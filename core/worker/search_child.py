@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.store import Store, paths
+from core.store import Store, open_store, paths
 from core.store import searches as search_store
 from core.worker.logs import setup_logging
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         f"at most {limit} trials" if limit else "every trial left",
     )
     try:
-        store = Store(paths.store_path(root))
+        store = open_store(root)
         from core.engine.search.run import run_search  # TensorFlow loads here
 
         state = run_search(store, args.study, root, trials_per_process=limit)

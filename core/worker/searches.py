@@ -104,7 +104,7 @@ def launch_search(
         settings: The tuner and its limits.
         name: Name shown in the app (default: tuner and base model).
         baseline: Also queue a single run of ``base``, to compare the best trial against.
-        baseline_pid: If given, the baseline starts as running, owned by this process (the
+        baseline_pid: If given, the process that trains the baseline itself (the
             CLI trains it itself).
 
     Returns:
@@ -128,7 +128,7 @@ def launch_search(
             plan.kind,
             plan.configs,
             spec={"source": "search baseline"},
-            claim_pid=baseline_pid,
+            reserve_for=baseline_pid,
         )
     spec = {
         "tuner": settings.tuner,

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import time
 from pathlib import Path
 
 from core.data.names import run_title
-from core.store import Status, Store, Trial, paths
+from core.store import Status, Store, StoreError, Trial, backup, open_store, paths
 from core.worker.launch import IDLE_ENV, try_lock
 from core.worker.logs import setup_logging
 
@@ -38,11 +37,12 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
     # Training takes every core it can; a slightly lower priority keeps the app's pages
     # responsive while it runs, and costs nothing when the machine has nothing else to do.
     os.nice(NICENESS)
-    store = Store(paths.store_path(root))
+    store = open_store(root)
     from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here, once
 
     ran, idle_since = 0, time.monotonic()
     while time.monotonic() - idle_since < idle_exit_s:
+        backup.take_if_due(store.path)
         store.reap_stale()
         trial = store.claim_next(os.getpid())
         if trial is None:
@@ -97,7 +97,7 @@ def _run_one_search(store: Store, root: Path) -> bool:
     from core.store import searches as search_store
 
     search_store.reap(store)
-    study_id = search_store.claim(store, f"{socket.gethostname()}:{os.getpid()}")
+    study_id = search_store.claim(store)
     if study_id is None:
         return False
     from core.worker.search_child import run_in_child  # a fresh process every few trials
@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("worker %d started for %s", os.getpid(), root)
     try:
         ran = serve(root, args.idle_exit)
+    except StoreError as exc:
+        logger.error("worker %d stopped: %s", os.getpid(), exc.message)
+        return 1
     except Exception:
         # Anything that reaches here ends the worker; the traceback is the only trace of it.
         logger.exception("worker %d stopped by an unexpected error", os.getpid())

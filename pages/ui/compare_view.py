@@ -15,7 +15,7 @@ from core.analysis import sweep_summary as compare_summary
 from core.spec.sweeps import SweepSpec
 from core.store import Store, Study
 from core.views import sweep_charts as compare_charts
-from pages.ui.session import epoch_reader, keep_queue_moving, store
+from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
 
 POLL_SECONDS = 1.0
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -81,7 +81,8 @@ def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
         help="Stops the run in progress and cancels the queued ones; finished runs stay.",
         width="stretch",
     ):
-        s.cancel_study(study.id)
+        with store_trouble():
+            s.cancel_study(study.id)
         st.toast("Cancelling the sweep: finished runs stay.")
     runs = compare.run_frame(spec, trials, epochs)
     _curves(spec, trials, epochs, study.id)

@@ -22,7 +22,7 @@ from pages.ui.config_form import load_into_form
 from pages.ui.diagnosis import render_flags
 from pages.ui.fork import render_fork, render_origin
 from pages.ui.handover import render_handover
-from pages.ui.session import keep_queue_moving, store
+from pages.ui.session import keep_queue_moving, store, store_trouble
 
 POLL_SECONDS = 0.5
 HOME_PAGE = "app.py"
@@ -132,7 +132,8 @@ def _render_body(s: Store, trial: Trial) -> None:
             disabled=trial.cancel_requested,
             width="stretch",
         ):
-            s.request_cancel(trial.id)
+            with store_trouble():
+                s.request_cancel(trial.id)
             st.toast("Stopping after the current batch…")
         fraction, text = charts.progress_of(trial)
         st.progress(fraction, text=("Stopping… " if trial.cancel_requested else "") + text)

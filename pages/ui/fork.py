@@ -17,6 +17,7 @@ from core.spec.config import ConfigError, parse_assignment
 from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
 from core.worker import forks as fork
+from pages.ui.session import store_trouble
 
 TRAIN_PAGE = "pages/1_Train.py"
 
@@ -150,5 +151,6 @@ def _submit(s: Store, trial: Trial, epoch: int, values: dict[str, Any], extra: s
         field = "Other changes" if exc.field == "--set" else exc.field  # the text box's name
         st.error(f"**{field}** — {exc.message}", icon=":material/error:")
         return
-    _, new_id = fork.queue_fork(s, plan)
+    with store_trouble():
+        _, new_id = fork.queue_fork(s, plan)
     st.switch_page(TRAIN_PAGE, query_params={"trial": str(new_id)})

@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from core.handover import bundle, promote
 from core.store import Status, Store, Trial
 from core.worker.launch import ensure_worker
-from pages.ui.session import store
+from pages.ui.session import store, store_trouble
 
 RUNS_PAGE = "pages/2_Runs.py"
 _FILES = (
@@ -141,7 +141,8 @@ def _promotion(s: Store, trial: Trial) -> None:
             disabled=any(not t.status.finished for t in promotions),
             help="Queued like any run; it appears in the runs table as kind 'promote'.",
         ):
-            _, new_id = promote.queue_promotion(s, trial.id)
+            with store_trouble():
+                _, new_id = promote.queue_promotion(s, trial.id)
             ensure_worker()
             st.toast(f"Promotion queued as run {new_id}.")
             st.rerun()

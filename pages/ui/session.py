@@ -1,33 +1,69 @@
 """What every page shares in one server process: the store, and a worker kept going.
 
-And, per browser session, the epochs each live view already holds.
+And, per browser session, the epochs each live view already holds. A store that is damaged,
+busy for longer than a page waits, or deleted is one sentence on the page
+(:func:`store_trouble`), never a traceback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import streamlit as st
 
-from core.store import Status, Store, paths
+from core.store import Store, StoreError, paths
 from core.store.epoch_reader import EpochReader
+from core.store.errors import StoreReplaced
 from core.worker.launch import ensure_worker
+
+# A page's write waits this long for another process's write lock, so a button answers.
+PAGE_BUSY_TIMEOUT_S = 2.0
 
 
 @st.cache_resource
-def get_store(path: str | None = None) -> Store:
-    """The store of this cache folder, opened once per server process."""
-    return Store(path or paths.store_path())
+def get_store(path: str) -> Store:
+    """The store file at ``path`` with its cache folder's files, opened once per server."""
+    return Store(path, PAGE_BUSY_TIMEOUT_S, artifacts=Path(path).parent)
 
 
 def store() -> Store:
-    """The store for the current cache folder (``HPE_CACHE_DIR`` or ``cache/``)."""
-    return get_store(str(paths.store_path()))
+    """The store for the current cache folder (``HPE_CACHE_DIR`` or ``cache/``).
+
+    A store file deleted (to start afresh) or replaced since it was opened is opened anew.
+    """
+    path = str(paths.store_path())
+    with store_trouble():
+        s = get_store(path)
+        if s.replaced():
+            get_store.clear()
+            s = get_store(path)
+    return s
+
+
+@contextmanager
+def store_trouble() -> Iterator[None]:
+    """Show a store problem met inside as one error line and stop the page (or fragment).
+
+    A store replaced under this server is opened anew and the page drawn again.
+    """
+    try:
+        yield
+    except StoreReplaced:
+        get_store.clear()
+        st.rerun()
+    except StoreError as exc:
+        st.error(exc.message, icon=":material/database:")
+        st.stop()
 
 
 def keep_queue_moving(s: Store) -> None:
     """Mark runs whose worker died, and start a worker if something waits for one."""
-    s.reap_stale()
-    if s.trials(statuses=(Status.QUEUED,), limit=1):
-        ensure_worker()
+    with store_trouble():
+        s.reap_stale()
+        if s.waiting_for_worker():
+            ensure_worker()
 
 
 def epoch_reader(key: str) -> EpochReader:

@@ -27,7 +27,7 @@ from core.worker.searches import (
     search_state,
 )
 from pages.ui.components import render_trial
-from pages.ui.session import epoch_reader, keep_queue_moving, store
+from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
 
 POLL_SECONDS = 2.0
 RUNS_PAGE = "pages/2_Runs.py"
@@ -139,7 +139,8 @@ def _actions(s: Store, study: Study, state: dict) -> None:
         "Resume", type="primary", icon=":material/play_arrow:", key=f"tune-resume-{study.id}"
     ):
         try:
-            resume_search(s, study.id, extra_budget_s=extra * 60 if extra > 0 else None)
+            with store_trouble():
+                resume_search(s, study.id, extra_budget_s=extra * 60 if extra > 0 else None)
         except ConfigError as exc:
             st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
             return

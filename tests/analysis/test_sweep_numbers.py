@@ -18,7 +18,7 @@ BASE = RunConfig(model="mlp", epochs=3)
 def _sweep(store: Store, values: dict, repeats: int = 1, **kw) -> tuple[int, SweepSpec]:
     plan, spec = plan_sweep(BASE, values, repeats, **kw)
     study_id, _ = store.create_study(
-        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), claim_pid=1
+        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), reserve_for=1
     )
     return study_id, SweepSpec.from_dict(store.study(study_id).spec)
 

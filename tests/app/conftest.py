@@ -31,7 +31,7 @@ def write_sweep(store: Store, values: dict, tests: list[float], repeats: int = 1
     """A finished two-epoch sweep of ``values`` whose runs scored ``tests``; its study id."""
     plan, spec = plan_sweep(RunConfig(model="mlp", epochs=2), values, repeats)
     study_id, ids = store.create_study(
-        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), claim_pid=1
+        plan.name, plan.kind, plan.configs, spec=spec.to_dict(), reserve_for=1
     )
     for trial_id, test in zip(ids, tests, strict=True):
         for epoch in range(2):

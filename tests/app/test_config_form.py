@@ -52,7 +52,7 @@ def test_a_bad_list_value_is_refused_with_its_field(store: Store) -> None:
 
 def test_reuse_settings_fills_the_form_from_a_run(store: Store) -> None:
     cfg = RunConfig(epochs=2, batch_size=32, optimizer="rmsprop", filters=(8, 8), augment=("flip",))
-    _, (tid,) = store.create_study("s", "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study("s", "single", [cfg], reserve_for=1)
     store.finish_trial(tid, Status.CANCELLED)
     at = run(TRAIN, trial=str(tid))
     next(b for b in at.button if b.label == "Reuse settings").click().run()

@@ -25,7 +25,7 @@ CURVES = [
 
 def _run_with_checkpoints(store: Store, cache: Path) -> int:
     cfg = RunConfig(model="mlp", epochs=len(CURVES))
-    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], reserve_for=1)
     folder = checkpoint_dir(store.trial(tid), cache)
     folder.mkdir(parents=True)
     for i, (loss, acc, val_loss, val_acc) in enumerate(CURVES):
@@ -98,7 +98,7 @@ def test_a_bad_fork_says_which_field_and_queues_nothing(store: Store, cache: Pat
 
 def test_a_running_run_offers_a_fork_from_its_finished_epochs(store: Store, cache: Path) -> None:
     cfg = RunConfig(model="mlp", epochs=10)
-    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study("mlp on digits", "single", [cfg], reserve_for=1)
     folder = checkpoint_dir(store.trial(tid), cache)
     folder.mkdir(parents=True)
     for i in range(2):

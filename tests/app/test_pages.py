@@ -35,7 +35,8 @@ def test_home_page_with_an_empty_store_invites_a_first_run(store: Store) -> None
 
 def test_home_page_lists_studies_and_what_is_running(store: Store) -> None:
     store.create_study("queued one", "single", [RunConfig()])
-    _, (tid,) = store.create_study("running one", "single", [RunConfig()], claim_pid=os.getpid())
+    _, (tid,) = store.create_study("running one", "single", [RunConfig()], reserve_for=os.getpid())
+    assert store.claim(tid)
     store.heartbeat(
         tid, {"phase": "training", "epoch": 2, "epochs": 10, "batch": 3, "batches": 18, "eta_s": 12}
     )
@@ -142,7 +143,7 @@ def test_a_completed_run_shows_metrics_summary_and_downloads(
 def test_each_ending_is_explained(
     store: Store, status: Status, error: str | None, shown: str
 ) -> None:
-    _, (tid,) = store.create_study("s", "single", [RunConfig()], claim_pid=1)
+    _, (tid,) = store.create_study("s", "single", [RunConfig()], reserve_for=1)
     store.add_epoch(
         tid, 0, {"loss": 1.0, "val_loss": 1.1, "accuracy": 0.5, "val_accuracy": 0.4}, 1.0
     )

@@ -27,7 +27,7 @@ def open_runs(**query: str) -> AppTest:
 
 def finished(store: Store, name: str, cfg: RunConfig, accuracies: list[float]) -> int:
     """A study of one completed run with these validation accuracies; returns the trial id."""
-    _, (tid,) = store.create_study(name, "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study(name, "single", [cfg], reserve_for=1)
     for i, acc in enumerate(accuracies):
         store.add_epoch(
             tid, i, {"loss": 1.0, "accuracy": acc, "val_loss": 1.0 - acc, "val_accuracy": acc}, 1

@@ -97,7 +97,7 @@ def test_every_page_in_every_state_renders_without_tensorflow(tmp_path: Path) ->
     full.mkdir()
     empty.mkdir()
     store = Store(paths.store_path(full))
-    _, (done,) = store.create_study("done", "single", [RunConfig()], claim_pid=1)
+    _, (done,) = store.create_study("done", "single", [RunConfig()], reserve_for=1)
     model = full / "model.keras"
     model.write_bytes(b"not read by the page until downloaded")
     store.add_epoch(
@@ -122,7 +122,7 @@ def test_every_page_in_every_state_renders_without_tensorflow(tmp_path: Path) ->
     upload = add_upload(zip_of(("a", "b")), full, name="ab.zip")
     # Claimed by pid 1, which is always alive: the run reads as running, and no page starts a
     # worker for it.
-    _, (running,) = store.create_study("running", "single", [RunConfig()], claim_pid=1)
+    _, (running,) = store.create_study("running", "single", [RunConfig()], reserve_for=1)
 
     states = {
         "full": str(full),

@@ -30,7 +30,7 @@ def _shot(page, name: str) -> None:
 def test_fork_a_run_from_its_page_and_see_two_curves(app_url: str, browser, cache: Path) -> None:
     store = Store(paths.store_path(cache))
     cfg = RunConfig(model="mlp", epochs=3, batch_size=64)
-    _, (parent,) = store.create_study("mlp on digits", "single", [cfg], claim_pid=1)
+    _, (parent,) = store.create_study("mlp on digits", "single", [cfg], reserve_for=1)
     with TrialMonitor(store, parent) as monitor:
         run_trial(store, store.trial(parent), monitor, cache)
     assert store.trial(parent).status == Status.COMPLETED

@@ -22,7 +22,7 @@ LEGEND = """() => {
 
 
 def _finished(store: Store, name: str, cfg: RunConfig, accuracies: list[float]) -> int:
-    _, (tid,) = store.create_study(name, "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study(name, "single", [cfg], reserve_for=1)
     for i, acc in enumerate(accuracies):
         metrics = {"loss": 1.0 - acc, "accuracy": acc, "val_loss": 1.1 - acc, "val_accuracy": acc}
         store.add_epoch(tid, i, metrics, 1.0)

@@ -50,7 +50,7 @@ def test_a_step_over_the_cap_is_refused_naming_batch_size(
     headroom, _ = headroom_bytes()
     held_mib = 100000 - headroom / 2**20
     monkeypatch.setenv(MEMORY_ENV, str(held_mib + 1024))
-    _, (tid,) = store.create_study("full batch", "single", [huge], claim_pid=1)
+    _, (tid,) = store.create_study("full batch", "single", [huge], reserve_for=1)
     with TrialMonitor(store, tid) as monitor:
         status = run_trial(store, store.trial(tid), monitor, cache)
 

@@ -22,7 +22,7 @@ FAST = {"epochs": 2, "batch_size": 64, "model": "mlp"}
 
 def _run(store: Store, cache: Path, **changes) -> int:
     cfg = RunConfig(**{**FAST, **changes})
-    _, (tid,) = store.create_study("t", "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study("t", "single", [cfg], reserve_for=1)
     with TrialMonitor(store, tid, interval=0.05) as monitor:
         run_trial(store, store.trial(tid), monitor, cache)
     return tid
@@ -73,7 +73,7 @@ def test_a_cancel_request_stops_the_fit_and_keeps_finished_epochs(
     store: Store, cache: Path
 ) -> None:
     cfg = RunConfig(**{**FAST, "epochs": 200, "batch_size": 8})
-    _, (tid,) = store.create_study("t", "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study("t", "single", [cfg], reserve_for=1)
     seen: list[int] = []
 
     def cancel_after_first(epoch: int, metrics: dict, seconds: float) -> None:
@@ -170,7 +170,7 @@ def test_a_k_fold_study_trains_each_fold_on_its_own_validation_part(
     store: Store, cache: Path
 ) -> None:
     cfg = RunConfig(**{**FAST, "epochs": 1, "batch_size": 512, "folds": 3})
-    _, tids = store.create_study("cv", "kfold", [cfg] * 3, claim_pid=1)
+    _, tids = store.create_study("cv", "kfold", [cfg] * 3, reserve_for=1)
     for tid in tids:
         with TrialMonitor(store, tid, interval=0.05) as monitor:
             assert run_trial(store, store.trial(tid), monitor, cache) == Status.COMPLETED

@@ -32,7 +32,7 @@ from core.spec.config import RunConfig
 from core.store import Store
 store, stop = Store(sys.argv[1]), sys.argv[2]
 cfg = RunConfig(model="mlp", epochs=1)
-_, (tid,) = store.create_study("hammer", "single", [cfg], claim_pid=os.getpid())
+_, (tid,) = store.create_study("hammer", "single", [cfg], reserve_for=os.getpid())
 print("ready", flush=True)
 n = 0
 while not os.path.exists(stop):
@@ -60,7 +60,7 @@ def test_a_second_writer_process_loses_no_epoch_rows(store: Store, tmp_path: Pat
         for hammer in hammers:
             assert hammer.stdout.readline().strip() == "ready", hammer.stderr.read()
         cfg = RunConfig(model="mlp", epochs=EPOCHS)
-        _, (tid,) = store.create_study("victim", "single", [cfg], claim_pid=os.getpid())
+        _, (tid,) = store.create_study("victim", "single", [cfg], reserve_for=os.getpid())
         for epoch in range(EPOCHS):
             store.add_epoch(tid, epoch, {"loss": 1 / (epoch + 1), "accuracy": 0.5}, 0.01)
             assert store.heartbeat(tid, {"phase": "training", "epoch": epoch}) is False

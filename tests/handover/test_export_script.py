@@ -32,7 +32,7 @@ def test_the_exported_script_reaches_the_stored_test_accuracy_on_its_own(
 ) -> None:
     from core.engine.training import TrialMonitor, run_trial
 
-    _, (tid,) = store.create_study("cnn on digits", "single", [EXPORTED], claim_pid=1)
+    _, (tid,) = store.create_study("cnn on digits", "single", [EXPORTED], reserve_for=1)
     with TrialMonitor(store, tid) as monitor:
         run_trial(store, store.trial(tid), monitor, cache)
     trial = store.trial(tid)

@@ -25,7 +25,7 @@ def orphan(store: Store, cache: Path, tmp_path: Path) -> int:
     """A run trained on a folder of photos, whose folder is then deleted; its trial id."""
     folder = write_folder(tmp_path / "photos", class_members(per_class=12))
     cfg = check_config(RunConfig(dataset=str(folder), model="mlp", epochs=2, batch_size=8))
-    _, (trial_id,) = store.create_study("photos", "single", [cfg], claim_pid=1)
+    _, (trial_id,) = store.create_study("photos", "single", [cfg], reserve_for=1)
     with TrialMonitor(store, trial_id) as monitor:
         assert run_trial(store, store.trial(trial_id), monitor, cache) == Status.COMPLETED
     shutil.rmtree(folder)

@@ -76,7 +76,7 @@ def test_only_a_completed_single_run_can_be_promoted(store: Store) -> None:
 
 
 def test_without_a_best_epoch_the_promotion_trains_the_epochs_run(store: Store) -> None:
-    _, (tid,) = store.create_study("done", "single", [RunConfig(epochs=8)], claim_pid=1)
+    _, (tid,) = store.create_study("done", "single", [RunConfig(epochs=8)], reserve_for=1)
     store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.9, "epochs_run": 5})
     assert promoted_config(store.trial(tid)).epochs == 5
 
@@ -85,9 +85,9 @@ def test_a_search_trial_is_promoted_for_its_best_step_not_all_its_executions(
     store: Store,
 ) -> None:
     # Two executions of 3 epochs each record 6 epoch rows; keras-tuner scored step 1 best.
-    _, (tid,) = store.create_study("search", "search", [RunConfig(epochs=3)], claim_pid=1)
+    _, (tid,) = store.create_study("search", "search", [RunConfig(epochs=3)], reserve_for=1)
     store.finish_trial(tid, Status.COMPLETED, {"best_step": 1, "epochs_run": 6})
     assert promoted_config(store.trial(tid)).epochs == 2
-    _, (other,) = store.create_study("search", "search", [RunConfig(epochs=3)], claim_pid=1)
+    _, (other,) = store.create_study("search", "search", [RunConfig(epochs=3)], reserve_for=1)
     store.finish_trial(other, Status.COMPLETED, {"epochs_run": 6})
     assert promoted_config(store.trial(other)).epochs == 3

@@ -12,7 +12,7 @@ CONFIG = RunConfig(model="mlp", epochs=3)
 
 def _study(store: Store, kind: str, curves: list[list[float]], running: int) -> list[int]:
     """A study whose trials hold these validation curves; all but the last ``running`` ended."""
-    _, ids = store.create_study(kind, kind, [CONFIG] * len(curves), claim_pid=1)
+    _, ids = store.create_study(kind, kind, [CONFIG] * len(curves), reserve_for=1)
     for n, (tid, curve) in enumerate(zip(ids, curves, strict=True)):
         for epoch, acc in enumerate(curve):
             store.add_epoch(tid, epoch, {"val_accuracy": acc}, 0.5)

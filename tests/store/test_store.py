@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.spec.config import RunConfig
-from core.store import SCHEMA_VERSION, Status, Store
+from core.store import SCHEMA_VERSION, Status, Store, liveness
 
 
 def test_new_store_uses_wal_and_records_its_schema_version(store: Store) -> None:
@@ -42,7 +43,7 @@ def test_config_is_stored_with_its_hash(store: Store) -> None:
 
 
 def test_epochs_come_back_in_order_and_after_a_given_one(store: Store) -> None:
-    _, (tid,) = store.create_study("s", "single", [RunConfig()], claim_pid=1)
+    _, (tid,) = store.create_study("s", "single", [RunConfig()], reserve_for=1)
     for epoch in (0, 1, 2):
         store.add_epoch(tid, epoch, {"loss": 1.0 / (epoch + 1), "val_loss": 2.0}, 0.5)
     assert [e.epoch for e in store.epochs(tid)] == [0, 1, 2]
@@ -51,7 +52,7 @@ def test_epochs_come_back_in_order_and_after_a_given_one(store: Store) -> None:
 
 
 def test_a_finished_trial_keeps_its_first_ending(store: Store) -> None:
-    _, (tid,) = store.create_study("s", "single", [RunConfig()], claim_pid=1)
+    _, (tid,) = store.create_study("s", "single", [RunConfig()], reserve_for=1)
     store.finish_trial(tid, Status.COMPLETED, results={"test_accuracy": 0.9, "test_loss": 0.3})
     store.finish_trial(tid, Status.FAILED, error="late")
     trial = store.trial(tid)
@@ -66,7 +67,8 @@ def test_cancel_of_a_queued_trial_is_immediate(store: Store) -> None:
 
 
 def test_cancel_of_a_running_trial_reaches_its_heartbeat(store: Store) -> None:
-    _, (tid,) = store.create_study("s", "single", [RunConfig()], claim_pid=1)
+    _, (tid,) = store.create_study("s", "single", [RunConfig()], reserve_for=1)
+    assert store.claim(tid, pid=1)
     assert store.heartbeat(tid, {"epoch": 1}) is False
     store.request_cancel(tid)
     assert store.heartbeat(tid) is True
@@ -74,20 +76,101 @@ def test_cancel_of_a_running_trial_reaches_its_heartbeat(store: Store) -> None:
 
 
 def test_silent_running_trials_are_marked_interrupted_with_their_epochs_kept(
-    store: Store,
+    store: Store, dead_pid: int
 ) -> None:
-    _, (dead,) = store.create_study("dead", "single", [RunConfig()], claim_pid=1)
-    _, (alive,) = store.create_study("alive", "single", [RunConfig()], claim_pid=2)
+    _, (dead,) = store.create_study("dead", "single", [RunConfig()])
+    _, (alive,) = store.create_study("alive", "single", [RunConfig()])
+    assert store.claim(dead, pid=dead_pid) and store.claim(alive, pid=os.getpid())
     store.add_epoch(dead, 0, {"loss": 1.0}, 1.0)
     store.add_epoch(dead, 1, {"loss": 0.5}, 1.0)
     time.sleep(0.3)
-    store.heartbeat(alive)
     assert store.reap_stale(timeout_s=0.2) == [dead]
     trial = store.trial(dead)
     assert trial.status == Status.INTERRUPTED and "2 finished epoch" in trial.error
     assert "fork it from a finished epoch" in trial.error
     assert len(store.epochs(dead)) == 2
+    # Quiet as long, but its process (this one) is alive: a paused or busy owner keeps it.
     assert store.trial(alive).status == Status.RUNNING
+
+
+def test_a_quiet_trial_of_a_live_process_is_kept_and_a_reused_pid_is_not_that_process(
+    store: Store,
+) -> None:
+    _, (mine,) = store.create_study("mine", "single", [RunConfig()])
+    _, (reused,) = store.create_study("reused", "single", [RunConfig()])
+    assert store.claim(mine) and store.claim(reused)
+    with store.transaction() as db:  # as if process os.getpid() had started a minute earlier
+        db.execute("UPDATE trials SET worker_started=worker_started-60 WHERE id=?", (reused,))
+    time.sleep(0.3)
+    assert store.reap_stale(timeout_s=0.2) == [reused]
+    assert store.trial(mine).status == Status.RUNNING
+
+
+def test_a_quiet_trial_of_another_host_is_judged_by_its_heartbeat_age(store: Store) -> None:
+    _, (remote,) = store.create_study("remote", "single", [RunConfig()])
+    assert store.claim(remote)
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE trials SET worker='elsewhere:1', heartbeat_at=? WHERE id=?",
+            (time.time() - liveness.REMOTE_TIMEOUT_S / 2, remote),
+        )
+    assert store.reap_stale() == []  # quiet, but not yet for the remote timeout
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE trials SET heartbeat_at=? WHERE id=?",
+            (time.time() - liveness.REMOTE_TIMEOUT_S - 1, remote),
+        )
+    assert store.reap_stale() == [remote]
+
+
+def test_trials_a_command_reserved_wait_for_it_and_end_when_it_does(
+    store: Store, dead_pid: int
+) -> None:
+    _, (kept,) = store.create_study("mine", "sweep", [RunConfig()], reserve_for=os.getpid())
+    _, (orphan,) = store.create_study("gone", "sweep", [RunConfig()], reserve_for=dead_pid)
+    assert store.claim_next(pid=1) is None  # no worker takes a reserved trial
+    assert not store.claim(kept, pid=1)  # nor does another process
+    assert store.reap_stale(timeout_s=0) == [orphan]
+    assert "ended before it started" in store.trial(orphan).error
+    assert store.trial(kept).status == Status.QUEUED
+    assert store.claim(kept)
+    trial = store.trial(kept)
+    assert trial.status == Status.RUNNING and trial.started_at is not None
+
+
+def test_a_late_result_of_a_reaped_trial_is_kept_by_its_owner(store: Store) -> None:
+    _, (tid,) = store.create_study("paused", "single", [RunConfig()])
+    assert store.claim(tid)
+    store.add_epoch(tid, 0, {"loss": 1.0}, 1.0)
+    with store.transaction() as db:  # as the reaper of a host that could not check it does
+        db.execute("UPDATE trials SET status='interrupted', error='stopped' WHERE id=?", (tid,))
+    store.add_epoch(tid, 1, {"loss": 0.5}, 1.0)
+    store.finish_trial(tid, Status.COMPLETED, results={"test_accuracy": 0.9, "test_loss": 0.3})
+    trial = store.trial(tid)
+    assert trial.status == Status.COMPLETED and trial.test_accuracy == 0.9
+    assert trial.error is None and trial.results["reconciled"]["interruption"] == "stopped"
+    assert len(store.epochs(tid)) == 2
+
+
+def test_a_late_result_from_another_process_does_not_overwrite_an_ending(
+    store: Store, dead_pid: int
+) -> None:
+    _, (tid,) = store.create_study("dead", "single", [RunConfig()])
+    assert store.claim(tid, pid=dead_pid)
+    assert store.reap_stale(timeout_s=0) == [tid]
+    store.finish_trial(tid, Status.COMPLETED, results={"test_accuracy": 0.9})
+    assert store.trial(tid).status == Status.INTERRUPTED
+
+
+def test_a_heartbeat_of_its_owner_brings_a_reaped_trial_back(store: Store) -> None:
+    _, (tid,) = store.create_study("paused", "single", [RunConfig()])
+    assert store.claim(tid)
+    with store.transaction() as db:
+        db.execute("UPDATE trials SET status='interrupted', error='stopped' WHERE id=?", (tid,))
+    store.heartbeat(tid, {"epoch": 2})
+    trial = store.trial(tid)
+    assert trial.status == Status.RUNNING and trial.error is None
+    assert trial.results["reconciled"]["now"] == "running"
 
 
 def test_trials_filter_by_study_and_status(store: Store) -> None:
@@ -101,8 +184,11 @@ def test_trials_filter_by_study_and_status(store: Store) -> None:
         store.trial(999)
 
 
-def test_a_silent_search_trial_is_told_that_resume_continues_it(store: Store) -> None:
-    _, (dead,) = store.create_study("search", "search", [RunConfig()], claim_pid=1)
+def test_a_silent_search_trial_is_told_that_resume_continues_it(
+    store: Store, dead_pid: int
+) -> None:
+    _, (dead,) = store.create_study("search", "search", [RunConfig()])
+    assert store.claim(dead, pid=dead_pid)
     store.add_epoch(dead, 0, {"loss": 1.0}, 1.0)
     time.sleep(0.3)
     assert store.reap_stale(timeout_s=0.2) == [dead]

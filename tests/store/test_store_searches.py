@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from core.spec.config import RunConfig
-from core.store import Status, Store
+from core.store import Status, Store, liveness
 from core.store import searches as search_store
 
 CONFIG = RunConfig(model="mlp", epochs=3)
@@ -18,17 +18,24 @@ def _running_search(store: Store, owner: str) -> int:
     return study_id
 
 
-def test_a_silent_search_and_its_running_trial_end_as_interrupted(store: Store) -> None:
-    dead = _running_search(store, "w:1")
-    alive = _running_search(store, "w:2")
-    done = search_store.start_trial(store, dead, "t0", CONFIG, pid=1, worker="w:1")
+def test_a_silent_search_and_its_running_trial_end_as_interrupted(
+    store: Store, dead_pid: int
+) -> None:
+    gone = f"{liveness.this_host()}:{dead_pid}"
+    dead = _running_search(store, gone)
+    alive = _running_search(store, liveness.this_process().label)
+    quiet = _running_search(store, liveness.this_process().label)
+    done = search_store.start_trial(store, dead, "t0", CONFIG, pid=dead_pid, worker=gone)
     store.finish_trial(done, Status.COMPLETED, results={"objective": 0.9})
-    running = search_store.start_trial(store, dead, "t1", CONFIG, pid=1, worker="w:1")
+    running = search_store.start_trial(store, dead, "t1", CONFIG, pid=dead_pid, worker=gone)
     store.add_epoch(running, 0, {"val_accuracy": 0.5}, 0.5)
-    other = search_store.start_trial(store, alive, "t0", CONFIG, pid=2, worker="w:2")
+    me = liveness.this_process()
+    other = search_store.start_trial(store, alive, "t0", CONFIG, pid=me.pid, worker=me.label)
     time.sleep(0.3)
     search_store.update_progress(store, alive)  # beats the live search's heartbeat
+    # `quiet` is as silent as `dead`, but its owner (this process) is alive: paused, say.
     assert search_store.reap(store, timeout_s=0.2) == [dead]
+    assert search_store.read(store, quiet).state == "running"
     assert search_store.read(store, dead).state == "interrupted"
     assert search_store.read(store, alive).state == "running"
     trial = store.trial(running)

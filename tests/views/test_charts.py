@@ -41,7 +41,8 @@ def test_curves_of_no_epochs_is_an_empty_figure() -> None:
 
 
 def test_progress_reads_epoch_batch_and_eta(store: Store) -> None:
-    _, (tid,) = store.create_study("s", "single", [RunConfig(epochs=4)], claim_pid=1)
+    _, (tid,) = store.create_study("s", "single", [RunConfig(epochs=4)], reserve_for=1)
+    assert store.claim(tid, pid=1)
     store.heartbeat(
         tid, {"phase": "training", "epoch": 2, "epochs": 4, "batch": 9, "batches": 18, "eta_s": 75}
     )
@@ -64,7 +65,7 @@ def test_ages_read_naturally() -> None:
 
 
 def test_studies_table_sums_up_each_study(store: Store) -> None:
-    s1, (t1,) = store.create_study("one", "single", [RunConfig()], claim_pid=1)
+    s1, (t1,) = store.create_study("one", "single", [RunConfig()], reserve_for=1)
     store.finish_trial(t1, Status.COMPLETED, results={"test_accuracy": 0.8, "test_loss": 0.5})
     s2, _ = store.create_study("two", "single", [RunConfig(dataset="digits")])
     frame = charts.studies_frame(store.studies(), store.trials())

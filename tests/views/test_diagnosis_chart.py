@@ -17,7 +17,7 @@ ACCURACIES = [0.7, 0.8, 0.88, 0.93, 0.97, 0.99]
 def _run(store: Store, epochs: range, parent: int | None = None, at: int | None = None) -> int:
     cfg = RunConfig(model="mlp", epochs=6)
     if parent is None:
-        _, (tid,) = store.create_study("run", "single", [cfg], claim_pid=1)
+        _, (tid,) = store.create_study("run", "single", [cfg], reserve_for=1)
     else:
         _, tid = store.fork_trial(parent, at, cfg.replace(learning_rate=1e-4), "fork", 1)
     for i in epochs:

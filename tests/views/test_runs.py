@@ -31,8 +31,9 @@ def _epochs(store: Store, trial_id: int, val_accuracies: list[float]) -> None:
 def two_studies(store: Store) -> tuple[int, int, list[int]]:
     """A finished single run (mlp, sgd) and a 2-fold study (cnn) with one fold running."""
     single, (one,) = store.create_study(
-        "quick mlp", "single", [RunConfig(model="mlp", optimizer="sgd", epochs=3)], claim_pid=1
+        "quick mlp", "single", [RunConfig(model="mlp", optimizer="sgd", epochs=3)], reserve_for=1
     )
+    assert store.claim(one, pid=1)
     _epochs(store, one, [0.5, 0.8, 0.7])
     store.finish_trial(one, Status.COMPLETED, {"test_accuracy": 0.75, "test_loss": 0.6})
     kfold, folds = store.create_study("cnn · 2-fold", "kfold", [RunConfig()] * 2)
@@ -155,7 +156,7 @@ def test_delete_study_cancels_active_trials_and_removes_the_run_folder(
 def test_the_table_follows_a_running_trial_and_keeps_a_finished_ones_scores(
     store: Store,
 ) -> None:
-    _, (tid,) = store.create_study("live", "single", [RunConfig(epochs=3)], claim_pid=1)
+    _, (tid,) = store.create_study("live", "single", [RunConfig(epochs=3)], reserve_for=1)
     _epochs(store, tid, [0.5])
     assert runs_frame(store).set_index("trial").loc[tid, "best_val_accuracy"] == 0.5
     store.add_epoch(tid, 1, {"val_accuracy": 0.8, "val_loss": 0.3}, 1.0)

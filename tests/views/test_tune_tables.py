@@ -43,9 +43,10 @@ def _search(store: Store, trials=TRIALS, objective=None, baseline=None):
     }
     if baseline is not None:
         spec["baseline_study"] = baseline
-    study_id, ids = store.create_study("search", "search", configs, spec=spec, claim_pid=1)
+    study_id, ids = store.create_study("search", "search", configs, spec=spec, reserve_for=1)
     goal = views.objective_of(store.study(study_id))
     for tid, (lr, d, opt, curve, status) in zip(ids, trials, strict=True):
+        assert store.claim(tid, pid=1)
         rows = [{"val_accuracy": a, "val_loss": 1 - a, "accuracy": a, "loss": 1 - a} for a in curve]
         for epoch, metrics in enumerate(rows):
             store.add_epoch(tid, epoch, metrics, 0.5)

@@ -27,7 +27,7 @@ def parent(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, int]:
     """A finished three-epoch run with a checkpoint per epoch, shared by the tests here."""
     root = tmp_path_factory.mktemp("cache")
     store = Store(root / "store.sqlite")
-    _, (tid,) = store.create_study("parent", "single", [PARENT], claim_pid=1)
+    _, (tid,) = store.create_study("parent", "single", [PARENT], reserve_for=1)
     _train(store, root, tid)
     assert store.trial(tid).status == Status.COMPLETED, store.trial(tid).error
     return store, root, tid
@@ -35,7 +35,7 @@ def parent(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, int]:
 
 def _fork(store: Store, root: Path, parent_id: int, epoch: int, **changes: object) -> int:
     plan = fork.plan_fork(store, parent_id, epoch, changes, root)
-    _, tid = fork.queue_fork(store, plan, claim_pid=1)
+    _, tid = fork.queue_fork(store, plan, reserve_for=1)
     _train(store, root, tid)
     return tid
 

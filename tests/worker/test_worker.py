@@ -144,12 +144,22 @@ def test_a_second_worker_logs_that_another_holds_the_lock(cache: Path) -> None:
     assert line[3] == f"another worker holds the lock of {cache.resolve()}; exiting"
 
 
-def test_an_error_that_ends_the_worker_is_logged_with_its_traceback(cache: Path) -> None:
+def test_a_damaged_store_ends_the_worker_with_one_line(cache: Path) -> None:
     paths.store_path(cache).write_bytes(b"this is no SQLite file" * 64)
+    done = _worker(cache)
+    assert done.returncode == 1
+    when, level, name, message = log_lines(done.stderr)[-1]
+    assert (level, name) == ("ERROR", "core.worker.serve")
+    assert "is damaged (file is not a database)" in message
+    assert "Traceback" not in done.stderr
+
+
+def test_an_error_that_ends_the_worker_is_logged_with_its_traceback(cache: Path) -> None:
+    (cache / "runs").write_text("a file where the runs folder belongs")
     done = _worker(cache)
     assert done.returncode == 1
     when, level, name, message = log_lines(done.stderr)[-1]
     assert (level, name) == ("ERROR", "core.worker.serve")
     assert message.endswith("stopped by an unexpected error")
     tail = done.stderr[done.stderr.index(message) :]
-    assert "Traceback (most recent call last)" in tail and "sqlite3.DatabaseError" in tail
+    assert "Traceback (most recent call last)" in tail and "NotADirectoryError" in tail

@@ -43,7 +43,7 @@ from core.engine.search.parts import (
 )
 from core.spec.config import ConfigError, RunConfig
 from core.spec.search_space import SearchSettings, SearchSpace
-from core.store import Store, paths
+from core.store import Store, open_store, paths
 from core.store import searches as search_store
 
 ENV_IP, ENV_PORT, ENV_ID = "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"
@@ -226,7 +226,7 @@ def join(host: str, port: int, study_id: int, root: Path | None = None) -> None:
 
     root = root or paths.cache_dir()
     base, space, settings = fetch_search(host, port, study_id)
-    store = Store(paths.store_path(root))  # this machine's; the chief's oracle writes its own
+    store = open_store(root)  # this machine's; the chief's oracle writes its own
     hypermodel = SearchHyperModel(base, space, settings, root)
     tuner_id = f"{socket.gethostname()}:{os.getpid()}"
     with environment(**{ENV_ID: tuner_id, ENV_IP: host, ENV_PORT: str(port)}):

@@ -632,7 +632,7 @@ def test_a_one_epoch_run_on_a_folder_completes(store, cache: Path, tmp_path: Pat
 
     folder = write_photo_folder(tmp_path / "jelly")
     cfg = RunConfig(dataset=str(folder), model="mlp", epochs=1, batch_size=16, img_size=16)
-    _, (tid,) = store.create_study("folder", "single", [cfg], claim_pid=1)
+    _, (tid,) = store.create_study("folder", "single", [cfg], reserve_for=1)
     with TrialMonitor(store, tid, interval=0.05) as monitor:
         status = run_trial(store, store.trial(tid), monitor, cache)
     trial = store.trial(tid)
