@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import stat
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
-from core.spec.config import ConfigError, RunConfig, parse_assignment
+from core.spec.config import ConfigError, RunConfig, load_json, parse_assignment
 from core.worker.logs import attach_handler
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The largest config or search-space file read: such a file is a few kilobytes, and reading is
+# capped so that a wrong path (a disk image, a log) fails at once instead of filling memory.
+MAX_FILE_BYTES = 2**20
+_NOT_FILES = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -76,11 +87,8 @@ def config_from_args(args: argparse.Namespace, start: dict[str, Any] | None = No
     """
     data: dict[str, Any] = dict(start or {})
     if args.config is not None:
-        try:
-            text = Path(args.config).read_text()
-        except OSError as exc:
-            raise ConfigError("--config", f"cannot read {args.config}: {exc.strerror}.") from None
-        data.update(RunConfig.from_json(text).to_dict())
+        text = read_text_file(args.config, "--config")
+        data.update(RunConfig.from_dict(load_json(text, "config", args.config)).to_dict())
     for key in ("dataset", "epochs"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
@@ -88,6 +96,54 @@ def config_from_args(args: argparse.Namespace, start: dict[str, Any] | None = No
         key, value = parse_assignment(item)
         data[key] = value
     return RunConfig.from_dict(data)
+
+
+def read_text_file(path: str, flag: str) -> str:
+    """The text of a small UTF-8 file a person named on the command line (a UTF-8 BOM is fine).
+
+    Only a regular file is opened (a FIFO would block the open, a device never ends), and at
+    most ``MAX_FILE_BYTES`` of it are read.
+
+    Args:
+        path: The file.
+        flag: The flag that named it, e.g. ``--config``; a refusal names it.
+
+    Raises:
+        ConfigError: naming ``flag`` and the file when it cannot be read, is not a regular
+            file, is larger than ``MAX_FILE_BYTES`` or is not UTF-8 text.
+    """
+    try:
+        _check_regular(path, flag, os.stat(path))
+        # O_NONBLOCK: should the path become a FIFO after the check, the open still returns.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            _check_regular(path, flag, os.fstat(handle.fileno()))
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(flag, f"cannot read {path}: {exc.strerror}.") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew after the check
+        raise ConfigError(flag, f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            flag, f"{path} is not UTF-8 text (at byte {exc.start:,}); save it as UTF-8."
+        ) from None
+    if "\x00" in text:  # valid UTF-8 that no text holds: UTF-16 without a BOM, or binary
+        raise ConfigError(flag, f"{path} is not UTF-8 text (it holds NUL bytes); save it as UTF-8.")
+    return text
+
+
+def _check_regular(path: str, flag: str, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        what = _NOT_FILES.get(stat.S_IFMT(info.st_mode), "a special file")
+        raise ConfigError(flag, f"{path} is {what}, not a regular file; give a JSON file.")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ConfigError(
+            flag,
+            f"{path} is {info.st_size:,} bytes; such a file is at most {MAX_FILE_BYTES:,} "
+            f"bytes ({MAX_FILE_BYTES // 2**20} MiB).",
+        )
 
 
 def show_progress(stream: TextIO) -> None:

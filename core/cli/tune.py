@@ -11,8 +11,9 @@ or both (the file's dimensions replace the preset's keys). ``--resume`` goes on 
 search from its keras-tuner project folder; with ``--time-budget`` it adds that many seconds.
 With ``--json`` the last line is one JSON object with ``study``, ``state``, ``trials_done``,
 ``trials_planned``, ``best_trial``, ``best_value``, ``best_config``, ``best_test_accuracy``,
-``baseline_test_accuracy`` and ``note``. Bad input prints one line and exits with status 2;
-a search that failed or was cancelled exits with status 1.
+``baseline_test_accuracy``, ``note`` and ``error`` (why the search, or every trial of it,
+failed; null otherwise). Bad input prints one line and exits with status 2; a search that
+failed or was cancelled exits with status 1.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from core.cli.args import (
     config_flags,
     config_from_args,
     json_flag,
+    read_text_file,
 )
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, load_json
 from core.store import Status, Store, open_store, paths
 from core.store import searches as search_store
 from core.views import tune_tables as tune_views
@@ -122,7 +124,8 @@ def build_search(args: argparse.Namespace) -> tuple[RunConfig, SearchSpace, Sear
     base = config_from_args(args, preset.apply().to_dict() if preset else None)
     dims = list(preset.space.dimensions) if preset else []
     if args.space:
-        extra = SearchSpace.from_json(_read(args.space, "--space")).dimensions
+        text = read_text_file(args.space, "--space")
+        extra = SearchSpace.from_list(load_json(text, "space", args.space)).dimensions
         replaced = {d.key for d in extra}
         dims = [d for d in dims if d.key not in replaced] + list(extra)
     if not dims:
@@ -134,13 +137,6 @@ def build_search(args: argparse.Namespace) -> tuple[RunConfig, SearchSpace, Sear
     if args.objective and not args.direction:
         settings.pop("direction", None)
     return base, SearchSpace(tuple(dims)), SearchSettings.from_dict(settings)
-
-
-def _read(path: str, flag: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(flag, f"cannot read {path}: {exc.strerror}.") from None
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -217,6 +213,8 @@ def _tune(args: argparse.Namespace) -> int:
         logger.info("%s Promote is on the run's page in the app.", elsewhere)
     if summary["note"]:
         logger.info("%s", summary["note"])
+    if summary["error"]:
+        logger.info("why: %s", summary["error"])
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK if final in ("done", "out_of_time") else EXIT_FAILED
@@ -334,4 +332,23 @@ def _summary(store: Store, study_id: int) -> dict[str, Any]:
         "baseline_test_accuracy": baseline_acc,
         "used_s": state["used_s"],
         "note": state["note"],
+        "error": _why_failed(store, state),
     }
+
+
+def _why_failed(store: Store, state: dict[str, Any]) -> str | None:
+    """One line on why the search failed, or why every trial did; None when none failed.
+
+    The search's own error (keras-tuner giving up after failed trials, say) comes first; the
+    last failed trial's error says what went wrong in the trials.
+    """
+    trials = store.trials([state["study"]])
+    failed = [t for t in trials if t.status == Status.FAILED and t.error]
+    parts = [(state["error"] or "").strip().split("\n")[0]]
+    if failed and (state["state"] == "failed" or len(failed) == len(trials)):
+        last = max(failed, key=lambda t: t.number)
+        parts.append(f"trial #{last.number} failed: {last.error.strip().splitlines()[0]}")
+    parts = [p.rstrip(".") for p in parts if p]
+    if not parts:
+        return "the search failed without saying why." if state["state"] == "failed" else None
+    return "; ".join(parts) + "."

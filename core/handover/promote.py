@@ -54,8 +54,9 @@ def promoted_config(trial: Trial) -> RunConfig:
 
     Raises:
         PromoteError: if the run has not completed, is a fold of a cross-validation (whose
-            validation images are a fold, not a held-out share), or its dataset cannot be
-            read here any more (a promotion trains on it again).
+            validation images are a fold, not a held-out share), was best before its warm-up
+            ended (a run must outlast its warm-up), or its dataset cannot be read here any
+            more (a promotion trains on it again).
     """
     epochs = promoted_epochs(trial)
     config = trial.run_config
@@ -70,6 +71,12 @@ def promoted_config(trial: Trial) -> RunConfig:
         raise PromoteError(
             f"it trains on run {trial.id}'s dataset again, but {exc.message}"
         ) from None
+    if config.warmup_epochs >= epochs:
+        raise PromoteError(
+            f"run {trial.id} was best after {epochs} epoch(s), inside its "
+            f"{config.warmup_epochs}-epoch warm-up; fork it with a shorter warm-up and "
+            "promote the fork."
+        )
     return config.replace(epochs=epochs, early_stopping_patience=0)
 
 

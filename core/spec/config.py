@@ -12,11 +12,13 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass, fields
 from typing import Any
 
 from core.spec.catalog import AUGMENTATIONS, BACKBONE_MIN_SIZE, DATASETS, DatasetInfo
 from core.spec.params import PARAMS
+from core.spec.quoting import shown_value
 
 # Whole numbers beyond this are refused before any range check (which compares them as floats).
 _LARGEST_INT = 2**63
@@ -151,13 +153,7 @@ class RunConfig:
         Raises:
             ConfigError: if the text is not valid JSON or a value is invalid.
         """
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                "config", f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
-            ) from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(text, "config"))
 
     def replace(self, **changes: Any) -> RunConfig:
         """Return a copy with some values changed (validated like any other config)."""
@@ -187,7 +183,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError("--set", f"expected key=value, got {text!r}.")
+        raise ConfigError("--set", f"expected key=value, got {shown_value(text)}.")
     if key not in {f.name for f in fields(RunConfig)}:
         raise ConfigError(key, "unknown setting.")
     return key, parse_value(raw)
@@ -202,40 +198,68 @@ def parse_value(text: str) -> Any:
     """
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or digits or nesting past Python's limits
         return text.strip()
+
+
+def load_json(text: str, field: str, source: str = "") -> Any:
+    """Parse JSON text a person wrote, such as a config or a search space.
+
+    Args:
+        text: The JSON text.
+        field: The field a refusal names (``config``, ``space``).
+        source: Where the text came from (a file name), said in the message.
+
+    Raises:
+        ConfigError: naming ``field`` (and ``source``) when the text is not JSON, nests deeper
+            than Python parses, or holds a whole number longer than Python reads.
+    """
+    what = f"{source} " if source else ""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            field, f"{what}is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+        ) from None
+    except RecursionError:
+        raise ConfigError(field, f"{what}nests lists or objects too deeply to read.") from None
+    except ValueError:  # Python's cap on the digits of a whole number it converts from text
+        raise ConfigError(
+            field,
+            f"{what}holds a number of more than {sys.get_int_max_str_digits():,} digits.",
+        ) from None
 
 
 def _coerce(name: str, kind: str, value: Any) -> Any:
     """Return ``value`` as the field's type, or raise a ConfigError that says what was wrong."""
     if kind == "str":
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(name, f"must be a non-empty text value (got {value!r}).")
+            raise ConfigError(name, f"must be a non-empty text value (got {shown_value(value)}).")
         return value.strip()
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ConfigError(name, f"must be true or false (got {value!r}).")
+            raise ConfigError(name, f"must be true or false (got {shown_value(value)}).")
         return value
     if kind.startswith("tuple"):
         return _coerce_list(name, "int" if "int" in kind else "str", value)
     if isinstance(value, bool):
-        raise ConfigError(name, f"must be a number, not {value!r}.")
+        raise ConfigError(name, f"must be a number, not {shown_value(value)}.")
     if kind == "int":
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int):
-            raise ConfigError(name, f"must be a whole number (got {value!r}).")
+            raise ConfigError(name, f"must be a whole number (got {shown_value(value)}).")
         if abs(value) > _LARGEST_INT:
             raise ConfigError(name, f"is far too large (more than {_LARGEST_INT:.3g}).")
         return value
     if kind == "float":
         if not isinstance(value, (int, float)):
-            raise ConfigError(name, f"must be a number (got {value!r}).")
+            raise ConfigError(name, f"must be a number (got {shown_value(value)}).")
         if isinstance(value, int) and abs(value) > _LARGEST_INT:
             raise ConfigError(name, f"is far too large (more than {_LARGEST_INT:.3g}).")
         value = float(value)
         if not math.isfinite(value):
-            raise ConfigError(name, f"must be a finite number (got {value!r}).")
+            raise ConfigError(name, f"must be a finite number (got {shown_value(value)}).")
         return value
     raise AssertionError(f"unhandled field type {kind}")  # pragma: no cover
 
@@ -245,7 +269,7 @@ def _coerce_list(name: str, item_kind: str, value: Any) -> tuple:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
-        raise ConfigError(name, f"must be a list (got {value!r}).")
+        raise ConfigError(name, f"must be a list (got {shown_value(value)}).")
     items = []
     for item in value:
         if item_kind == "int" and isinstance(item, str) and item.strip().lstrip("-").isdigit():
@@ -264,21 +288,22 @@ def _canonical_augment(entries: tuple[str, ...]) -> tuple[str, ...]:
         if name not in AUGMENTATIONS:
             raise ConfigError(
                 "augment",
-                f"unknown augmentation {name!r}; choose from: {', '.join(AUGMENTATIONS)}.",
+                f"unknown augmentation {shown_value(name)}; "
+                f"choose from: {', '.join(AUGMENTATIONS)}.",
             )
         if name in seen:
             raise ConfigError("augment", f"{name} is listed twice.")
         default, unit, high = AUGMENTATIONS[name]
         if default is None:
             if raw.strip():
-                raise ConfigError("augment", f"{name} takes no strength (got {raw!r}).")
+                raise ConfigError("augment", f"{name} takes no strength (got {shown_value(raw)}).")
             seen[name] = name
             continue
         try:
             strength = float(raw) if raw.strip() else default
         except ValueError:
             raise ConfigError(
-                "augment", f"{name} strength must be a number (got {raw!r})."
+                "augment", f"{name} strength must be a number (got {shown_value(raw)})."
             ) from None
         if not 0 < strength <= high:
             raise ConfigError(
@@ -291,7 +316,9 @@ def _canonical_augment(entries: tuple[str, ...]) -> tuple[str, ...]:
 
 def _choice(name: str, value: str, options: dict[str, Any]) -> None:
     if value not in options:
-        raise ConfigError(name, f"unknown value {value!r}; choose one of: {', '.join(options)}.")
+        raise ConfigError(
+            name, f"unknown value {shown_value(value)}; choose one of: {', '.join(options)}."
+        )
 
 
 def _validate(cfg: RunConfig) -> None:
@@ -302,6 +329,13 @@ def _validate(cfg: RunConfig) -> None:
         problem = param.check(getattr(cfg, param.key))
         if problem:
             raise ConfigError(param.key, problem)
+    if cfg.warmup_epochs and cfg.warmup_epochs >= cfg.epochs:
+        # The rate would never reach learning_rate: the run would train at a fraction of it.
+        raise ConfigError(
+            "warmup_epochs",
+            f"the warm-up must end before the last epoch: use fewer warm-up epochs than "
+            f"epochs ({cfg.warmup_epochs} warm-up, {cfg.epochs} epochs).",
+        )
     object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
     if not cfg.filters:
         raise ConfigError("filters", "give at least one filter count, e.g. 16,64.")

@@ -18,6 +18,10 @@ from core.spec.catalog import (
     MODELS,
     OPTIMIZERS,
 )
+from core.spec.quoting import shown_value
+
+# The most epochs a run trains; counts of epochs (patience, decay, warm-up) stop there too.
+MAX_EPOCHS = 10_000
 
 GROUPS = (
     "data",
@@ -41,7 +45,10 @@ class Param:
         kind: ``int``, ``float``, ``bool``, ``str``, ``ints`` (list of ints) or ``strs``.
         choices: Allowed values (for ``str``), with labels.
         low, high: Inclusive bounds for numbers (``low_open``: the lower bound is excluded).
+            Every number has both, so no value reaches training that it cannot handle.
         log: Numbers best explored on a log scale (learning rates).
+        wide: The bounds only keep out absurd values, far beyond useful ones, so a search
+            starts the key at its current value rather than over the whole range.
     """
 
     key: str
@@ -54,11 +61,13 @@ class Param:
     high: float | None = None
     low_open: bool = False
     log: bool = False
+    wide: bool = False
 
     def check(self, value: Any) -> str | None:
         """Return what is wrong with ``value`` (already of the right type), or None."""
         if self.choices is not None and self.kind == "str" and value not in self.choices:
-            return f"unknown value {value!r}; choose one of: {', '.join(self.choices)}."
+            shown = shown_value(value)
+            return f"unknown value {shown}; choose one of: {', '.join(self.choices)}."
         items = value if self.kind == "ints" else [value] if self.kind in ("int", "float") else []
         for item in items:
             if self.low is not None and (item < self.low or (self.low_open and item == self.low)):
@@ -80,8 +89,6 @@ class Param:
         return None
 
     def _range(self) -> str:
-        if self.high is None:
-            return f"above {_num(self.low)}" if self.low_open else f"{_num(self.low)} or more"
         low = "above" if self.low_open else "at least"
         return f"{low} {_num(self.low)} and at most {_num(self.high)}"
 
@@ -145,7 +152,7 @@ PARAMS: tuple[Param, ...] = (
         "Passes over the training data: too few underfit, too many overfit.",
         "int",
         low=1,
-        high=10_000,
+        high=MAX_EPOCHS,
     ),
     _p(
         "batch_size",
@@ -154,6 +161,8 @@ PARAMS: tuple[Param, ...] = (
         "Images per update: larger is faster per epoch but gives fewer, smoother updates.",
         "int",
         low=1,
+        high=1_000_000,
+        wide=True,
     ),
     _p(
         "folds",
@@ -246,6 +255,8 @@ PARAMS: tuple[Param, ...] = (
         "Epochs between decays (step and exponential schedules).",
         "int",
         low=1,
+        high=MAX_EPOCHS,
+        wide=True,
     ),
     _p(
         "lr_patience",
@@ -254,6 +265,8 @@ PARAMS: tuple[Param, ...] = (
         "Epochs without a better validation loss before the rate is cut (reduce on plateau).",
         "int",
         low=1,
+        high=MAX_EPOCHS,
+        wide=True,
     ),
     _p(
         "lr_factor",
@@ -272,6 +285,8 @@ PARAMS: tuple[Param, ...] = (
         "Epochs over which the rate grows linearly from near zero; steadies the first updates.",
         "int",
         low=0,
+        high=MAX_EPOCHS,
+        wide=True,
     ),
     _p(
         "gradient_clip",
@@ -280,6 +295,8 @@ PARAMS: tuple[Param, ...] = (
         "Largest gradient norm allowed (0 = off); stops single bad batches from exploding.",
         "float",
         low=0.0,
+        high=1e6,
+        wide=True,
     ),
     # regularization
     _p(
@@ -325,6 +342,8 @@ PARAMS: tuple[Param, ...] = (
         "Stop after this many epochs without improvement and keep the best weights (0 = off).",
         "int",
         low=0,
+        high=MAX_EPOCHS,
+        wide=True,
     ),
     _p(
         "early_stopping_monitor",

@@ -4,9 +4,13 @@ A :class:`SearchSpace` is an ordered tuple of :class:`Dimension` s, one per conf
 
 * ``fixed``: one value every trial uses;
 * ``choice``: a list of values to pick from;
-* ``int``: whole numbers from ``low`` to ``high`` (inclusive) in steps of ``step``;
+* ``int``: whole numbers from ``low`` to ``high`` (inclusive) in steps of ``step``, or on a
+  log scale (``log``), where ``step`` is the factor between values (2 gives 16, 32, 64, ...);
 * ``float``: numbers from ``low`` to ``high``, sampled linearly (optionally in steps of
   ``step``) or on a log scale (``log``).
+
+Choices are kept as their key's type (1 for a learning rate is 1.0), as keras-tuner's
+``Choice`` takes values of one type.
 
 A key is any ``RunConfig`` key, or ``filters[i]`` for the filter count of convolution block
 ``i`` alone (report 000 searched conv1 and conv2 separately). :class:`SearchSettings` holds the
@@ -22,18 +26,21 @@ module directly.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, load_json
+from core.spec.grid import grid_points
+from core.spec.hyperband import hyperband_plan
+from core.spec.quoting import shown_value
 from core.spec.search_checks import (
     FILTER_KEY,
     KINDS,
     OBJECTIVES,
     TUNERS,
     UNSEARCHABLE,
+    as_key_type,
     check_shape,
     validate_search,
 )
@@ -58,19 +65,6 @@ class Dimension:
     def searched(self) -> bool:
         """True unless the key is fixed."""
         return self.kind != "fixed"
-
-    def grid_values(self) -> list[Any] | None:
-        """Every value a grid visits, or None for a continuous range."""
-        if self.kind == "fixed":
-            return [self.value]
-        if self.kind == "choice":
-            return list(self.values)
-        if self.kind == "int":
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
-        if self.step is None or self.log:
-            return None
-        count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        return [round(self.low + i * self.step, 10) for i in range(count)]
 
     def corners(self) -> list[Any]:
         """The values validation tries: each choice, or both ends of a range."""
@@ -112,8 +106,8 @@ class Dimension:
             raise ConfigError(key, f"unknown dimension field(s): {', '.join(sorted(unknown))}.")
         values = data.get("values") or ()
         if not isinstance(values, (list, tuple)):
-            raise ConfigError(key, f"choice values must be a list (got {values!r}).")
-        dim = cls(**{**data, "key": key, "values": tuple(values)})
+            raise ConfigError(key, f"choice values must be a list (got {shown_value(values)}).")
+        dim = cls(**{**data, "key": key, "values": tuple(as_key_type(key, v) for v in values)})
         check_shape(dim)
         return dim
 
@@ -130,14 +124,9 @@ class SearchSpace:
         return tuple(d for d in self.dimensions if d.searched)
 
     def grid_size(self) -> int | None:
-        """How many combinations a grid search has, or None if a range is continuous."""
-        total = 1
-        for dim in self.searched:
-            values = dim.grid_values()
-            if values is None:
-                return None
-            total *= len(values)
-        return total
+        """How many combinations a grid search has (counted, at most ``10**18``), or None if a
+        range is continuous (see ``core.spec.grid``)."""
+        return grid_points(self.searched)
 
     def config_for(self, values: dict[str, Any], base: RunConfig) -> RunConfig:
         """The base config with the fixed values and the given searched ``values`` applied.
@@ -154,7 +143,7 @@ class SearchSpace:
             if match:
                 index = int(match.group(1))
                 filters.extend([filters[-1]] * (index + 1 - len(filters)))
-                filters[index] = int(value)
+                filters[index] = value  # checked, as a whole number, by RunConfig
             else:
                 data[key] = list(value) if isinstance(value, tuple) else value
         data["filters"] = filters
@@ -193,13 +182,7 @@ class SearchSpace:
         Raises:
             ConfigError: if the text is not JSON or a dimension is bad.
         """
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                "space", f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
-            ) from None
-        return cls.from_list(data)
+        return cls.from_list(load_json(text, "space"))
 
 
 @dataclass(frozen=True)
@@ -261,7 +244,9 @@ class SearchSettings:
         budget = clean.get("time_budget_s")
         if budget is not None:
             if isinstance(budget, bool) or not isinstance(budget, (int, float)):
-                raise ConfigError("time_budget_s", f"must be a number of seconds (got {budget!r}).")
+                raise ConfigError(
+                    "time_budget_s", f"must be a number of seconds (got {shown_value(budget)})."
+                )
             clean["time_budget_s"] = float(budget) if budget else None
         return cls(**clean)
 
@@ -302,32 +287,6 @@ def presets() -> dict[str, Preset]:
     }
 
 
-def hyperband_plan(max_epochs: int, factor: int, iterations: int = 1) -> tuple[int, int]:
-    """Trials and epochs keras-tuner's Hyperband runs for these settings.
-
-    Follows keras-tuner's own bracket schedule (brackets from the widest down, each round
-    keeping 1/factor of the models and training them on from where they stopped).
-
-    Returns:
-        (trials, epochs) for the whole search.
-    """
-    brackets, epochs_left = 0, float(max_epochs)
-    while epochs_left >= 1:
-        epochs_left /= factor
-        brackets += 1
-    end_size = math.ceil(1 + math.log(max_epochs, factor))
-    trials = epochs = 0
-    for bracket in range(brackets):
-        before = 0
-        for rnd in range(bracket + 1):
-            size = math.ceil(end_size / (bracket + 1) * factor ** (bracket - rnd))
-            upto = math.ceil(max_epochs / factor ** (bracket - rnd))
-            trials += size
-            epochs += size * (upto - before)
-            before = upto
-    return trials * iterations, epochs * iterations
-
-
 def planned_trials(space: SearchSpace, settings: SearchSettings) -> int:
     """How many trials the search will run if nothing stops it."""
     if settings.tuner == "hyperband":
@@ -364,7 +323,7 @@ def _whole(key: str, value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, f"must be a whole number (got {value!r}).")
+        raise ConfigError(key, f"must be a whole number (got {shown_value(value)}).")
     return value
 
 

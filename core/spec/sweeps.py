@@ -161,6 +161,10 @@ def parse_values(key: str, text: str | list[Any], base: RunConfig) -> tuple[Any,
     raw = split_values(text) if isinstance(text, str) else list(text)
     if not raw:
         raise ConfigError(key, "give at least one value to try, e.g. 20, 100, 1000.")
+    if len(raw) > MAX_TRIALS:  # each value is a run: refused before checking each one
+        raise ConfigError(
+            key, f"{len(raw):,} values is too many for one sweep (at most {MAX_TRIALS} runs)."
+        )
     seen: dict[Any, str] = {}
     out = []
     for item in raw:
@@ -232,14 +236,14 @@ def plan_sweep(
         )
     keys = tuple(values)
     parsed = tuple(parse_values(k, values[k], base) for k in keys)
-    cells = list(itertools.product(*(range(len(v)) for v in parsed)))
-    total = len(cells) * repeats
+    total = math.prod(len(v) for v in parsed) * repeats  # counted before any list is built
     if total > MAX_TRIALS:
         raise ConfigError(
             "values",
             f"{total} runs is too many for one sweep (at most {MAX_TRIALS}); "
             "give fewer values or repeats.",
         )
+    cells = list(itertools.product(*(range(len(v)) for v in parsed)))
     spec_cells, seeds, configs = [], [], []
     for repeat in range(repeats):
         for cell in cells:

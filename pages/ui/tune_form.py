@@ -112,7 +112,8 @@ def _searchable(base: RunConfig) -> list[str]:
 
 
 def _default_dimension(key: str, base: RunConfig) -> Dimension:
-    """A new key starts searched over its whole choice list or range, else fixed."""
+    """A new key starts searched over its whole choice list or range, else fixed (also a
+    number whose range only keeps out absurd values, such as the batch size)."""
     param = PARAM_BY_KEY.get(key.split("[")[0])
     current = base.to_dict().get(key)
     if param is None or key.startswith("filters["):
@@ -123,7 +124,7 @@ def _default_dimension(key: str, base: RunConfig) -> Dimension:
         return Dimension(key, "choice", values=tuple(param.choices))
     if param.kind == "bool":
         return Dimension(key, "choice", values=(False, True))
-    if param.kind in ("int", "float") and param.low is not None and param.high is not None:
+    if param.kind in ("int", "float") and not param.wide:
         low = param.low if not param.low_open else (1e-5 if param.kind == "float" else 1)
         return Dimension(key, param.kind, low=low, high=param.high, log=param.log)
     return Dimension(key, "fixed", value=current)

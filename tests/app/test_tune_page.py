@@ -93,6 +93,33 @@ def test_bad_space_input_names_the_key_and_queues_nothing(
     assert store.studies() == []
 
 
+def test_a_grid_too_large_to_run_is_estimated_and_refused_naming_its_key(
+    store: Store,
+) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("grid").run()
+    at.checkbox(key="tune-learning_rate-log").uncheck().run()
+    at.text_input(key="tune-learning_rate-step").set_value("0.001").run()
+    at.text_input(key="tune-filters[0]-high").set_value("1000000000000").run()
+    assert not at.exception  # the estimate before Launch counts the grid, never lists it
+    _launch(at)
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "**filters[0]**" in message and "combinations" in message, message
+    assert store.studies() == []
+
+
+def test_a_float_range_on_a_whole_number_key_is_refused(store: Store) -> None:
+    at = run()
+    at.selectbox(key="tune-filters[0]-kind").set_value("float").run()
+    _launch(at)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "**filters[0]**" in at.error[0].value and "int range" in at.error[0].value
+    assert store.studies() == []
+
+
 def test_bad_tuner_settings_name_the_setting(store: Store) -> None:
     at = run()
     at.selectbox(key="tune-tuner").set_value("random").run()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.cli.main import main
+from core.engine.memory_guard import MEMORY_ENV
 from core.store import Status, Store
 from core.worker.searches import search_state
 
@@ -67,3 +68,38 @@ def test_bad_input_prints_one_line_and_exits_2(
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert store.studies() == []
+
+
+def test_a_search_whose_trials_all_fail_says_why(
+    store: Store,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 1 MiB memory cap refuses every trial's first step, after the search was accepted.
+    monkeypatch.setenv(MEMORY_ENV, "1")
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps([{"key": "dense_units", "kind": "int", "low": 16, "high": 512}]))
+    code = main(
+        [
+            "tune",
+            "--tuner",
+            "random",
+            "--max-trials",
+            "6",
+            "--space",
+            str(space),
+            "--set",
+            "model=mlp",
+            "--epochs",
+            "1",
+            "--no-baseline",
+            "--json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 1 and summary["state"] == "failed"
+    assert "failed: batch_size: One training step at batch_size 64" in summary["error"]
+    assert "\n" not in summary["error"]
+    assert f"why: {summary['error']}" in err.splitlines()

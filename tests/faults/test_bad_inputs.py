@@ -98,6 +98,11 @@ ROWS = [
     Bad("json", '{"learning_rate": NaN}', "learning_rate", "finite"),
     Bad("json", '{"epochs": 1e999}', "epochs"),
     Bad("json", '{"seed": -1}', "seed"),
+    Bad("json", "[" * 100_000 + "]" * 100_000, "config", "too deeply"),
+    Bad("json", '{"epochs": ' + "9" * 5000 + "}", "config", "4,300 digits"),
+    Bad("dict", {"lr_decay_steps": 2**63}, "lr_decay_steps", "at most 10,000"),
+    Bad("dict", {"gradient_clip": 1e308}, "gradient_clip", "at most 1,000,000"),
+    Bad("dict", {"warmup_epochs": 10}, "warmup_epochs", "fewer warm-up epochs than epochs"),
 ]
 
 

@@ -113,3 +113,62 @@ def test_from_json_raises_only_config_errors(data) -> None:
 @given(st.text(max_size=60))
 def test_arbitrary_text_raises_only_config_errors(text: str) -> None:
     _load(RunConfig.from_json, text)
+
+
+SEARCH_KEYS = ["epochs", "batch_size", "learning_rate", "dropout", "dense_units", "optimizer"]
+SEARCH_KEYS += ["nesterov", "filters", "filters[0]", "augment", "warmup_epochs", "colour"]
+numbers = st.integers(-(10**6), 10**6) | st.floats(allow_nan=True) | st.sampled_from(NASTY)
+dimensions = st.fixed_dictionaries(
+    {"key": st.sampled_from(SEARCH_KEYS), "kind": st.sampled_from(["choice", "int", "float"])},
+    optional={
+        "low": numbers,
+        "high": numbers,
+        "step": numbers,
+        "log": st.booleans() | json_like,
+        "values": st.lists(json_like | numbers, max_size=4),
+    },
+)
+# Valid entries, and each with one field replaced, so the checks past the first are reached.
+VALID_DIMS = [
+    {"key": "dropout", "kind": "float", "low": 0.1, "high": 0.5, "step": 0.1},
+    {"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    {"key": "dense_units", "kind": "int", "low": 16, "high": 256, "step": 16},
+    {"key": "dense_units", "kind": "int", "low": 16, "high": 256, "step": 2, "log": True},
+    {"key": "optimizer", "kind": "choice", "values": ["adam", "sgd"]},
+    {"key": "batch_size", "kind": "choice", "values": [16, 32]},
+    {"key": "epochs", "kind": "int", "low": 1, "high": 4},
+    {"key": "warmup_epochs", "kind": "int", "low": 0, "high": 3},
+]
+FIELDS = ["key", "kind", "low", "high", "step", "log", "values"]
+mutated = st.tuples(st.sampled_from(VALID_DIMS), st.sampled_from(FIELDS), json_like | numbers)
+dimensions = (
+    dimensions
+    | st.sampled_from(VALID_DIMS)
+    | mutated.map(lambda change: {**change[0], change[1]: change[2]})
+)
+tuners = st.sampled_from(["random", "grid", "bayesian", "hyperband"])
+
+
+@FUZZ
+@given(st.lists(dimensions, min_size=1, max_size=3), tuners)
+def test_a_search_space_is_refused_with_a_config_error_or_keras_tuner_takes_it(
+    dims: list, tuner: str
+) -> None:
+    from core.spec.search_space import SearchSettings, SearchSpace, validate_search
+
+    base = RunConfig(model="mlp", epochs=4, batch_size=32)
+    try:
+        space = SearchSpace.from_json(json.dumps(dims))
+        validate_search(base, space, SearchSettings(tuner=tuner, max_trials=3))
+    except ConfigError as exc:
+        assert isinstance(exc.field, str) and exc.message and len(str(exc)) < 400
+        return
+    # What the checks accept, keras-tuner declares as the worker does, without an error.
+    kt = pytest.importorskip("keras_tuner")
+    from core.engine.search.hypermodel import declare
+
+    hp = kt.HyperParameters()
+    for dim in space.searched:
+        declare(hp, dim)
+    if tuner == "grid":
+        assert 1 <= space.grid_size() <= 100_000

@@ -75,6 +75,14 @@ def test_only_a_completed_single_run_can_be_promoted(store: Store) -> None:
         queue_promotion(store, 999)
 
 
+def test_a_run_best_inside_its_warm_up_is_refused_with_what_to_do(store: Store) -> None:
+    _, (tid,) = store.create_study("warm", "single", [RunConfig(warmup_epochs=3)], claim_pid=1)
+    store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.5, "best_epoch": 1})
+    with pytest.raises(PromoteError, match="inside its 3-epoch warm-up; fork it"):
+        promoted_config(store.trial(tid))
+    assert len(store.studies()) == 1
+
+
 def test_without_a_best_epoch_the_promotion_trains_the_epochs_run(store: Store) -> None:
     _, (tid,) = store.create_study("done", "single", [RunConfig(epochs=8)], reserve_for=1)
     store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.9, "epochs_run": 5})

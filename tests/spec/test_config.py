@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -40,8 +41,8 @@ def test_whole_float_is_accepted_for_integer_fields() -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
-        ({"batch_size": 0}, "batch_size", "1 or more"),
-        ({"batch_size": -5}, "batch_size", "1 or more"),
+        ({"batch_size": 0}, "batch_size", "at least 1 and at most 1,000,000"),
+        ({"batch_size": -5}, "batch_size", "at least 1"),
         ({"batch_size": 5000}, "batch_size", "larger than the training set"),
         ({"batch_size": 2.5}, "batch_size", "whole number"),
         ({"epochs": 0}, "epochs", "at least 1"),
@@ -57,7 +58,13 @@ def test_whole_float_is_accepted_for_integer_fields() -> None:
         ({"optimizer": "lbfgs"}, "optimizer", "choose one of"),
         ({"loss": "mse"}, "loss", "choose one of"),
         ({"validation_split": 0.0}, "validation_split", "above 0"),
-        ({"early_stopping_patience": -1}, "early_stopping_patience", "0 or more"),
+        ({"early_stopping_patience": -1}, "early_stopping_patience", "at least 0"),
+        ({"early_stopping_patience": 10**9}, "early_stopping_patience", "at most 10,000"),
+        ({"lr_decay_steps": 2**63}, "lr_decay_steps", "at most 10,000"),
+        ({"lr_patience": 10**6}, "lr_patience", "at most 10,000"),
+        ({"gradient_clip": 1e308}, "gradient_clip", "at most 1,000,000"),
+        ({"warmup_epochs": 10, "epochs": 10}, "warmup_epochs", "fewer warm-up epochs"),
+        ({"warmup_epochs": 50, "epochs": 5}, "warmup_epochs", "50 warm-up, 5 epochs"),
         ({"seed": -1}, "seed", "at most 4,294,967,295"),
         ({"seed": True}, "seed", "number"),
         ({"colour": "red"}, "colour", "unknown setting"),
@@ -82,6 +89,26 @@ def test_malformed_json_is_a_config_error() -> None:
         RunConfig.from_json("[1, 2]")
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nests lists or objects too deeply"),
+        ('{"epochs": ' + "1" * 5000 + "}", "more than 4,300 digits"),
+    ],
+    ids=["deep", "digits"],
+)
+def test_json_python_cannot_read_is_one_config_error(text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)) as caught:
+        RunConfig.from_json(text)
+    assert caught.value.field == "config"
+
+
+def test_a_long_value_is_quoted_short() -> None:
+    with pytest.raises(ConfigError) as caught:
+        RunConfig.from_dict({"optimizer": "x" * 1_000_000})
+    assert len(str(caught.value)) < 300
+
+
 def test_parse_assignment_reads_json_values() -> None:
     assert parse_assignment("learning_rate=1e-4") == ("learning_rate", 1e-4)
     assert parse_assignment("optimizer=sgd") == ("optimizer", "sgd")
@@ -103,7 +130,10 @@ def test_parse_assignment_reads_json_values() -> None:
         ("sgd", "sgd"),
         ("  rotation:15 ", "rotation:15"),  # text is kept without the spaces around it
         ("", ""),
+        ("1" * 5000, "1" * 5000),  # past Python's digit limit: text, refused as a number later
+        ("[" * 100_000, "[" * 100_000),  # past the nesting Python parses: text too
     ],
+    ids=lambda v: repr(v)[:20],
 )
 def test_a_typed_value_is_json_when_it_parses_else_its_stripped_text(
     text: str, value: object

@@ -76,6 +76,13 @@ def test_a_bad_values_list_names_the_field_before_anything_is_planned(
     assert caught.value.field == field
 
 
+def test_a_values_list_longer_than_a_sweep_is_refused_before_each_value_is_checked() -> None:
+    values = ", ".join(f"{i + 1}e-6" for i in range(2000))
+    with pytest.raises(ConfigError, match="2,000 values is too many") as caught:
+        plan_sweep(BASE, {"learning_rate": values})
+    assert caught.value.field == "learning_rate"
+
+
 def test_a_k_fold_base_is_refused() -> None:
     with pytest.raises(ConfigError, match="set folds to 1") as caught:
         plan_sweep(BASE.replace(folds=3), {"batch_size": "20"})
