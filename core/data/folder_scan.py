@@ -4,34 +4,34 @@ A dataset folder holds one sub-folder per class (``moon/img1.jpg``, ``barrel/x.p
 rules here mirror ``keras.utils.image_dataset_from_directory``, which the worker loads such a
 folder with, so that what a person is shown before training is what training will read:
 
-- classes are the sub-folders whose names do not start with a dot, sorted by name;
-- a class's images are the files anywhere below its folder whose names end (in any case) with
-  one of Keras's extensions, ``IMAGE_EXTENSIONS``, hidden files included: Keras reads those
-  too, so a broken one has to be reported rather than skipped;
+- classes are the sub-folders whose names do not start with a dot, sorted by name; two
+  folders whose names differ only in Unicode normalization (macOS writes names decomposed,
+  NFD) are one class, named in composed form (NFC);
+- a class's images are the regular files anywhere below its folder whose names end (in any
+  case) with one of Keras's extensions, ``IMAGE_EXTENSIONS``, hidden files included: Keras
+  reads those too, so a broken one has to be reported rather than skipped;
+- named pipes, sockets, devices and links to them are skipped without being opened (and
+  counted), and training reads only the images listed here (``core.engine.loading``);
 - files directly in the top folder are not read.
 
 One folder that only wraps the class folders (``jellyfish/moon/...``) is looked through.
-Pillow and the standard library only: the UI process uses this module.
+Every message names what the person gave: the zip they uploaded or the folder they chose,
+and paths inside it. Pillow and the standard library only: the UI process uses this module.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
+from core.data.class_files import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS  # Keras's, re-exported
+from core.data.class_files import class_files, class_groups, is_image_name
+from core.data.image_checks import check_image
 from core.spec.config import ConfigError
 
-# keras.src.utils.image_dataset_utils.ALLOWLIST_FORMATS: Keras skips every other file.
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
-# What TensorFlow's decode_image reads (MPO is the multi-picture JPEG many cameras write).
-IMAGE_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "BMP": "BMP"}
 # Share of a folder's images kept aside as its test set (the 92/4/4 split of the jellyfish
 # report puts 4% in test, 4% in validation).
 FOLDER_TEST_SHARE = 0.04
@@ -43,6 +43,8 @@ MANIFEST = ".upload.json"
 _SPLIT_NAMES = {"train", "training", "test", "testing", "val", "valid", "validation"}
 # How many wrapping folders are looked through (``archive/jellyfish/moon/...``).
 _MAX_WRAPPERS = 3
+# How many unusable images one message names.
+_NAMED = 5
 
 _scans: dict[str, tuple[tuple, FolderInfo]] = {}
 
@@ -62,11 +64,17 @@ class FolderInfo:
     Attributes:
         path: The folder that holds the class folders (inside any wrapping folder).
         title: Name shown to people: the uploaded zip's name, else the folder's.
-        class_names: Class folder names, sorted; label ``i`` is ``class_names[i]``.
+        class_names: Class folder names (NFC), sorted; label ``i`` is ``class_names[i]``.
         images: Image paths of each class, in the order Keras reads them.
-        skipped: Files that are not images (plus those dropped when the zip was unpacked).
-        skipped_examples: A few of the skipped files, relative to ``path``.
+        skipped: Files that are not images, by their names.
+        skipped_examples: A few of the skipped files, as ``shown`` names them.
         sizes: How many images have each (width, height).
+        source: What the person gave: the uploaded zip's file name, or the folder's path.
+        top: The folder that was scanned (``path`` or a folder wrapping it).
+        special: Files skipped unopened because they are not regular files, by name, with
+            what they are (``"a named pipe"``).
+        converted: Images training reads a converted copy of, with why (``"a 1-bit BMP"``).
+        unreadable: Images left out when the zip was unpacked, by name, with why.
     """
 
     path: Path
@@ -76,6 +84,11 @@ class FolderInfo:
     skipped: int = 0
     skipped_examples: tuple[str, ...] = ()
     sizes: dict[tuple[int, int], int] = field(default_factory=dict)
+    source: str = ""
+    top: Path | None = None
+    special: dict[str, str] = field(default_factory=dict)
+    converted: dict[Path, str] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -86,6 +99,10 @@ class FolderInfo:
     def n_images(self) -> int:
         """Images in all classes."""
         return sum(self.counts)
+
+    def shown(self, path: Path) -> str:
+        """``path`` as the person knows it: relative to the folder or zip they gave."""
+        return path.relative_to(self.top or self.path).as_posix()
 
 
 def folder_test_size(n_images: int, n_classes: int) -> int:
@@ -105,10 +122,10 @@ def class_root(path: Path) -> Path:
     current = path
     for _ in range(_MAX_WRAPPERS):
         dirs, files = _visible_entries(current)
-        if len(dirs) != 1 or any(_is_image_name(f.name) for f in files):
+        if len(dirs) != 1 or any(is_image_name(f.name) for f in files):
             break
         inner_dirs, inner_files = _visible_entries(dirs[0])
-        if not inner_dirs or any(_is_image_name(f.name) for f in inner_files):
+        if not inner_dirs or any(is_image_name(f.name) for f in inner_files):
             break
         current = dirs[0]
     return current
@@ -117,10 +134,10 @@ def class_root(path: Path) -> Path:
 def scan_folder(path: Path | str) -> FolderInfo:
     """List and check the classes and images of a folder of class folders.
 
-    Every image is opened and verified with Pillow (headers and checksums, not a full
-    decode; a JPEG must also end with its end-of-image marker), which takes about a second
-    for a thousand photos. The result is remembered until the folder, or a class folder in
-    it, changes (their modification times).
+    Every image is checked the way training will read it (``core.data.image_checks``):
+    headers, checksums and whether the data is complete, mostly without decoding, which
+    takes about a second for a thousand photos. The result is remembered until the folder,
+    or a class folder in it, changes (their modification times).
 
     Args:
         path: The folder, absolute or relative to the working directory.
@@ -129,9 +146,9 @@ def scan_folder(path: Path | str) -> FolderInfo:
         The classes, their images, the skipped files and the image sizes seen.
 
     Raises:
-        UploadError: if the folder is missing, has fewer than two class folders, a class
-            with fewer than ``MIN_PER_CLASS`` images (named), or an image that does not open
-            (named).
+        UploadError: if the folder is missing, has fewer than two class folders, images
+            that cannot be used (named), or a class with fewer than ``MIN_PER_CLASS``
+            usable images (named).
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
@@ -155,92 +172,120 @@ def read_manifest(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def image_problem(path: Path) -> tuple[str | None, tuple[int, int] | None]:
-    """Say what keeps ``path`` from being read as an image, if anything.
-
-    Returns:
-        ``(None, (width, height))`` for a usable JPEG, PNG, GIF or BMP image, else
-        ``(reason, None)`` with a short reason without a final full stop.
-    """
-    try:
-        with warnings.catch_warnings():
-            # Very large images warn before they fail; the failure is reported below.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                kind, size = image.format or "unknown", image.size
-                if kind not in IMAGE_FORMATS:
-                    return f"it is a {kind} image, and only JPEG, PNG, GIF and BMP are read", None
-                image.verify()
-    except Exception as exc:  # noqa: BLE001 - whatever Pillow trips on, the file is unusable
-        reason = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else ""
-        return f"it does not open as an image ({reason or type(exc).__name__})", None
-    if IMAGE_FORMATS[kind] == "JPEG" and not _jpeg_complete(path):
-        return "the JPEG data is cut short", None
-    return None, (int(size[0]), int(size[1]))
-
-
 def _scan(folder: Path) -> FolderInfo:
     root = class_root(folder)
-    dirs, files = _visible_entries(root)
-    names = sorted(d.name for d in dirs)
-    skipped_examples = [f.name for f in files]  # top-level files are not read
-    if len(names) < 2:
-        found = f"only {names[0]!r}" if names else "none"
-        raise UploadError(
-            f"{root} needs at least two class folders, one per class, with the images inside "
-            f"(found {found})."
-        )
-    if {n.lower() for n in names} <= _SPLIT_NAMES:
-        raise UploadError(
-            f"{root} holds split folders ({', '.join(names)}), not class folders; "
-            f"pick the folder that holds the class folders, such as {root / names[0]}."
-        )
-    images: list[tuple[Path, ...]] = []
-    sizes: Counter[tuple[int, int]] = Counter()
-    for name in names:
-        found, other = _class_files(root / name)
-        skipped_examples += [p.relative_to(root).as_posix() for p in other]
-        if len(found) < MIN_PER_CLASS:
-            count = {0: "no images", 1: "only 1 image"}.get(len(found), f"only {len(found)} images")
-            raise UploadError(
-                f"class {name!r} has {count}; every class needs at least {MIN_PER_CLASS} "
-                "(JPEG, PNG, GIF or BMP) for training, validation and test."
-            )
-        for image in found:
-            problem, size = image_problem(image)
-            if problem:
-                raise UploadError(
-                    f"{image.relative_to(root).as_posix()} cannot be used: {problem}; "
-                    "delete or replace it."
-                )
-            sizes[size] += 1
-        images.append(tuple(found))
     manifest = read_manifest(folder)
-    title = Path(manifest.get("name") or root.name).stem or root.name
+    source = str(manifest.get("name") or folder)
+    dirs, files = _visible_entries(root)
+    groups = class_groups(dirs)
+    names = sorted(groups)
+    _check_classes(folder, root, source, names, groups, bool(manifest))
+    listed = [class_files(groups[name], folder) for name in names]
+    for name, files_of in zip(names, listed, strict=True):
+        if files_of.clashes:
+            raise UploadError(
+                f"class {name!r} has two folders whose names differ only in how their letters "
+                f"are encoded (Unicode NFC and NFD), and both hold {files_of.clashes[0]}; "
+                "move the images into one folder."
+            )
+    converted: dict[Path, str] = {}
+    sizes: Counter[tuple[int, int]] = Counter()
+    usable: list[tuple[Path, ...]] = []
+    problems: list[tuple[str, str]] = []
+    for files_of in listed:
+        kept = []
+        for image in files_of.images:
+            check = check_image(image)
+            if check.problem:
+                problems.append((image.relative_to(folder).as_posix(), check.problem))
+                continue
+            if check.convert:
+                converted[image] = check.convert
+            sizes[check.size] += 1
+            kept.append(image)
+        usable.append(tuple(kept))
+    if problems:
+        raise UploadError(_problems_message(problems))
+    unreadable = {str(k): str(v) for k, v in dict(manifest.get("unreadable", {})).items()}
+    for name, files_of, kept in zip(names, listed, usable, strict=True):
+        prefixes = [d.relative_to(folder).as_posix() + "/" for d in groups[name]]
+        left_out = [*manifest.get("not_images", []), *unreadable]
+        dropped = [p for p in left_out if str(p).startswith(tuple(prefixes))]
+        _check_count(name, len(kept), len(files_of.others) + len(dropped))
+    others = [f.relative_to(folder).as_posix() for f in files]  # top-level files are not read
+    others += [p for files_of in listed for p in files_of.others]
     return FolderInfo(
         path=root,
-        title=title,
+        title=Path(manifest.get("name") or root.name).stem or root.name,
         class_names=tuple(names),
-        images=tuple(images),
-        skipped=len(skipped_examples) + int(manifest.get("skipped", 0)),
-        skipped_examples=tuple(manifest.get("skipped_examples", []) + skipped_examples)[:5],
+        images=tuple(usable),
+        skipped=len(others) + int(manifest.get("skipped", 0)),
+        skipped_examples=tuple(manifest.get("skipped_examples", []) + others)[:_NAMED],
         sizes=dict(sizes),
+        source=source,
+        top=folder,
+        special={p: kind for files_of in listed for p, kind in files_of.special.items()},
+        converted=converted,
+        unreadable=unreadable,
     )
 
 
-def _class_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """Images below ``folder`` in Keras's order, and the visible files that are not images."""
-    images: list[Path] = []
-    other: list[Path] = []
-    # Keras walks with os.walk (links to folders not followed) and sorts by folder, then name.
-    for current, _, names in sorted(os.walk(folder), key=lambda entry: entry[0]):
-        for name in sorted(names):
-            path = Path(current) / name
-            if _is_image_name(name):
-                images.append(path)
-            elif not name.startswith("."):
-                other.append(path)
-    return images, other
+def _check_classes(
+    folder: Path, root: Path, source: str, names: list[str], groups: dict, zipped: bool
+) -> None:
+    """Refuse a folder that does not hold at least two class folders."""
+    if len(names) < 2:
+        found = f"one: {groups[names[0]][0].relative_to(folder).as_posix()}/" if names else "none"
+        raise UploadError(
+            f"{source} needs at least two class folders, one per class, with the images "
+            f"inside; it has {found}."
+        )
+    if {n.lower() for n in names} <= _SPLIT_NAMES:
+        first = groups[names[0]][0]
+        pick = (
+            f"zip the folder that holds the class folders, such as "
+            f"{first.relative_to(folder).as_posix()}/, on its own"
+            if zipped
+            else f"pick the folder that holds the class folders, such as {first}"
+        )
+        raise UploadError(
+            f"{source} holds split folders ({', '.join(names)}), not class folders; {pick}."
+        )
+
+
+def _check_count(name: str, found: int, unusable: int) -> None:
+    """Refuse a class with too few usable images, saying what became of its other files."""
+    if found >= MIN_PER_CLASS:
+        return
+    needs = (
+        f"every class needs at least {MIN_PER_CLASS} (JPEG, PNG, GIF or BMP) for training, "
+        "validation and test."
+    )
+    if not found and unusable:
+        its = (
+            "its only file is not an image or is damaged"
+            if unusable == 1
+            else f"its {unusable} files are not images or are damaged"
+        )
+        raise UploadError(f"class {name!r} has no readable images: {its}; {needs}")
+    count = {0: "no images", 1: "only 1 image"}.get(found, f"only {found} images")
+    if unusable:
+        count += (
+            " (and 1 file that is not an image or is damaged)"
+            if unusable == 1
+            else f" (and {unusable} files that are not images or are damaged)"
+        )
+    raise UploadError(f"class {name!r} has {count}; {needs}")
+
+
+def _problems_message(problems: list[tuple[str, str]]) -> str:
+    """One sentence naming the images that cannot be used, and why."""
+    if len(problems) == 1:
+        ((name, problem),) = problems
+        return f"{name} cannot be used: {problem}; delete or replace it."
+    named = "; ".join(f"{name}: {problem}" for name, problem in problems[:_NAMED])
+    more = f"; and {len(problems) - _NAMED} more" if len(problems) > _NAMED else ""
+    return f"{len(problems)} images cannot be used ({named}{more}); delete or replace them."
 
 
 def _visible_entries(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -259,23 +304,6 @@ def _visible_entries(folder: Path) -> tuple[list[Path], list[Path]]:
         elif entry.is_file():
             files.append(entry)
     return dirs, files
-
-
-def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _jpeg_complete(path: Path) -> bool:
-    """Whether a JPEG's last kilobyte holds its end-of-image marker.
-
-    ``verify`` does not decode a JPEG, so a file cut off mid-download passes it while
-    TensorFlow's decoder fails on it. The marker cannot occur inside the compressed data,
-    and cameras write at most a little padding after it.
-    """
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - 1024))
-        return b"\xff\xd9" in handle.read()
 
 
 def _signature(folder: Path) -> tuple:

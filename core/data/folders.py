@@ -11,7 +11,8 @@ zips; members whose path is absolute, climbs out with ``..`` or resolves outside
 links and other special files; more than ``MAX_FILES`` members; more than ``MAX_BYTES``
 unpacked (judged from the headers, and counted again while unpacking); and compression ratios
 above ``MAX_RATIO``, member by member or overall. The limits are read when a zip is unpacked,
-so they can be changed at run time.
+so they can be changed at run time. Images above ``image_checks.MAX_PIXELS`` are left out
+unopened, like damaged ones.
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from core.data.class_files import IMAGE_EXTENSIONS
 from core.data.folder_scan import (
     FOLDER_TEST_SHARE,
-    IMAGE_EXTENSIONS,
     MANIFEST,
     FolderInfo,
     UploadError,
     class_root,
     folder_test_size,
-    image_problem,
     read_manifest,
     scan_folder,
 )
+from core.data.image_checks import check_image
+from core.data.zip_names import member_name
 from core.spec.catalog import DATASETS, DatasetInfo
 from core.spec.config import ConfigError
 from core.store import paths
@@ -86,9 +88,11 @@ def uploads_dir(root: Path | None = None) -> Path:
 def extract_zip(data: bytes | Path, root: Path | None = None, *, name: str = "") -> Path:
     """Unpack a zip of class folders into a fresh folder of its own, once.
 
-    Only images (by extension, then checked with Pillow) are written; other files are
-    skipped and counted, hidden files and ``__MACOSX`` folders are left out silently. The
-    members are streamed one by one with a byte budget (never ``extractall``) into a hidden
+    Only images (by extension, then checked as training reads them, see
+    ``core.data.image_checks``) are kept; other files are skipped and counted, unusable
+    images are left out with the reason noted, hidden files and ``__MACOSX`` folders are left
+    out silently. Member names are decoded as their maker wrote them (``core.data.zip_names``).
+    The members are streamed one by one with a byte budget (never ``extractall``) into a hidden
     temporary folder, which is renamed into place when complete, so a refused or interrupted
     zip leaves nothing, and two people unpacking the same zip at once get the same folder.
 
@@ -127,13 +131,15 @@ def extract_zip(data: bytes | Path, root: Path | None = None, *, name: str = "")
         scratch = Path(tempfile.mkdtemp(prefix=f".unpacking-{digest[:16]}-", dir=target.parent))
         try:
             dropped = _unpack(archive, members, scratch)
-            skipped = ignored + dropped
             note = {
                 "name": name or "upload.zip",
                 "sha256": digest,
                 "images": sum(not m.is_dir() for m in members) - len(dropped),
-                "skipped": len(skipped),
-                "skipped_examples": skipped[:_SKIPPED_EXAMPLES],
+                "skipped": len(ignored),
+                "skipped_examples": ignored[:_SKIPPED_EXAMPLES],
+                # Every name, so that a class left empty can say what became of its files.
+                "not_images": ignored,
+                "unreadable": dropped,
                 "unpacked_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
             (scratch / MANIFEST).write_text(json.dumps(note, indent=1))
@@ -276,6 +282,9 @@ def _plan(archive: zipfile.ZipFile, size: int) -> tuple[list[zipfile.ZipInfo], l
         skipped because they are not images.
     """
     infos = archive.infolist()
+    for info in infos:
+        # Decoded as made and composed (NFC): every later check and path uses this name.
+        info.filename = member_name(info)
     if len(infos) > MAX_FILES:
         raise UploadError(
             f"the zip holds {len(infos):,} entries; the most accepted is {MAX_FILES:,}."
@@ -323,11 +332,13 @@ def _safe_parts(filename: str) -> list[str]:
     return parts
 
 
-def _unpack(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], folder: Path) -> list[str]:
-    """Stream the planned members into ``folder``; return the image files that did not open."""
+def _unpack(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], folder: Path
+) -> dict[str, str]:
+    """Stream the planned members into ``folder``; return the unusable images and why."""
     base = folder.resolve()
     budget = MAX_BYTES
-    dropped: list[str] = []
+    dropped: dict[str, str] = {}
     for info in members:
         parts = _safe_parts(info.filename)
         dest = base.joinpath(*parts)
@@ -352,10 +363,10 @@ def _unpack(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], folder: Pa
             ) from None
         except OSError as exc:
             raise UploadError(f"{info.filename} could not be written ({exc.strerror}).") from None
-        problem, _ = image_problem(dest)
+        problem = check_image(dest).problem
         if problem:
             dest.unlink()
-            dropped.append("/".join(parts))
+            dropped["/".join(parts)] = problem
     return dropped
 
 

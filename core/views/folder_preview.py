@@ -15,9 +15,12 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from core.data.folder_scan import FolderInfo, folder_test_size, read_manifest
+from core.data.image_checks import pixel_problem
 from core.spec.catalog import DATASETS
 
 BAR_COLOUR = "#636EFA"
+# How many files a summary names of each kind it reports.
+_NAMED = 3
 
 
 def class_counts_figure(info: FolderInfo) -> go.Figure:
@@ -82,7 +85,7 @@ def size_summary(sizes: dict[tuple[int, int], int]) -> str:
 
 
 def folder_summary(info: FolderInfo) -> str:
-    """One line about the folder: images, classes, sizes and skipped files."""
+    """One line about the folder: images, classes, sizes, and what was skipped or converted."""
     text = (
         f"{info.n_images:,} images in {len(info.class_names)} classes ({size_summary(info.sizes)})"
     )
@@ -91,7 +94,33 @@ def folder_summary(info: FolderInfo) -> str:
         more = ", …" if info.skipped > len(info.skipped_examples) else ""
         noun = "file" if info.skipped == 1 else "files"
         text += f"; {info.skipped} {noun} that are not images skipped ({shown}{more})"
+    if info.unreadable:
+        text += "; " + _named(
+            info.unreadable,
+            "image that cannot be used left out",
+            "images that cannot be used left out",
+        )
+    if info.special:
+        text += "; " + _named(
+            info.special,
+            "file that is not a regular file skipped unopened",
+            "files that are not regular files skipped unopened",
+        )
+    if info.converted:
+        text += "; " + _named(
+            {info.shown(path): why for path, why in info.converted.items()},
+            "image TensorFlow cannot read as it is converted for training",
+            "images TensorFlow cannot read as they are converted for training",
+        )
     return text + "."
+
+
+def _named(reasons: dict[str, str], one: str, many: str) -> str:
+    """``"2 files that … (a.png: why; b.png: why)"``, naming at most ``_NAMED`` of them."""
+    items = list(reasons.items())
+    shown = "; ".join(f"{name}: {why}" for name, why in items[:_NAMED])
+    more = "; …" if len(items) > _NAMED else ""
+    return f"{len(items)} {one if len(items) == 1 else many} ({shown}{more})"
 
 
 def sample_images(info: FolderInfo, per_class: int = 4) -> list[tuple[str, list[Path]]]:
@@ -111,16 +140,28 @@ def sample_images(info: FolderInfo, per_class: int = 4) -> list[tuple[str, list[
 def thumbnail(path: Path, side: int = 160) -> Image.Image:
     """An RGB copy of an image that fits in ``side`` × ``side``.
 
-    JPEGs are decoded at a reduced scale, so large photos cost little. The EXIF orientation
-    is not applied: Keras does not apply it either, and the preview shows what training sees.
+    The size is read from the header first: an image above the scan's pixel cap is refused
+    before anything is decoded. JPEGs are decoded at a reduced scale, so large photos cost
+    little. The EXIF orientation is not applied: Keras does not apply it either, and the
+    preview shows what training sees.
+
+    Raises:
+        ValueError: for an image above ``core.data.image_checks.MAX_PIXELS``.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as image:
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError as exc:  # above twice Pillow's own threshold
+            raise ValueError(f"{path.name}: {exc}") from None
+        with image:
+            if problem := pixel_problem(image.size):
+                raise ValueError(f"{path.name}: {problem}")
             image.draft("RGB", (side, side))
-            small = image.convert("RGB")
+            # One byte a pixel for black-and-white and grey images until they are small.
+            small = image.convert("L" if image.mode in ("1", "L") else "RGB")
     small.thumbnail((side, side))
-    return small
+    return small.convert("RGB")
 
 
 def dataset_label(name: str) -> str:

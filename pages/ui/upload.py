@@ -92,7 +92,9 @@ def _take_upload() -> None:
             st.session_state[KEY] = str(folder)
     problem = seen[uploaded.file_id]
     if problem:
-        st.error(f"**{uploaded.name}** — {problem}", icon=":material/error:")
+        # Messages about the zip's contents name it already; those about the file do not.
+        named = problem if problem.startswith(uploaded.name) else f"**{uploaded.name}** — {problem}"
+        st.error(named, icon=":material/error:")
 
 
 def _label(name: str) -> str:
@@ -122,19 +124,28 @@ def _preview(folder: str) -> None:
         )
         samples = folder_views.sample_images(info, SAMPLES_PER_CLASS)
         for name, paths in samples[:MAX_CLASSES_SHOWN]:
-            st.image(
-                [_thumbnail(str(p), p.stat().st_mtime_ns) for p in paths],
-                caption=[f"{name} · {p.name}" for p in paths],
-                width=96,
-            )
+            shown = [(p, _thumbnail(str(p), p.stat().st_mtime_ns)) for p in paths]
+            shown = [(p, thumb) for p, thumb in shown if thumb]  # changed since the scan
+            if shown:
+                st.image(
+                    [thumb for _, thumb in shown],
+                    caption=[f"{name} · {p.name}" for p, _ in shown],
+                    width=96,
+                )
         if len(samples) > MAX_CLASSES_SHOWN:
             st.caption(f"…and {len(samples) - MAX_CLASSES_SHOWN} more classes.")
 
 
 @st.cache_data(max_entries=1000, show_spinner=False)
 def _thumbnail(path: str, mtime_ns: int) -> bytes:
-    """A small JPEG of one image; ``mtime_ns`` only makes a changed file miss the cache."""
+    """A small JPEG of one image, or nothing for one that no longer opens or is too large.
+
+    ``mtime_ns`` only makes a changed file miss the cache.
+    """
     del mtime_ns
     buffer = io.BytesIO()
-    folder_views.thumbnail(Path(path), THUMB_SIDE).save(buffer, format="JPEG", quality=85)
+    try:
+        folder_views.thumbnail(Path(path), THUMB_SIDE).save(buffer, format="JPEG", quality=85)
+    except (OSError, ValueError):
+        return b""
     return buffer.getvalue()

@@ -96,7 +96,25 @@ def test_sample_images_are_spread_over_each_class_and_repeatable(jelly: Path) ->
     assert folder_views.sample_images(info, per_class=4) == samples
 
 
-@pytest.mark.parametrize(("mode", "fmt"), [("L", "PNG"), ("P", "GIF"), ("RGB", "JPEG")])
+def test_folder_summary_says_what_was_skipped_and_converted(jelly: Path) -> None:
+    import os
+
+    from tests.data.odd_images import one_bit_bmp
+
+    (jelly / "moon" / "scan.bmp").write_bytes(one_bit_bmp())
+    os.mkfifo(jelly / "blue" / "pipe.png")
+    text = folder_views.folder_summary(scan_folder(jelly))
+    assert text == (
+        "21 images in 3 classes (2 sizes, from 16×8 to 16×16); "
+        "1 file that is not a regular file skipped unopened (blue/pipe.png: a named pipe); "
+        "1 image TensorFlow cannot read as it is converted for training "
+        "(moon/scan.bmp: a 1-bit BMP)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"), [("L", "PNG"), ("P", "GIF"), ("RGB", "JPEG"), ("1", "BMP")]
+)
 def test_thumbnail_fits_the_side_and_is_rgb(tmp_path: Path, mode: str, fmt: str) -> None:
     path = tmp_path / f"photo.{fmt.lower()}"
     Image.new(mode, (640, 320)).save(path, format=fmt)
@@ -115,3 +133,15 @@ def test_dataset_label_for_builtin_upload_and_folder(cache: Path, jelly: Path) -
     label = folder_views.dataset_label(str(folder))
     assert label.startswith("jellyfish.zip (uploaded ") and label.endswith(", 20 images)")
     assert folder_views.dataset_label(str(jelly)) == f"jelly (folder {jelly})"
+
+
+def test_thumbnail_refuses_an_image_above_the_pixel_cap_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.data import image_checks
+
+    path = tmp_path / "big.png"
+    Image.new("L", (200, 100)).save(path)
+    monkeypatch.setattr(image_checks, "MAX_PIXELS", 10_000)
+    with pytest.raises(ValueError, match=r"big\.png: it is 200×100 pixels"):
+        folder_views.thumbnail(path)

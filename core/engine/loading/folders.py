@@ -3,14 +3,21 @@
 The worker reads the photos with ``keras.utils.image_dataset_from_directory`` (labels from the
 class folder names, every image resized to a square side) and keeps them, like the built-in
 datasets, as uint8 ``(N, side, side, 3)`` arrays. Decoding a thousand photos takes a while, so
-the arrays are kept in a joblib cache under the cache folder, keyed by the folder, the side and
-every image's size and modification time.
+the arrays are kept in a joblib cache under the cache folder, keyed by the classes, the side and
+every image's path, size and modification time.
+
+Keras does not read the person's folder itself but a view of it made for the read: a folder of
+links to exactly the images the scan accepted (no named pipe or other file it skipped, class
+folders spelled two ways merged), and, for the images TensorFlow cannot decode as they are
+(``core.data.image_checks``: 1-bit BMPs and the like), PNG copies that Pillow decoded. The
+person's files are never written to.
 
 Keras is imported inside the functions that decode, so importing this module stays light.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +61,7 @@ def folder_arrays(
     x, y = _decoded(info, side, root or paths.cache_dir())
     if len(y) != info.n_images:
         raise UploadError(
-            f"Keras read {len(y)} images in {info.path} where {info.n_images} were found; "
+            f"Keras read {len(y)} images in {info.source} where {info.n_images} were found; "
             "check that no files changed while the run started."
         )
     from sklearn.model_selection import train_test_split
@@ -73,49 +80,102 @@ def _decoded(info: FolderInfo, side: int, root: Path) -> tuple[np.ndarray, np.nd
     import joblib
 
     signature = tuple(
-        (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+        (str(path), path.stat().st_size, path.stat().st_mtime_ns, str(info.converted.get(path)))
         for images in info.images
         for path in images
     )
-    memory = joblib.Memory(location=root / "datasets" / "joblib", verbose=0)
-    return memory.cache(_read_with_keras)(str(info.path), info.class_names, side, signature)
+    scratch = root / "datasets"
+    memory = joblib.Memory(location=scratch / "joblib", verbose=0)
+    read = memory.cache(_read_with_keras, ignore=["info", "scratch"])
+    return read(info, info.class_names, side, signature, scratch)
 
 
 def _read_with_keras(
-    folder: str, class_names: tuple[str, ...], side: int, signature: tuple
+    info: FolderInfo, class_names: tuple[str, ...], side: int, signature: tuple, scratch: Path
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every image of ``folder`` with Keras, resized to ``side`` × ``side``.
+    """Decode every image of a scanned folder with Keras, resized to ``side`` × ``side``.
 
     Args:
-        folder: The folder holding the class folders.
-        class_names: The class folders to read, in label order (passing them also keeps
-            Keras from taking any other sub-folder, such as ``__MACOSX``, for a class).
+        info: The scan: which images, and which to convert (not part of the cache key).
+        class_names: The classes, in label order (they name the view's class folders, and
+            passing them keeps Keras from taking any other folder for a class).
         side: Height and width of the resized images.
-        signature: Only part of the joblib cache key (image paths, sizes and times).
+        signature: Only part of the joblib cache key (image paths, sizes, times, conversions).
+        scratch: Where the view Keras reads is made, and removed again.
 
     Returns:
         Contiguous uint8 ``(N, side, side, 3)`` images and 1-D int64 labels, class by class.
+
+    Raises:
+        UploadError: naming the image TensorFlow could not decode, if one fails anyway.
     """
     del signature
     import keras
+    import tensorflow as tf
 
-    dataset = keras.utils.image_dataset_from_directory(
-        folder,
-        labels="inferred",
-        label_mode="int",
-        class_names=list(class_names),
-        color_mode="rgb",
-        image_size=(side, side),
-        batch_size=None,
-        shuffle=False,
-        verbose=False,
-    )
-    images: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    for x, y in dataset.batch(256).as_numpy_iterator():
-        # Bilinear resizing gives floats in [0, 255]: round back to the stored pixel type.
-        images.append(np.clip(np.rint(x), 0, 255).astype(np.uint8))
-        labels.append(np.asarray(y, dtype=np.int64))
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".keras-view-", dir=scratch) as view:
+        _make_view(info, Path(view))
+        dataset = keras.utils.image_dataset_from_directory(
+            view,
+            labels="inferred",
+            label_mode="int",
+            class_names=list(class_names),
+            color_mode="rgb",
+            image_size=(side, side),
+            batch_size=None,
+            shuffle=False,
+            verbose=False,
+        )
+        images: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        try:
+            for x, y in dataset.batch(256).as_numpy_iterator():
+                # Bilinear resizing gives floats in [0, 255]: round back to the stored pixel type.
+                images.append(np.clip(np.rint(x), 0, 255).astype(np.uint8))
+                labels.append(np.asarray(y, dtype=np.int64))
+        except tf.errors.InvalidArgumentError as exc:
+            raise UploadError(_undecodable(info, Path(view)) or exc.message) from None
     if not images:
         return np.zeros((0, side, side, 3), np.uint8), np.zeros((0,), np.int64)
     return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
+
+
+def _make_view(info: FolderInfo, view: Path) -> None:
+    """Fill ``view`` with one folder per class: links to its images, or converted copies."""
+    from PIL import Image
+
+    for name, files in zip(info.class_names, info.images, strict=True):
+        for path in files:
+            dest = view / name / _inside_class(info, path)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if path in info.converted:
+                # PNG whatever the name says: TensorFlow decodes by content, Keras picks by name.
+                with Image.open(path) as image:
+                    image.convert("RGB").save(dest, format="PNG", compress_level=1)
+            else:
+                dest.symlink_to(path)
+
+
+def _inside_class(info: FolderInfo, path: Path) -> Path:
+    """``path`` below its class folder (``sub/a.jpg`` of ``root/moon/sub/a.jpg``)."""
+    return Path(*path.relative_to(info.path).parts[1:])
+
+
+def _undecodable(info: FolderInfo, view: Path) -> str | None:
+    """Find the image TensorFlow fails on, one by one, and say which it is."""
+    import tensorflow as tf
+
+    for name, files in zip(info.class_names, info.images, strict=True):
+        for path in files:
+            data = tf.io.read_file(str(view / name / _inside_class(info, path)))
+            try:
+                tf.io.decode_image(data, channels=3, expand_animations=False)
+            except tf.errors.InvalidArgumentError as exc:
+                # "{{function_node ...}} Input size should match ... [Op:DecodeImage]"
+                reason = exc.message.split("}}")[-1].split("[Op:")[0].strip().rstrip(".")
+                return (
+                    f"{info.shown(path)} in {info.source} cannot be decoded for training "
+                    f"({reason}); save it as PNG or JPEG."
+                )
+    return None
