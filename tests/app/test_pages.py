@@ -65,7 +65,7 @@ def test_train_page_opens_with_working_defaults(store: Store) -> None:
     ("widget", "value", "words"),
     [
         ("batch_size", 5000, "larger than the training set"),
-        ("batch_size", 0, "1 or more"),
+        ("batch_size", 0, "at least 1"),
         ("epochs", 0, "at least 1"),
         ("learning_rate", 0.0, "above 0"),
         ("learning_rate", -0.1, "above 0"),

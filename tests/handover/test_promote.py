@@ -76,7 +76,7 @@ def test_only_a_completed_single_run_can_be_promoted(store: Store) -> None:
 
 
 def test_a_run_best_inside_its_warm_up_is_refused_with_what_to_do(store: Store) -> None:
-    _, (tid,) = store.create_study("warm", "single", [RunConfig(warmup_epochs=3)], claim_pid=1)
+    _, (tid,) = store.create_study("warm", "single", [RunConfig(warmup_epochs=3)], reserve_for=1)
     store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.5, "best_epoch": 1})
     with pytest.raises(PromoteError, match="inside its 3-epoch warm-up; fork it"):
         promoted_config(store.trial(tid))
