@@ -19,6 +19,7 @@ import pytest
 
 from core.spec.config import RunConfig
 from core.store import Status, Store
+from core.store.errors import StoreBusy
 from core.worker.launch import IDLE_ENV, ensure_worker, worker_alive
 from tests.worker.test_worker import wait_for
 
@@ -117,16 +118,21 @@ def test_a_result_reported_after_the_trial_was_taken_for_dead_is_kept(
     ensure_worker(cache)
     wait_for(lambda: len(store.epochs(tid)) >= 1)
     pid = store.trial(tid).worker_pid
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        with store.transaction() as db:
-            db.execute(
-                "UPDATE trials SET status='interrupted', finished_at=?, "
-                "error='no heartbeat for 60 s' WHERE id=?",
-                (time.time(), tid),
-            )
-    finally:
-        os.kill(pid, signal.SIGCONT)
+    quick = Store(store.path, busy_timeout_s=0.5)
+    for _ in range(50):  # it may have been frozen inside its own write: let it finish
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with quick.transaction() as db:
+                db.execute(
+                    "UPDATE trials SET status='interrupted', finished_at=?, "
+                    "error='no heartbeat for 60 s' WHERE id=?",
+                    (time.time(), tid),
+                )
+            break
+        except StoreBusy:
+            time.sleep(0.1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
     wait_for(lambda: store.trial(tid).status == Status.COMPLETED)
     trial = store.trial(tid)
     assert trial.test_accuracy is not None and trial.error is None
