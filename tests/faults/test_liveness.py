@@ -80,16 +80,21 @@ def test_a_command_line_sweep_beside_an_idle_worker_trains_every_run(
     assert worker_alive(cache)
 
 
+def _training_in_worker(store: Store, cache: Path, epochs: int) -> tuple[int, int]:
+    """A run queued and trained by a worker, past its first epoch: its id and the pid."""
+    _, (tid,) = store.create_study(
+        "in the worker", "single", [RunConfig(model="mlp", epochs=epochs, batch_size=16)]
+    )
+    ensure_worker(cache)
+    wait_for(lambda: len(store.epochs(tid)) >= 1)
+    return tid, store.trial(tid).worker_pid
+
+
 def test_a_paused_worker_keeps_its_run_and_finishes_it(
     store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(IDLE_ENV, "5")
-    _, (tid,) = store.create_study(
-        "paused", "single", [RunConfig(model="mlp", epochs=6, batch_size=16)]
-    )
-    ensure_worker(cache)
-    wait_for(lambda: len(store.epochs(tid)) >= 1)
-    pid = store.trial(tid).worker_pid
+    tid, pid = _training_in_worker(store, cache, epochs=6)
     os.kill(pid, signal.SIGSTOP)
     try:
         with Reaper(store) as reaper:
@@ -110,12 +115,7 @@ def test_a_result_reported_after_the_trial_was_taken_for_dead_is_kept(
     # A reaper on another machine cannot ask this host's kernel: it goes by heartbeat age,
     # and ends a paused worker's trial. The worker, resumed, reports the real result.
     monkeypatch.setenv(IDLE_ENV, "5")
-    _, (tid,) = store.create_study(
-        "taken for dead", "single", [RunConfig(model="mlp", epochs=5, batch_size=16)]
-    )
-    ensure_worker(cache)
-    wait_for(lambda: len(store.epochs(tid)) >= 1)
-    pid = store.trial(tid).worker_pid
+    tid, pid = _training_in_worker(store, cache, epochs=5)
     quick = Store(store.path, busy_timeout_s=0.5)
     for _ in range(50):  # it may have been frozen inside its own write: let it finish
         os.kill(pid, signal.SIGSTOP)

@@ -1,0 +1,102 @@
+"""What the store reads back: trials, studies and epochs as records.
+
+A base of ``core.store.sqlite.Store``; each read is one statement on a connection of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from core.store.records import Epoch, Status, Study, Trial, study_from_row, trial_from_row
+from core.store.store_file import StoreFile
+
+
+class StoreReads(StoreFile):
+    """The reads of the store: one trial or study, filtered lists, epochs after a given one."""
+
+    def trial(self, trial_id: int) -> Trial:
+        """Return one trial. Raises KeyError if there is none with that id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no trial {trial_id}")
+        return trial_from_row(row)
+
+    def trials(
+        self,
+        study_ids: Sequence[int] | None = None,
+        statuses: Sequence[Status] | None = None,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        """Return trials, newest first, optionally of some studies and/or some statuses."""
+        where: list[str] = []
+        args: list[Any] = []
+        if study_ids is not None:
+            where.append(f"study_id IN ({','.join('?' * len(study_ids))})")
+            args.extend(study_ids)
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        sql = "SELECT * FROM trials"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            return [trial_from_row(r) for r in db.execute(sql, args).fetchall()]
+
+    def epochs(self, trial_id: int, after: int = -1) -> list[Epoch]:
+        """Return a trial's epochs in order, only those numbered above ``after``."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM epochs WHERE trial_id=? AND epoch>? ORDER BY epoch",
+                (trial_id, after),
+            ).fetchall()
+        return [
+            Epoch(
+                r["trial_id"], r["epoch"], json.loads(r["metrics"]), r["seconds"], r["recorded_at"]
+            )
+            for r in rows
+        ]
+
+    def epochs_by_trial(self, trial_ids: Sequence[int] | None = None) -> dict[int, list[Epoch]]:
+        """Return the epochs of many trials (all when None) in one read, in order per trial.
+
+        Trials without epochs are absent from the result.
+        """
+        sql = "SELECT * FROM epochs"
+        args: list[Any] = []
+        if trial_ids is not None:
+            sql += f" WHERE trial_id IN ({','.join('?' * len(trial_ids))})"
+            args.extend(trial_ids)
+        with self._connect() as db:
+            rows = db.execute(sql + " ORDER BY trial_id, epoch", args).fetchall()
+        found: dict[int, list[Epoch]] = {}
+        for r in rows:
+            found.setdefault(r["trial_id"], []).append(
+                Epoch(
+                    r["trial_id"],
+                    r["epoch"],
+                    json.loads(r["metrics"]),
+                    r["seconds"],
+                    r["recorded_at"],
+                )
+            )
+        return found
+
+    def study(self, study_id: int) -> Study:
+        """Return one study. Raises KeyError if there is none with that id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no study {study_id}")
+        return study_from_row(row)
+
+    def studies(self, limit: int = 20) -> list[Study]:
+        """Return the latest studies, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM studies ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [study_from_row(r) for r in rows]
