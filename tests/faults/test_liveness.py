@@ -90,12 +90,32 @@ def _training_in_worker(store: Store, cache: Path, epochs: int) -> tuple[int, in
     return tid, store.trial(tid).worker_pid
 
 
+def pause_outside_a_write(store: Store, pid: int) -> None:
+    """SIGSTOP ``pid`` at a moment it holds no lock on the store.
+
+    A process stopped inside its own write (or while closing the store's last connection)
+    keeps everyone else waiting: that case has tests of its own. Here the pause must land
+    between writes, so a stop that finds the store locked is undone and tried again.
+    """
+    quick = Store(store.path, busy_timeout_s=0.5)
+    for _ in range(50):
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with quick.transaction() as db:
+                db.execute("SELECT 1")
+            return
+        except StoreBusy:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.1)
+    raise AssertionError(f"process {pid} never left the store unlocked")
+
+
 def test_a_paused_worker_keeps_its_run_and_finishes_it(
     store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(IDLE_ENV, "5")
     tid, pid = _training_in_worker(store, cache, epochs=6)
-    os.kill(pid, signal.SIGSTOP)
+    pause_outside_a_write(store, pid)
     try:
         with Reaper(store) as reaper:
             time.sleep(12)  # past the quiet time: only the process check can keep it
@@ -116,21 +136,16 @@ def test_a_result_reported_after_the_trial_was_taken_for_dead_is_kept(
     # and ends a paused worker's trial. The worker, resumed, reports the real result.
     monkeypatch.setenv(IDLE_ENV, "5")
     tid, pid = _training_in_worker(store, cache, epochs=5)
-    quick = Store(store.path, busy_timeout_s=0.5)
-    for _ in range(50):  # it may have been frozen inside its own write: let it finish
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            with quick.transaction() as db:
-                db.execute(
-                    "UPDATE trials SET status='interrupted', finished_at=?, "
-                    "error='no heartbeat for 60 s' WHERE id=?",
-                    (time.time(), tid),
-                )
-            break
-        except StoreBusy:
-            time.sleep(0.1)
-        finally:
-            os.kill(pid, signal.SIGCONT)
+    pause_outside_a_write(store, pid)
+    try:
+        with store.transaction() as db:
+            db.execute(
+                "UPDATE trials SET status='interrupted', finished_at=?, "
+                "error='no heartbeat for 60 s' WHERE id=?",
+                (time.time(), tid),
+            )
+    finally:
+        os.kill(pid, signal.SIGCONT)
     wait_for(lambda: store.trial(tid).status == Status.COMPLETED)
     trial = store.trial(tid)
     assert trial.test_accuracy is not None and trial.error is None
