@@ -9,9 +9,9 @@
 
 One module per command: ``core.cli.train``, ``core.cli.sweep``, ``core.cli.tune`` (with
 ``worker --join``), ``core.cli.runs`` (``runs`` and ``export``) and ``core.cli.fork``. The flags
-they share and the exit statuses are in ``core.cli.args``. Bad input prints one line and exits
-with status 2; a store that is damaged, busy or deleted under the command prints one line and
-exits with status 1.
+they share and the exit statuses are in ``core.cli.args``. Bad input, and an ``HPE_*`` setting
+that cannot be used, print one line and exit with status 2; a store that is damaged, busy or
+deleted under the command prints one line and exits with status 1.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli.args import EXIT_FAILED, CommandParser, show_progress
+from core.cli.args import EXIT_FAILED, EXIT_USAGE, CommandParser, show_progress
 from core.cli.fork import add_fork_command
 from core.cli.runs import add_run_commands
 from core.cli.sweep import add_sweep_command
 from core.cli.train import add_train_command
 from core.cli.tune import add_tune_command
-from core.store import StoreError
+from core.store import StoreError, settings
+from core.store.settings import SettingError
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     # Progress goes where the result is not: stderr when stdout is kept for the JSON line.
     show_progress(sys.stderr if getattr(args, "json", False) else sys.stdout)
+    try:
+        settings.check_all()
+    except SettingError as exc:  # an HPE_* variable that cannot be used: one line
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return args.run(args)
     except StoreError as exc:  # damaged, busy, or deleted under the command: one line

@@ -40,7 +40,6 @@ from core.cli.args import (
 )
 from core.spec.config import ConfigError, RunConfig, load_json
 from core.store import Status, Store, open_store, paths
-from core.store import searches as search_store
 from core.views import tune_tables as tune_views
 from core.worker.searches import (
     SearchSettings,
@@ -150,7 +149,7 @@ def _tune(args: argparse.Namespace) -> int:
         listen = _address(args.listen) if args.listen else None
         if args.resume is not None:
             study_id = args.resume
-            resume_search(store, study_id, args.time_budget)
+            resume_search(store, study_id, args.time_budget, run_here=True)
         else:
             base, space, settings = build_search(args)
             study_id = launch_search(
@@ -160,7 +159,7 @@ def _tune(args: argparse.Namespace) -> int:
                 settings,
                 name=args.name,
                 baseline=not args.no_baseline,
-                baseline_pid=os.getpid(),
+                run_here=True,
             )
             baseline_study = store.study(study_id).spec.get("baseline_study")
             if baseline_study is not None:
@@ -176,9 +175,6 @@ def _tune(args: argparse.Namespace) -> int:
     logger.info("search %d: %s trials planned", study_id, state["trials_planned"])
     if baseline_trial is not None:
         _baseline(store, baseline_trial, root)
-    if search_store.claim(store, study_id=study_id) is None:
-        print(f"error: search {study_id} was taken by a worker.", file=sys.stderr)
-        return EXIT_FAILED
     from core.engine.search.run import run_search  # TensorFlow and keras-tuner load here
 
     chief, tuners = None, []

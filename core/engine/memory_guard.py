@@ -18,13 +18,13 @@ process), else the memory the system reports available when the trial starts.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from typing import Any
 
 from core.spec.config import ConfigError
+from core.store import settings
 
-MEMORY_ENV = "HPE_WORKER_MEMORY_MB"
+MEMORY_ENV = settings.WORKER_MEMORY_MB
 _MIB = 2**20
 _FLOAT_BYTES = 4
 
@@ -90,18 +90,14 @@ def headroom_bytes() -> tuple[int | None, str]:
     Under a cap, what the cap leaves beside what the worker already holds (0 when it holds
     more); otherwise the machine's available memory, or None where it cannot be read.
     """
-    cap = os.environ.get(MEMORY_ENV, "").strip()
-    if cap:
-        try:
-            cap_bytes = int(float(cap) * _MIB)
-        except ValueError:
-            cap_bytes = 0
-        if cap_bytes > 0:
-            used = _rss_bytes()
-            return max(cap_bytes - used, 0), (
-                f"of the worker's cap of {cap_bytes / _MIB:,.0f} MiB set by {MEMORY_ENV}, "
-                f"{used / _MIB:,.0f} MiB already in use"
-            )
+    cap = settings.read(MEMORY_ENV)
+    if cap is not None:
+        cap_bytes = int(cap * _MIB)
+        used = _rss_bytes()
+        return max(cap_bytes - used, 0), (
+            f"of the worker's cap of {cap_bytes / _MIB:,.0f} MiB set by {MEMORY_ENV}, "
+            f"{used / _MIB:,.0f} MiB already in use"
+        )
     return _available_bytes() or None, "of the memory this machine has available"
 
 

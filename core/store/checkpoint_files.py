@@ -8,25 +8,25 @@ a temporary name, then renamed).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from core.store import paths
+from core.store import paths, settings
 from core.store.sqlite import Trial
 
-CAP_ENV = "HPE_CHECKPOINT_CAP"
-DEFAULT_CAP = 50
+CAP_ENV = settings.CHECKPOINT_CAP
 _NAME = re.compile(r"^epoch_(\d+)\.npz$")
 
 
 def checkpoint_cap() -> int:
     """Return how many checkpoints a trial keeps: ``HPE_CHECKPOINT_CAP``, else 50.
 
-    0 keeps none (and saves none); a value that is not a whole number falls back to 50.
+    0 keeps none (and saves none).
+
+    Raises:
+        SettingError: the variable is not a whole number.
     """
-    raw = os.environ.get(CAP_ENV, "").strip()
-    return int(raw) if raw.isdigit() else DEFAULT_CAP
+    return settings.read(CAP_ENV)
 
 
 def checkpoint_dir(trial: Trial, root: Path | None = None) -> Path:

@@ -66,15 +66,24 @@ def set_state(
     state: str,
     progress: dict[str, Any] | None = None,
     owner: str | None = None,
+    here: bool = False,
 ) -> None:
-    """Set a search's state, merging ``progress`` into what it holds."""
+    """Set a search's state, merging ``progress`` into what it holds.
+
+    With ``here``, this process becomes its owner (as :func:`claim` records one) in the same
+    write: a search launched to run in this process is never seen queued by a worker.
+    """
+    started = None
+    if here:
+        me = liveness.this_process()
+        owner, started = me.label, me.started
     with store.transaction() as db:
         row = db.execute("SELECT progress FROM studies WHERE id=?", (study_id,)).fetchone()
         merged = {**json.loads(row["progress"]), **(progress or {})}
         db.execute(
-            "UPDATE studies SET state=?, progress=?, owner=COALESCE(?, owner), heartbeat_at=? "
-            "WHERE id=?",
-            (state, json.dumps(merged), owner, time.time(), study_id),
+            "UPDATE studies SET state=?, progress=?, owner=COALESCE(?, owner), "
+            "owner_started=COALESCE(?, owner_started), heartbeat_at=? WHERE id=?",
+            (state, json.dumps(merged), owner, started, time.time(), study_id),
         )
 
 

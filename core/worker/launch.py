@@ -3,23 +3,37 @@
 The app starts a worker by itself (``ensure_worker``) when something is queued and no worker is
 alive. A lock file makes sure only one worker runs per cache folder, and the operating system
 releases that lock however the worker ends. Three calls from the outside: ``ensure_worker``
-(start), ``worker_alive`` (status) and ``Store.request_cancel`` (stop a trial).
+(start), ``worker_alive`` (status) and ``Store.request_cancel`` (stop a trial). A worker that
+dies before it takes the lock (a bad setting, a broken install) is not started again and again:
+``start_problem`` says why it could not start, from its log, and ``ensure_worker`` waits a minute
+before it tries again.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
-from core.store import paths
+import psutil
+
+from core.store import paths, settings
 
 LOCK_NAME = "worker.lock"
 LOG_NAME = "worker.log"
-IDLE_ENV = "HPE_WORKER_IDLE_EXIT"
+START_NAME = "worker.start"  # the last start: its pid, when, and where its log lines begin
+IDLE_ENV = settings.IDLE_EXIT
+RETRY_S = 60.0  # after a failed start, how long before starting a worker again
+_MAX_SHOWN = 300  # characters of the log line a failed start is explained by
+
+# The workers this process started, so that one that exited is reaped (not left a zombie)
+# and its exit status is known.
+_started: dict[int, subprocess.Popen] = {}
 
 
 def _lock_path(root: Path) -> Path:
@@ -35,6 +49,14 @@ def try_lock(root: Path) -> IO[str] | None:
         handle.close()
         return None
     return handle
+
+
+def mark_started(lock: IO[str]) -> None:
+    """Write the worker's pid into the lock it holds: it got as far as taking the lock."""
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
 
 
 def worker_alive(root: Path | None = None) -> bool:
@@ -58,9 +80,14 @@ def ensure_worker(root: Path | None = None) -> bool:
     root = root or paths.cache_dir()
     if worker_alive(root):
         return False
+    last = _last_start(root)
+    if last and time.time() - last["at"] < RETRY_S and start_problem(root):
+        return False
     env = {**os.environ, paths.CACHE_ENV: str(root), "PYTHONUNBUFFERED": "1"}
-    with open(root / LOG_NAME, "ab") as log:
-        subprocess.Popen(
+    log_path = root / LOG_NAME
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
             [sys.executable, "-m", "core.worker", "--cache", str(root)],
             cwd=paths.PROJECT_ROOT,
             env=env,
@@ -69,4 +96,60 @@ def ensure_worker(root: Path | None = None) -> bool:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _started[process.pid] = process
+    record = {"pid": process.pid, "at": time.time(), "log_offset": offset}
+    (root / START_NAME).write_text(json.dumps(record))
     return True
+
+
+def start_problem(root: Path | None = None) -> str | None:
+    """Say why the last worker started for this cache folder could not start, or None.
+
+    A worker could not start when it ended without ever taking the lock; the last line it
+    wrote to the log says why (one line for a bad setting or a damaged store, the last line
+    of a traceback otherwise).
+    """
+    root = root or paths.cache_dir()
+    last = _last_start(root)
+    if last is None or worker_alive(root) or _running(last["pid"]):
+        return None
+    try:
+        took_lock = (root / LOCK_NAME).read_text().strip() == str(last["pid"])
+    except OSError:
+        took_lock = False
+    if took_lock:
+        return None
+    log_path = root / LOG_NAME
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(last["log_offset"])
+            lines = log.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        lines = []
+    said = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    said = said if len(said) <= _MAX_SHOWN else said[:_MAX_SHOWN] + "…"
+    why = f": {said}" if said else " and wrote nothing to its log"
+    return f"The worker could not start{why} (its log: {log_path})."
+
+
+def _last_start(root: Path) -> dict | None:
+    try:
+        record = json.loads((root / START_NAME).read_text())
+        return {"pid": int(record["pid"]), "at": float(record["at"]),
+                "log_offset": int(record["log_offset"])}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _running(pid: int) -> bool:
+    """True while process ``pid`` is alive (a started worker that exited is reaped here)."""
+    process = _started.get(pid)
+    if process is not None:
+        if process.poll() is None:
+            return True
+        del _started[pid]
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

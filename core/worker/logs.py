@@ -12,12 +12,13 @@ No TensorFlow is imported here.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import TextIO
 
-LEVEL_ENV = "HPE_LOG_LEVEL"
-DEFAULT_LEVEL = "INFO"
+from core.store import settings
+from core.store.settings import SettingError
+
+LEVEL_ENV = settings.LOG_LEVEL
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -36,15 +37,15 @@ def setup_logging(stream: TextIO | None = None) -> int:
             the app started the worker).
 
     Returns:
-        The level in force, from ``HPE_LOG_LEVEL`` (``INFO`` when unset or not a level name).
+        The level in force, from ``HPE_LOG_LEVEL`` (``INFO`` when unset or not a level).
     """
-    wanted = os.environ.get(LEVEL_ENV, "").strip().upper() or DEFAULT_LEVEL
-    level = logging.getLevelNamesMapping().get(wanted)
+    try:
+        level = logging.getLevelNamesMapping()[settings.read(LEVEL_ENV)]
+    except SettingError:  # refused in one line by settings.check_all; log meanwhile
+        level = logging.INFO
     formatter = logging.Formatter(LINE_FORMAT, DATE_FORMAT)
-    attach_handler("core", stream or sys.stderr, formatter, level or logging.INFO)
-    if level is None:
-        logger.warning("%s=%r is not a level name; logging at %s", LEVEL_ENV, wanted, "INFO")
-    return level or logging.INFO
+    attach_handler("core", stream or sys.stderr, formatter, level)
+    return level
 
 
 def attach_handler(

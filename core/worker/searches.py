@@ -30,6 +30,7 @@ cancelled search again, optionally with more time; :func:`cancel_search` stops o
 
 from __future__ import annotations
 
+import os
 import statistics
 from typing import Any
 
@@ -93,7 +94,7 @@ def launch_search(
     settings: SearchSettings,
     name: str | None = None,
     baseline: bool = True,
-    baseline_pid: int | None = None,
+    run_here: bool = False,
 ) -> int:
     """Validate a search and queue it (and, first, its untuned baseline run).
 
@@ -104,8 +105,8 @@ def launch_search(
         settings: The tuner and its limits.
         name: Name shown in the app (default: tuner and base model).
         baseline: Also queue a single run of ``base``, to compare the best trial against.
-        baseline_pid: If given, the process that trains the baseline itself (the
-            CLI trains it itself).
+        run_here: This process runs the search and its baseline itself (the CLI does): both
+            are its own from the start, and no worker takes them.
 
     Returns:
         The search's study id.
@@ -128,7 +129,7 @@ def launch_search(
             plan.kind,
             plan.configs,
             spec={"source": "search baseline"},
-            reserve_for=baseline_pid,
+            reserve_for=os.getpid() if run_here else None,
         )
     spec = {
         "tuner": settings.tuner,
@@ -150,7 +151,9 @@ def launch_search(
         "baseline_study": baseline_study,
     }
     study_id, _ = store.create_study(title, SEARCH_KIND, [], spec=spec)
-    search_store.set_state(store, study_id, "queued", {"used_s": 0.0, "extra_budget_s": 0.0})
+    state = "running" if run_here else "queued"
+    progress = {"used_s": 0.0, "extra_budget_s": 0.0}
+    search_store.set_state(store, study_id, state, progress, here=run_here)
     return study_id
 
 
@@ -177,13 +180,16 @@ def check_files(base: RunConfig, space: SearchSpace) -> RunConfig:
     return base
 
 
-def resume_search(store: Store, study_id: int, extra_budget_s: float | None = None) -> None:
+def resume_search(
+    store: Store, study_id: int, extra_budget_s: float | None = None, run_here: bool = False
+) -> None:
     """Queue a stopped search again; a worker goes on from its keras-tuner project folder.
 
     Args:
         store: The store.
         study_id: The search.
         extra_budget_s: Seconds added to its time budget (needed when the budget is spent).
+        run_here: This process goes on with it itself (the CLI does); no worker takes it.
 
     Raises:
         ConfigError: if the study is not a search, is still queued or running, finished, or
@@ -205,7 +211,11 @@ def resume_search(store: Store, study_id: int, extra_budget_s: float | None = No
                 f"search {study_id} has used its time budget; add time to resume it.",
             )
     search_store.set_state(
-        store, study_id, "queued", {"extra_budget_s": extra, "cancel": False, "note": ""}
+        store,
+        study_id,
+        "running" if run_here else "queued",
+        {"extra_budget_s": extra, "cancel": False, "note": ""},
+        here=run_here,
     )
 
 

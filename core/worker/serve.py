@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from core.data.names import run_title
-from core.store import Status, Store, StoreError, Trial, backup, open_store, paths
-from core.worker.launch import IDLE_ENV, try_lock
+from core.store import Status, Store, StoreError, Trial, backup, open_store, paths, settings
+from core.store.settings import SettingError
+from core.worker.launch import IDLE_ENV, mark_started, try_lock
 from core.worker.logs import setup_logging
 
 NICENESS = 5
@@ -120,20 +121,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--idle-exit",
         type=float,
-        default=float(os.environ.get(IDLE_ENV, 600)),
+        default=None,
         help=f"seconds to wait for work before exiting (default: ${IDLE_ENV} or 600)",
     )
     args = parser.parse_args(argv)
     root = (args.cache or paths.cache_dir()).resolve()
     root.mkdir(parents=True, exist_ok=True)
     setup_logging()
+    try:
+        settings.check_all()
+    except SettingError as exc:  # before the lock: the app tells the user it could not start
+        logger.error("the worker cannot start: %s", exc.message)
+        return 2
+    idle_exit = settings.read(IDLE_ENV) if args.idle_exit is None else args.idle_exit
     lock = try_lock(root)
     if lock is None:
         logger.info("another worker holds the lock of %s; exiting", root)
         return 0
+    mark_started(lock)
     logger.info("worker %d started for %s", os.getpid(), root)
     try:
-        ran = serve(root, args.idle_exit)
+        ran = serve(root, idle_exit)
     except StoreError as exc:
         logger.error("worker %d stopped: %s", os.getpid(), exc.message)
         return 1
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "worker %d: nothing queued for %g s after %d trials and searches; exiting",
         os.getpid(),
-        args.idle_exit,
+        idle_exit,
         ran,
     )
     return 0

@@ -16,7 +16,7 @@ import streamlit as st
 from core.store import Store, StoreError, paths
 from core.store.epoch_reader import EpochReader
 from core.store.errors import StoreReplaced
-from core.worker.launch import ensure_worker
+from core.worker.launch import ensure_worker, start_problem
 
 # A page's write waits this long for another process's write lock, so a button answers.
 PAGE_BUSY_TIMEOUT_S = 2.0
@@ -59,11 +59,17 @@ def store_trouble() -> Iterator[None]:
 
 
 def keep_queue_moving(s: Store) -> None:
-    """Mark runs whose worker died, and start a worker if something waits for one."""
+    """Mark runs whose worker died, and start a worker if something waits for one.
+
+    When the worker could not start, say why instead of waiting in silence.
+    """
     with store_trouble():
         s.reap_stale()
         if s.waiting_for_worker():
             ensure_worker()
+            problem = start_problem()
+            if problem:
+                st.error(problem, icon=":material/error:")
 
 
 def epoch_reader(key: str) -> EpochReader:

@@ -7,9 +7,11 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from core.worker import serve
 from core.worker.logs import LEVEL_ENV, attach_handler, setup_logging
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([A-Z]+) ([\w.]+): (.*)$")
@@ -68,15 +70,17 @@ def test_the_level_comes_from_the_environment(
     assert levels == written
 
 
-def test_a_bad_level_logs_at_info_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_level_stops_the_worker_in_one_logged_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv(LEVEL_ENV, "loud")
     stream = io.StringIO()
-    assert setup_logging(stream) == logging.INFO
-    logging.getLogger("core.worker.serve").info("still here")
-    first, second = stream.getvalue().splitlines()
-    assert LINE.match(first).group(2) == "WARNING"
-    assert "HPE_LOG_LEVEL='LOUD' is not a level name" in first
-    assert LINE.match(second).group(4) == "still here"
+    assert setup_logging(stream) == logging.INFO  # lines written meanwhile still go out
+    assert serve.main(["--cache", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert LINE.match(line).group(2) == "ERROR"
+    assert "the worker cannot start: HPE_LOG_LEVEL='loud' cannot be used" in line
+    assert not (tmp_path / "worker.lock").exists()
 
 
 def test_setting_up_again_replaces_the_handler_once() -> None:

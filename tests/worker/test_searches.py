@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from core.spec.config import ConfigError, RunConfig
@@ -269,3 +272,19 @@ def test_on_a_tie_the_trial_the_tuner_ranked_first_is_the_best(store: Store) -> 
     for trial_id, rank in zip(ids, [None, 1, None], strict=True):
         store.finish_trial(trial_id, Status.COMPLETED, results={"objective": 0.9, "rank": rank})
     assert search_state(store, study_id)["best_trial"] == ids[1]
+
+
+def test_a_search_launched_to_run_here_is_never_offered_to_a_worker(store: Store) -> None:
+    # The command line trains the baseline first, for minutes: meanwhile a worker polling
+    # the queue must take neither the search nor its baseline.
+    study_id = launch_search(store, BASE, SPACE, SearchSettings(max_trials=2), run_here=True)
+    row = search_store.read(store, study_id)
+    assert row.state == "running" and row.owner.endswith(f":{os.getpid()}")
+    assert search_store.claim(store) is None
+    assert not store.waiting_for_worker() and store.claim_next(os.getpid()) is None
+    time.sleep(0.2)
+    assert not search_store.reap(store, timeout_s=0.1)  # silent, but its owner is alive
+    search_store.set_state(store, study_id, "interrupted")
+    resume_search(store, study_id, run_here=True)
+    assert search_store.read(store, study_id).state == "running"
+    assert search_store.claim(store) is None
