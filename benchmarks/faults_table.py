@@ -6,7 +6,9 @@ store file, a NaN loss in the worker, config fuzzing, and the table of bad input
 form, the command line and the config loader), then the zip attack tests of
 ``tests/data/test_folders.py`` (every ``..._refused`` test except the class-count checks), each
 with a JUnit XML report in a temporary folder. Rows lost come from the contention test, which
-writes its count to the file named by ``HPE_FAULTS_STORE_REPORT``.
+writes its count to the file named by ``HPE_FAULTS_STORE_REPORT``; results and epochs kept
+come from the tests that kill, pause or outlive a process (their ``ledger`` lines in the file
+named by ``HPE_FAULTS_RESULTS_REPORT``). Every fault case is listed by name with its outcome.
 
     python benchmarks/faults_table.py
 
@@ -33,6 +35,7 @@ FUZZ = "test_config_fuzz"
 # Static checks over every module: nothing unpickled, no raw HTML. Counted apart from faults.
 STATIC = ("test_no_unpickling", "test_names_as_text")
 STORE_REPORT_ENV = "HPE_FAULTS_STORE_REPORT"
+RESULTS_REPORT_ENV = "HPE_FAULTS_RESULTS_REPORT"
 
 
 def run_pytest(args: list[str], report: Path, env: dict[str, str]) -> tuple[list[dict], float]:
@@ -84,13 +87,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hpe-faults-") as tmp:
         tmp_dir = Path(tmp)
         store_report = tmp_dir / "store.json"
-        env = {**os.environ, STORE_REPORT_ENV: str(store_report)}
+        results_report = tmp_dir / "results.jsonl"
+        env = {
+            **os.environ,
+            STORE_REPORT_ENV: str(store_report),
+            RESULTS_REPORT_ENV: str(results_report),
+        }
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         faults, faults_s = run_pytest(["-m", "faults"], tmp_dir / "faults.xml", env)
         attacks, attacks_s = run_pytest(
             ["tests/data/test_folders.py", "-k", ATTACKS], tmp_dir / "attacks.xml", env
         )
         rows = json.loads(store_report.read_text()) if store_report.is_file() else None
+        ledger = (
+            [json.loads(line) for line in results_report.read_text().splitlines()]
+            if results_report.is_file()
+            else []
+        )
 
     bad = [c for c in faults if c["module"].endswith(BAD_INPUTS)]
     fuzz = [c for c in faults if c["module"].endswith(FUZZ)]
@@ -103,6 +116,13 @@ def main() -> int:
     static_n, static_ok = count(static)
     written = rows["epochs_written"] if rows else 0
     lost = rows["lost"] if rows else None
+    kept = {
+        what: (sum(x["finished"] for x in lines), sum(x["kept"] for x in lines), len(lines))
+        for what in ("results", "epochs")
+        for lines in [[x for x in ledger if x["what"] == what]]
+    }
+    results_lost = kept["results"][0] - kept["results"][1]
+    epochs_lost = kept["epochs"][0] - kept["epochs"][1]
 
     print()
     print(
@@ -125,6 +145,18 @@ def main() -> int:
                     "n/a" if lost is None else written - lost,
                     f"kept, {lost if lost is not None else '?'} lost",
                 ],
+                [
+                    f"results finished ({kept['results'][2]} fault cases)",
+                    kept["results"][0],
+                    kept["results"][1],
+                    f"kept with their test score, {results_lost} lost",
+                ],
+                [
+                    f"epochs finished ({kept['epochs'][2]} fault cases)",
+                    kept["epochs"][0],
+                    kept["epochs"][1],
+                    f"kept, {epochs_lost} lost",
+                ],
             ],
         )
     )
@@ -138,11 +170,27 @@ def main() -> int:
             [[m, len(t), round(sum(t), 1)] for m, t in sorted(by_module.items())],
         )
     )
+    print()
+    print(
+        table(
+            ["fault case", "outcome", "seconds"],
+            [
+                [f"{c['module'].rpartition('.')[2]}::{c['name']}", c["outcome"], c["seconds"]]
+                for c in injected
+            ],
+        )
+    )
     print(f"\npytest -m faults: {faults_s:.1f} s wall; zip attacks: {attacks_s:.1f} s wall")
     failed = [f"{c['module']}::{c['name']}" for c in faults + attacks if c["outcome"] == "failed"]
     for name in failed:
         print(f"FAILED {name}")
-    ok = not failed and lost == 0 and min(injected_n, fuzz_n, bad_n, attacks_n) > 0
+    ok = (
+        not failed
+        and lost == 0
+        and results_lost == 0
+        and epochs_lost == 0
+        and min(injected_n, fuzz_n, bad_n, attacks_n, kept["results"][2]) > 0
+    )
     emit(
         {
             "faults_injected": injected_n,
@@ -157,6 +205,11 @@ def main() -> int:
             "code_checks_held": static_ok,
             "epoch_rows_written": written,
             "epoch_rows_lost": lost,
+            "results_finished": kept["results"][0],
+            "results_lost": results_lost,
+            "epochs_finished": kept["epochs"][0],
+            "epochs_lost": epochs_lost,
+            "fault_cases": [f"{c['module']}::{c['name']}" for c in injected],
             "faults_seconds": round(faults_s, 1),
             "attacks_seconds": round(attacks_s, 1),
             "ok": ok,

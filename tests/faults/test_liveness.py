@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from tests.worker.test_worker import wait_for
 pytestmark = pytest.mark.faults
 
 ROOT = Path(__file__).resolve().parents[2]
+Ledger = Callable[[str, int, int], None]
 
 
 class Reaper:
@@ -51,7 +53,7 @@ class Reaper:
 
 
 def test_a_command_line_sweep_beside_an_idle_worker_trains_every_run(
-    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch, ledger: Ledger
 ) -> None:
     # The worker reaps on every poll; each of the sweep's runs waits longer than the quiet
     # time for its turn (TensorFlow's import alone takes most of it).
@@ -68,6 +70,7 @@ def test_a_command_line_sweep_beside_an_idle_worker_trains_every_run(
     assert "Traceback" not in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     trials = store.trials(study_ids=[summary["study"]])
+    ledger("results", 6, sum(t.test_accuracy is not None for t in trials))
     assert len(trials) == 6 and {t.status for t in trials} == {Status.COMPLETED}
     assert all(t.test_accuracy is not None for t in trials)
     assert all(v["test_accuracy"] is not None for v in summary["values"])
@@ -111,7 +114,7 @@ def pause_outside_a_write(store: Store, pid: int) -> None:
 
 
 def test_a_paused_worker_keeps_its_run_and_finishes_it(
-    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch, ledger: Ledger
 ) -> None:
     monkeypatch.setenv(IDLE_ENV, "5")
     tid, pid = _training_in_worker(store, cache, epochs=6)
@@ -125,12 +128,14 @@ def test_a_paused_worker_keeps_its_run_and_finishes_it(
         os.kill(pid, signal.SIGCONT)
     wait_for(lambda: store.trial(tid).status.finished)
     trial = store.trial(tid)
+    ledger("results", 1, int(trial.test_accuracy is not None))
+    ledger("epochs", 6, len(store.epochs(tid)))
     assert trial.status == Status.COMPLETED and trial.test_accuracy is not None
     assert len(store.epochs(tid)) == 6
 
 
 def test_a_result_reported_after_the_trial_was_taken_for_dead_is_kept(
-    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, cache: Path, monkeypatch: pytest.MonkeyPatch, ledger: Ledger
 ) -> None:
     # A reaper on another machine cannot ask this host's kernel: it goes by heartbeat age,
     # and ends a paused worker's trial. The worker, resumed, reports the real result.
@@ -148,6 +153,8 @@ def test_a_result_reported_after_the_trial_was_taken_for_dead_is_kept(
         os.kill(pid, signal.SIGCONT)
     wait_for(lambda: store.trial(tid).status == Status.COMPLETED)
     trial = store.trial(tid)
+    ledger("results", 1, int(trial.test_accuracy is not None))
+    ledger("epochs", 5, len(store.epochs(tid)))
     assert trial.test_accuracy is not None and trial.error is None
     assert trial.results["reconciled"]["interruption"] == "no heartbeat for 60 s"
     assert len(store.epochs(tid)) == 5

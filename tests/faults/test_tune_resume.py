@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def _killable(store: Store, study_id: int) -> int | None:
 
 
 def test_killed_search_resumes_without_losing_or_repeating_a_trial(
-    store: Store, cache: Path
+    store: Store, cache: Path, ledger: Callable
 ) -> None:
     base = RunConfig(model="mlp", epochs=EPOCHS, batch_size=16, dense_units=32)
     space = SearchSpace.from_list(
@@ -80,6 +81,11 @@ def test_killed_search_resumes_without_losing_or_repeating_a_trial(
     wait_for(lambda: state_of(store, study_id)["state"] == "done", timeout=240)
 
     trials = sorted(store.trials([study_id]), key=lambda t: t.number)
+    # A search trial's result is its objective; only the kept best is tested on the test set.
+    ledger("results", 2, sum("objective" in t.results for t in trials))
+    after = {t: {e.epoch for e in store.epochs(t)} for t in before}
+    ledger("epochs", sum(map(len, before.values())),
+           sum(len({e.epoch for e in before[t]} & after[t]) for t in before))  # fmt: skip
     assert [t.number for t in trials] == [0, 1]
     assert [t.status for t in trials] == [Status.COMPLETED] * 2
     assert len({t.results["tuner_trial_id"] for t in trials}) == 2
