@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +31,9 @@ START_NAME = "worker.start"  # the last start: its pid, when, and where its log 
 IDLE_ENV = settings.IDLE_EXIT
 RETRY_S = 60.0  # after a failed start, how long before starting a worker again
 _MAX_SHOWN = 300  # characters of the log line a failed start is explained by
+# What core.worker.logs puts before a message, and the words of the worker's own refusal.
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+ [\w.]+: ")
+REFUSAL = "the worker cannot start: "
 
 # The workers this process started, so that one that exited is reaped (not left a zombie)
 # and its exit status is known.
@@ -81,6 +85,8 @@ def ensure_worker(root: Path | None = None) -> bool:
     if worker_alive(root):
         return False
     last = _last_start(root)
+    if last and _running(last["pid"], last["created"]):
+        return False  # still starting: it takes the lock once its imports are done
     if last and time.time() - last["at"] < RETRY_S and start_problem(root):
         return False
     env = {**os.environ, paths.CACHE_ENV: str(root), "PYTHONUNBUFFERED": "1"}
@@ -97,7 +103,11 @@ def ensure_worker(root: Path | None = None) -> bool:
             start_new_session=True,
         )
     _started[process.pid] = process
-    record = {"pid": process.pid, "at": time.time(), "log_offset": offset}
+    try:
+        created = psutil.Process(process.pid).create_time()
+    except psutil.Error:  # it is gone already: start_problem will say why
+        created = 0.0
+    record = {"pid": process.pid, "created": created, "at": time.time(), "log_offset": offset}
     (root / START_NAME).write_text(json.dumps(record))
     return True
 
@@ -111,7 +121,7 @@ def start_problem(root: Path | None = None) -> str | None:
     """
     root = root or paths.cache_dir()
     last = _last_start(root)
-    if last is None or worker_alive(root) or _running(last["pid"]):
+    if last is None or worker_alive(root) or _running(last["pid"], last["created"]):
         return None
     try:
         took_lock = (root / LOCK_NAME).read_text().strip() == str(last["pid"])
@@ -127,22 +137,27 @@ def start_problem(root: Path | None = None) -> str | None:
     except OSError:
         lines = []
     said = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    said = _LOG_PREFIX.sub("", said).removeprefix(REFUSAL)
     said = said if len(said) <= _MAX_SHOWN else said[:_MAX_SHOWN] + "…"
-    why = f": {said}" if said else " and wrote nothing to its log"
-    return f"The worker could not start{why} (its log: {log_path})."
+    if not said:
+        return f"The worker could not start and wrote nothing to its log, {log_path}."
+    return f"The worker could not start: {said.rstrip('.')}. Its log is {log_path}."
 
 
 def _last_start(root: Path) -> dict | None:
     try:
         record = json.loads((root / START_NAME).read_text())
-        return {"pid": int(record["pid"]), "at": float(record["at"]),
-                "log_offset": int(record["log_offset"])}  # fmt: skip
+        return {"pid": int(record["pid"]), "created": float(record["created"]),
+                "at": float(record["at"]), "log_offset": int(record["log_offset"])}  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _running(pid: int) -> bool:
-    """True while process ``pid`` is alive (a started worker that exited is reaped here)."""
+def _running(pid: int, created: float) -> bool:
+    """True while the process ``pid`` started at ``created`` is alive.
+
+    A started worker that exited is reaped here; a later process given the same pid is not it.
+    """
     process = _started.get(pid)
     if process is not None:
         if process.poll() is None:
@@ -150,6 +165,7 @@ def _running(pid: int) -> bool:
         del _started[pid]
         return False
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        found = psutil.Process(pid)
+        return found.status() != psutil.STATUS_ZOMBIE and abs(found.create_time() - created) < 1
     except psutil.Error:
         return False

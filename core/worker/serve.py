@@ -20,7 +20,7 @@ from pathlib import Path
 from core.data.names import run_title
 from core.store import Status, Store, StoreError, Trial, backup, open_store, paths, settings
 from core.store.settings import SettingError
-from core.worker.launch import IDLE_ENV, mark_started, try_lock
+from core.worker.launch import IDLE_ENV, REFUSAL, mark_started, try_lock
 from core.worker.logs import setup_logging
 
 NICENESS = 5
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings.check_all()
     except SettingError as exc:  # before the lock: the app tells the user it could not start
-        logger.error("the worker cannot start: %s", exc.message)
+        logger.error("%s%s", REFUSAL, exc.message)
         return 2
     idle_exit = settings.read(IDLE_ENV) if args.idle_exit is None else args.idle_exit
     lock = try_lock(root)
