@@ -3,12 +3,12 @@
     python -m core runs [--json]
     python -m core export TRIAL --out DIR
 
-``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``); with ``--json``
-it prints one JSON line, ``{"rows": [...]}``. ``export`` writes a trial's bundle into DIR
-(``core.handover.bundle``): its model, weights and config, a standalone ``train.py`` and its
-TensorBoard logs, under names that say which run they are (study, trial, dataset, model and test
-accuracy), and prints the new paths. An unknown trial prints one line and exits with status 2; a
-trial without saved files exits with status 1.
+``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``), with the
+epochs planned and those done; with ``--json`` it prints one JSON line, ``{"rows": [...]}``.
+``export`` writes a trial's bundle into DIR (``core.handover.bundle``): its model, weights and
+config, a standalone ``train.py`` and its TensorBoard logs, under names that say which run they
+are (study, trial, dataset, model and test accuracy), and prints the new paths. An unknown
+trial prints one line and exits with status 2; a trial without saved files exits with status 1.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ _TABLE = {
     "learning_rate": "lr",
     "batch_size": "batch",
     "epochs": "epochs",
+    "epochs_run": "done",
     "status": "status",
     "best_val_accuracy": "best_val_acc",
     "test_accuracy": "test_acc",
