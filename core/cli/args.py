@@ -4,6 +4,8 @@ Every command exits with ``EXIT_OK`` (done), ``EXIT_FAILED`` (it ran, and a run 
 cancelled or could not be written) or ``EXIT_USAGE`` (bad input, one line on stderr, nothing
 queued). The lines a command writes while it works (epochs, runs, trials, the final status)
 go through the ``core.cli`` loggers (:func:`show_progress`); results and errors are printed.
+Whatever they quote (names, folders, values a person typed) prints as one line of visible
+characters: control characters show as escapes such as ``\\x1b`` (``core.spec.quoting``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import sys
 from typing import Any, TextIO
 
 from core.spec.config import ConfigError, RunConfig, load_json, parse_assignment
-from core.worker.logs import attach_handler
+from core.spec.quoting import printable
+from core.worker.logs import LineFormatter, attach_handler
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The largest config or search-space file read: such a file is a few kilobytes, and reading is
@@ -36,10 +39,18 @@ class CommandParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         """Print the message and where to read more, in one line, and exit."""
-        print(
-            f"error: {message} (see python -m core {self.prog.split()[-1]} --help)", file=sys.stderr
-        )
+        print_error(f"{message} (see {self.prog} --help)")
         sys.exit(EXIT_USAGE)
+
+
+def print_error(message: object) -> None:
+    """Print ``error: MESSAGE`` to stderr as one line, its control characters escaped.
+
+    Args:
+        message: What went wrong; an exception prints its message. It may quote what a
+            person typed, which cannot then clear the terminal or start a line of its own.
+    """
+    print(f"error: {printable(str(message))}", file=sys.stderr)
 
 
 def config_flags() -> argparse.ArgumentParser:
@@ -149,8 +160,9 @@ def _check_regular(path: str, flag: str, info: os.stat_result) -> None:
 def show_progress(stream: TextIO) -> None:
     """Write the ``core.cli`` loggers' progress lines to ``stream``, as bare lines.
 
-    A person reads them as the command's output, so they carry no timestamp or level. The
-    commands call it with stderr under ``--json`` (stdout then holds only the JSON line) and
-    with stdout otherwise.
+    A person reads them as the command's output, so they carry no timestamp or level; each
+    is one line, whatever name or error it quotes (``LineFormatter``). The commands call it
+    with stderr under ``--json`` (stdout then holds only the JSON line) and with stdout
+    otherwise.
     """
-    attach_handler("core.cli", stream, logging.Formatter("%(message)s"), logging.INFO)
+    attach_handler("core.cli", stream, LineFormatter("%(message)s"), logging.INFO)

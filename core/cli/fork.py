@@ -17,10 +17,9 @@ import argparse
 import json
 import logging
 import os
-import sys
 from typing import Any
 
-from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag
+from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag, print_error
 from core.cli.train import train_one
 from core.spec.config import ConfigError, parse_assignment
 from core.store import Status, open_store, paths
@@ -55,7 +54,7 @@ def _fork(args: argparse.Namespace) -> int:
         changes = dict(parse_assignment(item) for item in args.set)
         plan = fork.plan_fork(store, args.trial, args.epoch, changes, root)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     study_id, trial_id = fork.queue_fork(store, plan, reserve_for=os.getpid())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli.args import EXIT_FAILED, EXIT_USAGE, CommandParser, show_progress
+from core.cli.args import EXIT_FAILED, EXIT_USAGE, CommandParser, print_error, show_progress
 from core.cli.fork import add_fork_command
 from core.cli.runs import add_run_commands
 from core.cli.sweep import add_sweep_command
@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings.check_all()
     except SettingError as exc:  # an HPE_* variable that cannot be used: one line
-        print(f"error: {exc.message}", file=sys.stderr)
+        print_error(exc.message)
         return EXIT_USAGE
     try:
         return args.run(args)
     except StoreError as exc:  # damaged, busy, or deleted under the command: one line
-        print(f"error: {exc.message}", file=sys.stderr)
+        print_error(exc.message)
         return EXIT_FAILED

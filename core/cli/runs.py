@@ -3,12 +3,12 @@
     python -m core runs [--json]
     python -m core export TRIAL --out DIR
 
-``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``); with ``--json``
-it prints one JSON line, ``{"rows": [...]}``. ``export`` writes a trial's bundle into DIR
-(``core.handover.bundle``): its model, weights and config, a standalone ``train.py`` and its
-TensorBoard logs, under names that say which run they are (study, trial, dataset, model and test
-accuracy), and prints the new paths. An unknown trial prints one line and exits with status 2; a
-trial without saved files exits with status 1.
+``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``), with the
+epochs planned and those done; with ``--json`` it prints one JSON line, ``{"rows": [...]}``.
+``export`` writes a trial's bundle into DIR (``core.handover.bundle``): its model, weights and
+config, a standalone ``train.py`` and its TensorBoard logs, under names that say which run they
+are (study, trial, dataset, model and test accuracy), and prints the new paths. An unknown
+trial prints one line and exits with status 2; a trial without saved files exits with status 1.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag
+from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag, print_error
 from core.handover.bundle import write_bundle
+from core.spec.quoting import printable
 from core.store import Store, open_store
 from core.views.runs import runs_frame
 
@@ -39,6 +39,7 @@ _TABLE = {
     "learning_rate": "lr",
     "batch_size": "batch",
     "epochs": "epochs",
+    "epochs_run": "done",
     "status": "status",
     "best_val_accuracy": "best_val_acc",
     "test_accuracy": "test_acc",
@@ -88,6 +89,8 @@ def _runs(args: argparse.Namespace) -> int:
         print("No runs yet. Train one with: python -m core train")
         return EXIT_OK
     table = frame[list(_TABLE)].rename(columns=_TABLE)
+    for column in table.select_dtypes(exclude="number"):  # names, datasets: what people typed
+        table[column] = table[column].map(lambda v: printable(v) if isinstance(v, str) else v)
     names = table["name"].map(lambda s: s if len(s) <= 32 else s[:31] + "…")
     table["name"] = names.str.ljust(int(names.str.len().max()))  # text reads left to right
     print(
@@ -125,11 +128,11 @@ def _export(args: argparse.Namespace) -> int:
     try:
         copies = export_trial(_store(), args.trial, Path(args.out))
     except KeyError:
-        print(f"error: there is no run {args.trial} (see python -m core runs)", file=sys.stderr)
+        print_error(f"there is no run {args.trial} (see python -m core runs)")
         return EXIT_USAGE
     except (OSError, ValueError) as exc:  # no saved files, or its dataset folder is gone
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_FAILED
     for path in copies:
-        print(path.resolve())
+        print(printable(str(path.resolve())))
     return EXIT_OK

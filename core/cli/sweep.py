@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 from typing import Any
 
 from core.cli.args import (
@@ -29,6 +28,7 @@ from core.cli.args import (
     config_flags,
     config_from_args,
     json_flag,
+    print_error,
 )
 from core.cli.train import train_one
 from core.data.checks import check_config, check_configs
@@ -100,7 +100,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     try:
         plan, spec, base = _plan(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
 
     root = paths.cache_dir()

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from core.cli.args import (
     config_flags,
     config_from_args,
     json_flag,
+    print_error,
 )
 from core.data.checks import check_config
 from core.data.folders import add_upload
@@ -67,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = check_config(build_config(args))
         check_weights(cfg)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
 
     root = paths.cache_dir()

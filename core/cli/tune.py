@@ -36,6 +36,7 @@ from core.cli.args import (
     config_flags,
     config_from_args,
     json_flag,
+    print_error,
     read_text_file,
 )
 from core.spec.config import ConfigError, RunConfig, load_json
@@ -165,10 +166,10 @@ def _tune(args: argparse.Namespace) -> int:
             if baseline_study is not None:
                 baseline_trial = store.trials([baseline_study])[0].id
     except KeyError:
-        print(f"error: study: there is no search {args.resume}.", file=sys.stderr)
+        print_error(f"study: there is no search {args.resume}.")
         return EXIT_USAGE
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
 
     state = search_state(store, study_id)
@@ -273,7 +274,7 @@ def _join(args: argparse.Namespace) -> int:
     try:
         host, port = _address(args.join)
     except ConfigError:
-        print(f"error: --join: expected HOST:PORT, got {args.join!r}.", file=sys.stderr)
+        print_error(f"--join: expected HOST:PORT, got {args.join!r}.")
         return EXIT_USAGE
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
@@ -282,7 +283,7 @@ def _join(args: argparse.Namespace) -> int:
     try:
         join(host, port, args.study, root)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
     return EXIT_OK
 

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -36,6 +36,7 @@ RUN_COLUMNS = [
     "learning_rate",
     "batch_size",
     "epochs",
+    "epochs_run",
     "status",
     "best_val_accuracy",
     "diagnosis",
@@ -48,8 +49,18 @@ RUN_COLUMNS = [
 DIFFERS = "differs"
 MISSING = "(not set)"
 RUN_COLOURS = qualitative.Plotly + qualitative.D3
-# (trial id, finished at) -> (best validation accuracy, diagnosis) of finished trials.
-_SUMMARIES: dict[tuple[int, float], tuple[float | None, str]] = {}
+
+
+class _Curves(NamedTuple):
+    """What a trial's epochs say in short, for its row of the table."""
+
+    best_val_accuracy: float | None
+    diagnosis: str
+    epochs_run: int
+
+
+# (trial id, finished at) -> the curves' summary of finished trials.
+_SUMMARIES: dict[tuple[int, float], _Curves] = {}
 
 
 def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataFrame:
@@ -58,7 +69,9 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
     Columns (see ``RUN_COLUMNS``): the study's id, name and kind; the trial's id and 1-based
     number inside its study (the fold of a k-fold study); the run it comes from (``parent``:
     a promotion's source, a fork's parent; None for others); the dataset's short name, model,
-    optimizer, learning rate, batch size and epochs; the status; the best validation accuracy
+    optimizer, learning rate, batch size and epochs (planned); the epochs it finished
+    (``epochs_run``: the rows the store holds, so a fork's own, and in a search with several
+    executions per trial, those of every execution); the status; the best validation accuracy
     over its epochs; the diagnosis of its curves in short (``core.analysis.diagnosis``, e.g.
     ``overfitting, plateau``; empty when nothing stands out); test accuracy and loss;
     seconds from start to finish (None until it ends); and when it was created (seconds
@@ -91,9 +104,10 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
                 "learning_rate": cfg.get("learning_rate"),
                 "batch_size": cfg.get("batch_size"),
                 "epochs": cfg.get("epochs"),
+                "epochs_run": curves[t.id].epochs_run,
                 "status": str(t.status),
-                "best_val_accuracy": curves[t.id][0],
-                "diagnosis": curves[t.id][1],
+                "best_val_accuracy": curves[t.id].best_val_accuracy,
+                "diagnosis": curves[t.id].diagnosis,
                 "test_accuracy": t.test_accuracy,
                 "test_loss": t.test_loss,
                 "duration_s": _duration(t),
@@ -112,13 +126,13 @@ def best_val_accuracy(store: Store, trial_id: int) -> float | None:
     return _best_val_accuracy(store.epochs(trial_id))
 
 
-def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, tuple[float | None, str]]:
-    """Each trial's best validation accuracy and diagnosis, from its epochs.
+def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, _Curves]:
+    """Each trial's best validation accuracy, diagnosis and number of epochs, from its epochs.
 
     A finished trial's epochs never change, so its summary is kept for the life of the
     process; only running trials and ones not seen before are read, all in one query.
     """
-    found: dict[int, tuple[float | None, str]] = {}
+    found: dict[int, _Curves] = {}
     missing = []
     for t in trials:
         key = (t.id, t.finished_at)
@@ -132,7 +146,8 @@ def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, tuple[f
     epochs = store.epochs_by_trial(None if many else [t.id for t in missing])
     for t in missing:
         own = epochs.get(t.id, [])
-        found[t.id] = (_best_val_accuracy(own), ", ".join(f.label for f in diagnose(own)))
+        labels = ", ".join(f.label for f in diagnose(own))
+        found[t.id] = _Curves(_best_val_accuracy(own), labels, len(own))
         if t.finished_at is not None:
             _SUMMARIES[(t.id, t.finished_at)] = found[t.id]
     return found

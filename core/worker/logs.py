@@ -6,7 +6,8 @@ The serve loop and each search child call :func:`setup_logging` once at start; t
 to stderr, which ``core.worker.launch`` appends to ``cache/worker.log``. ``HPE_LOG_LEVEL``
 (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``; default ``INFO``) sets how much is written.
 Only the ``core`` loggers are set up here: TensorFlow and absl keep writing their own lines.
-No TensorFlow is imported here.
+A message is one line whatever it quotes (:class:`LineFormatter`). No TensorFlow is imported
+here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import sys
 from typing import TextIO
 
+from core.spec.quoting import printable
 from core.store import settings
 from core.store.settings import SettingError
 
@@ -27,6 +29,24 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _OURS = "_hpe_handler"
 
 logger = logging.getLogger(__name__)
+
+
+class LineFormatter(logging.Formatter):
+    """A formatter whose every message is one line that draws what it says.
+
+    Messages quote what people typed (a study's name, a folder's, an error that quotes a
+    value): their control characters are escaped (:func:`core.spec.quoting.printable`), so
+    a newline cannot forge a line of the log and an escape sequence cannot rewrite the
+    terminal or the page that shows it. A traceback keeps its lines, each one escaped.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record's line, then its traceback's lines (if any), each escaped."""
+        return "\n".join(printable(line) for line in super().format(record).split("\n"))
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line around the message, its newlines escaped too."""
+        return printable(super().formatMessage(record))
 
 
 def setup_logging(stream: TextIO | None = None) -> int:
@@ -43,7 +63,7 @@ def setup_logging(stream: TextIO | None = None) -> int:
         level = logging.getLevelNamesMapping()[settings.read(LEVEL_ENV)]
     except SettingError:  # refused in one line by settings.check_all; log meanwhile
         level = logging.INFO
-    formatter = logging.Formatter(LINE_FORMAT, DATE_FORMAT)
+    formatter = LineFormatter(LINE_FORMAT, DATE_FORMAT)
     attach_handler("core", stream or sys.stderr, formatter, level)
     return level
 

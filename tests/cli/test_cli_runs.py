@@ -41,6 +41,8 @@ def test_runs_json_is_one_line_with_every_trial(store: Store, completed: int) ->
     assert done["test_accuracy"] == trial.test_accuracy and done["test_loss"] == trial.test_loss
     best = max(e.metrics["val_accuracy"] for e in store.epochs(completed))
     assert done["best_val_accuracy"] == best
+    assert done["epochs_run"] == len(store.epochs(completed)) == done["epochs"]
+    assert rows[waiting]["epochs_run"] == 0
     assert rows[waiting]["study"] == queued and rows[waiting]["status"] == "queued"
     assert rows[waiting]["test_accuracy"] is None and rows[waiting]["best_val_accuracy"] is None
 

@@ -165,3 +165,26 @@ def test_the_table_follows_a_running_trial_and_keeps_a_finished_ones_scores(
     row = runs_frame(store).set_index("trial").loc[tid]
     assert row["best_val_accuracy"] == 0.8 and row["test_accuracy"] == 0.7
     assert pd_isna(row["parent"])
+
+
+def test_each_row_counts_the_epochs_its_trial_finished_from_one_read(
+    store: Store, two_studies: tuple[int, int, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, (one, fold1, fold2) = two_studies
+    _epochs(store, fold1, [0.3, 0.6])
+    reads: list[object] = []
+    read_all = store.epochs_by_trial
+    monkeypatch.setattr(
+        store, "epochs_by_trial", lambda ids=None: reads.append(ids) or read_all(ids)
+    )
+    monkeypatch.setattr(store, "epochs", lambda *_: pytest.fail("one read per trial"))
+    frame = runs_frame(store).set_index("trial")
+    assert frame.loc[[one, fold1, fold2], "epochs_run"].tolist() == [3, 2, 0]
+    assert frame.loc[one, "epochs"] == 3 and len(reads) == 1
+    store.finish_trial(fold1, Status.CANCELLED)
+    runs_frame(store)  # the cancelled fold's count is kept from here on
+    reads.clear()
+    store.finish_trial(fold2, Status.CANCELLED)
+    again = runs_frame(store).set_index("trial")
+    assert again.loc[[one, fold1, fold2], "epochs_run"].tolist() == [3, 2, 0]
+    assert reads == [[fold2]]  # finished trials' counts come from what was read before

@@ -92,3 +92,26 @@ def test_setting_up_again_replaces_the_handler_once() -> None:
     assert first.getvalue() == ""
     assert second.getvalue() == "epoch 1/2\n"
     assert len(logging.getLogger("core.cli").handlers) == 1
+
+
+def test_a_message_quoting_typed_text_is_one_line_without_control_characters() -> None:
+    stream = io.StringIO()
+    setup_logging(stream)
+    name = "a\x1b[2Jb\nfake line 해파리"
+    logging.getLogger("core.worker.serve").info("search %d: started (%s)", 4, name)
+    (line,) = stream.getvalue().splitlines()
+    assert "\x1b" not in line
+    assert LINE.match(line).group(4) == "search 4: started (a\\x1b[2Jb\\nfake line 해파리)"
+
+
+def test_a_traceback_keeps_its_lines_each_escaped() -> None:
+    stream = io.StringIO()
+    setup_logging(stream)
+    try:
+        raise ValueError("no folder \x1b]0;title\x07")
+    except ValueError:
+        logging.getLogger("core.worker.serve").exception("worker %d stopped", 9)
+    first, *trace = stream.getvalue().splitlines()
+    assert LINE.match(first).group(4) == "worker 9 stopped"
+    assert trace[0] == "Traceback (most recent call last):"
+    assert trace[-1] == "ValueError: no folder \\x1b]0;title\\x07"
