@@ -38,6 +38,7 @@ from core.engine.models import build_model, summary_rows
 from core.engine.monitor import TrialMonitor
 from core.engine.pipeline import make_dataset
 from core.engine.schedules import current_learning_rate
+from core.engine.time_left import time_left
 from core.spec.config import RunConfig
 from core.store.checkpoint_files import checkpoint_cap
 
@@ -84,10 +85,11 @@ class EpochRecorder(keras.callbacks.Callback):
         self.offset = offset
         self.on_epoch = on_epoch
         self.diverged_epoch: int | None = None
-        self._train_start = 0.0
         self._epoch_start = 0.0
         self._epoch = 0
-        self._first = 0
+        self._whole_epochs: list[float] = []  # this run's finished epochs, start to start
+        self._first_batch_end: float | None = None
+        self._batches = 0
 
     @property
     def cancelled(self) -> bool:
@@ -95,24 +97,34 @@ class EpochRecorder(keras.callbacks.Callback):
         return self.monitor is not None and self.monitor.cancelled.is_set()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._train_start = time.perf_counter()
-        self._first = -1
+        self._whole_epochs, self._first_batch_end, self._batches = [], None, 0
+        self._epoch_start = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
+        if self._epoch_start:
+            self._whole_epochs.append(now - self._epoch_start)
         self._epoch = epoch
-        if self._first < 0:
-            self._first = epoch
-        self._epoch_start = time.perf_counter()
+        self._epoch_start = now
         if self.monitor is not None:
             self.monitor.update(phase="training", epoch=epoch + 1, batch=0)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.monitor is None:
             return
-        done = (self._epoch - self._first) * self.steps + batch + 1
-        left = (self.epochs - self._first) * self.steps - done
-        elapsed = time.perf_counter() - self._train_start
-        self.monitor.update(batch=batch + 1, eta_s=round(elapsed / done * max(0, left), 1))
+        now = time.perf_counter()
+        self._batches += 1
+        if self._first_batch_end is None:
+            self._first_batch_end = now
+        left = time_left(
+            self._whole_epochs,
+            batch + 1,
+            self.steps,
+            max(0, self.epochs - self._epoch - 1),
+            now - self._first_batch_end,
+            self._batches - 1,
+        )
+        self.monitor.update(batch=batch + 1, eta_s=None if left is None else round(left, 1))
         if self.cancelled:
             self.model.stop_training = True
 
