@@ -75,7 +75,7 @@ def curves_figure(epochs: Sequence[Epoch], total_epochs: int | None = None) -> g
                 col=col,
             )
     span = max(total_epochs or 0, len(frame), 1)
-    fig.update_xaxes(title_text="epoch", range=[0.5, span + 0.5], dtick=_tick(span))
+    fig.update_xaxes(title_text="epoch", range=[0.5, span + 0.5], dtick=tick_step(span))
     fig.update_yaxes(title_text="loss", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(
@@ -87,7 +87,8 @@ def curves_figure(epochs: Sequence[Epoch], total_epochs: int | None = None) -> g
     return fig
 
 
-def _tick(span: int) -> int:
+def tick_step(span: int) -> int:
+    """The step between epoch ticks that puts about ten of them on an axis of ``span`` epochs."""
     return max(1, math.ceil(span / 10))
 
 

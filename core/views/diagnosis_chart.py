@@ -3,7 +3,9 @@
 Builds on ``core.views.charts.curves_figure``: the fork's own curves start at the epoch it was
 forked from (joined to the parent's point there), the parent's whole curves are drawn
 beneath in a paler line, and each diagnosis flag is a marker at its epoch whose hover text
-gives the finding and the advice. Plain functions, no Streamlit.
+gives the finding and the advice. A fork's chart opens zoomed on what the fork changed: from a
+few epochs before the fork point to its end, each axis fitted to the curves there (on the
+parent's whole loss axis the fork's part is a flat line). Plain functions, no Streamlit.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ from core.worker import forks as fork
 
 PARENT_COLOURS = {"": "#9AA4F8", "val_": "#F5A897"}  # paler train and validation colours
 FLAG_COLOUR = "#FF9900"
+FORK_CONTEXT = 2  # parent epochs shown before a fork point, at least
 # The curve a flag sits on: the validation loss for what is judged on validation.
 _FLAG_METRIC = {"overfitting": "val_loss", "plateau": "val_loss"}
 
 
 def trial_figure(
-    store: Store, trial: Trial, epochs: Sequence[Epoch], flags: Sequence[Flag] = ()
+    store: Store,
+    trial: Trial,
+    epochs: Sequence[Epoch],
+    flags: Sequence[Flag] = (),
+    whole: bool = False,
 ) -> go.Figure:
     """Return a trial's loss and accuracy curves, over its parent's if it is a fork.
 
@@ -34,6 +41,7 @@ def trial_figure(
         trial: The trial.
         epochs: Its epochs (``Store.epochs``).
         flags: Its diagnosis (``core.analysis.diagnosis.diagnose``), marked at their epochs.
+        whole: For a fork, span the whole run instead of the region after the fork point.
     """
     chain = fork.lineage(store, trial)
     shown = list(epochs)
@@ -47,7 +55,35 @@ def trial_figure(
     for parent, parent_epochs in parents:
         add_parent_curves(fig, parent, parent_epochs)
     add_flag_markers(fig, flags, epochs)
+    if parents:
+        fork_at = chain[-2][1] + 1  # the 1-based epoch the fork continued after
+        fig.add_vline(x=fork_at, line={"color": "#888888", "dash": "dot", "width": 1})
+        if not whole:
+            end = max(int(trial.config.get("epochs") or 0), fork_at + len(epochs))
+            zoom_to(fig, fork_at - max(FORK_CONTEXT, (end - fork_at) // 4), end)
     return fig
+
+
+def zoom_to(fig: go.Figure, first: float, last: float) -> None:
+    """Show epochs ``first``..``last`` (1-based), each y axis fitted to what is drawn there."""
+    first = max(1, first)
+    fig.update_xaxes(range=[first - 0.5, last + 0.5], dtick=charts.tick_step(int(last - first) + 1))
+    for axis, bounds in (("y", None), ("y2", (0.0, 1.02))):
+        seen = [
+            y
+            for t in fig.data
+            if (t.yaxis or "y") == axis and t.x is not None and t.y is not None
+            for x, y in zip(t.x, t.y, strict=False)
+            if y is not None and math.isfinite(y) and first - 0.5 <= x <= last + 0.5
+        ]
+        if not seen:
+            continue
+        low, high = min(seen), max(seen)
+        pad = (high - low) * 0.1 or abs(high) * 0.05 or 0.01
+        low, high = low - pad, high + pad
+        if bounds:
+            low, high = max(bounds[0], low), min(bounds[1], high)
+        fig.update_layout({f"yaxis{axis[1:]}": {"range": [low, high], "rangemode": "normal"}})
 
 
 def add_parent_curves(fig: go.Figure, parent: Trial, epochs: Sequence[Epoch]) -> None:

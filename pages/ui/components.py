@@ -139,13 +139,13 @@ def _render_body(s: Store, trial: Trial) -> None:
         st.progress(fraction, text=("Stopping… " if trial.cancel_requested else "") + text)
     _render_outcome(trial)
     epochs = s.epochs(trial.id)
-    render_origin(s, trial)
+    whole = render_origin(s, trial)
     flags = diagnose(epochs)
     if epochs or not trial.status.finished:
         # Drawn empty while waiting too, so the browser has the charting code ready when the
         # first epoch ends. A fork's curves are drawn over its parent's; flags are marked.
         st.plotly_chart(
-            diagnosis_views.trial_figure(s, trial, epochs, flags),
+            diagnosis_views.trial_figure(s, trial, epochs, flags, whole=whole),
             key=f"curves-{trial.id}",
             config={"displaylogo": False},
         )

@@ -112,17 +112,29 @@ def _choice(container: Any, trial: Trial, key: str, name: str) -> str:
     )
 
 
-def render_origin(s: Store, trial: Trial) -> None:
-    """For a fork: one line naming its parent, the epoch it continued after, and the changes."""
+def render_origin(s: Store, trial: Trial) -> bool:
+    """For a fork: one line naming its parent, the epoch it continued after, and the changes.
+
+    Returns:
+        Whether its chart should span the whole run (a toggle beside that line; by default
+        the chart shows the epochs around and after the fork point). False for other runs.
+    """
     if not fork.is_fork(trial):
-        return
+        return False
+    line, switch = st.columns([4, 1], vertical_alignment="center")
+    whole = switch.toggle(
+        "Whole run",
+        key=f"whole-run-{trial.id}",
+        help="The chart opens on the epochs after the fork point; this shows every epoch.",
+    )
     try:
         parent = s.trial(trial.parent_id)
     except KeyError:
-        st.caption(f"Forked after epoch {trial.fork_epoch + 1} of a run since deleted.")
-        return
+        line.caption(f"Forked after epoch {trial.fork_epoch + 1} of a run since deleted.")
+        return whole
     changed = fork.describe_changes(fork.changes_between(parent.config, trial.config))
-    st.caption(f"Forked from run {parent.id} after epoch {trial.fork_epoch + 1}: {changed}.")
+    line.caption(f"Forked from run {parent.id} after epoch {trial.fork_epoch + 1}: {changed}.")
+    return whole
 
 
 def _children(s: Store, trial: Trial) -> None:

@@ -63,3 +63,29 @@ def test_failure_clusters_are_written_above_the_chart() -> None:
     fig = add_cluster_notes(go.Figure(), [cluster])
     assert "⚠ 4 of 5 …" in fig.layout.annotations[0].text
     assert add_cluster_notes(go.Figure(), []).layout.annotations == ()
+
+
+def test_a_forks_chart_opens_on_what_the_fork_changed_and_can_show_the_whole_run(
+    store: Store,
+) -> None:
+    cfg = RunConfig(model="mlp", epochs=40)
+    _, (parent,) = store.create_study("run", "single", [cfg], reserve_for=1)
+    for i in range(40):  # from 2.3 down to about 0.05: the fork's part is the flat tail
+        loss = 0.05 + 2.25 * 0.8**i
+        store.add_epoch(parent, i, {"loss": loss, "val_loss": loss + 0.02, "accuracy": 0.99}, 1)
+    store.finish_trial(parent, Status.COMPLETED)
+    _, child = store.fork_trial(parent, 29, cfg.replace(learning_rate=1e-4), "fork", 1)
+    for i in range(30, 40):
+        loss = 0.051 - 0.002 * (i - 30)
+        store.add_epoch(child, i, {"loss": loss, "val_loss": loss + 0.01, "accuracy": 0.995}, 1)
+
+    fig = trial_figure(store, store.trial(child), store.epochs(child))
+    first, last = fig.layout.xaxis.range
+    assert 25 <= first < 30 < last and last == 40.5
+    low, high = fig.layout.yaxis.range
+    assert high < 0.2 and low > 0.0  # fitted to the tail, not to the parent's start at 2.3
+    assert any(s.x0 == 30 for s in fig.layout.shapes)  # the fork point is marked
+
+    whole = trial_figure(store, store.trial(child), store.epochs(child), whole=True)
+    assert whole.layout.xaxis.range == (0.5, 40.5)
+    assert whole.layout.yaxis.range is None  # Plotly fits the whole run
