@@ -43,6 +43,17 @@ _OVERRIDE_PARAMETERS = {
 _keras_home_lock = threading.Lock()
 
 
+def quiet_trial_failures() -> None:
+    """Stop keras-tuner printing the traceback of every failed trial to the terminal.
+
+    Its ``config.DEBUG`` flag, on by default and public nowhere else, prints them; the store
+    keeps each failed trial's error and traceback, and the command line says it in one line.
+    """
+    from keras_tuner.src import config
+
+    config.DEBUG = False
+
+
 @contextlib.contextmanager
 def keras_home(home: str) -> Iterator[None]:
     """Make Keras's ``get_file`` (every ``keras.datasets`` loader) use ``home`` while inside.

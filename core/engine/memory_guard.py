@@ -120,6 +120,11 @@ def check_step_fits(model: Any, batch_size: int) -> None:
     )
     raise ConfigError(
         "batch_size",
-        f"One training step at batch_size {batch_size} needs about {need / _MIB:,.0f} MiB "
-        f"but only {headroom / _MIB:,.0f} MiB is free ({source}); {advice}.",
+        f"One training step at batch_size {batch_size} needs about {_mib(need)} "
+        f"but only {_mib(headroom)} is free ({source}); {advice}.",
     )
+
+
+def _mib(size: float) -> str:
+    """A memory size in MiB, to a tenth below 10 MiB so that a small one does not read as 0."""
+    return f"{size / _MIB:,.1f} MiB" if size < 10 * _MIB else f"{size / _MIB:,.0f} MiB"

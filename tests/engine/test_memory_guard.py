@@ -71,7 +71,7 @@ def test_a_cap_below_what_the_worker_holds_refuses_any_step(
     monkeypatch.setenv(MEMORY_ENV, "1")  # 1 MiB, less than this process already holds
     with pytest.raises(ConfigError, match="batch_size 1000 needs about") as caught:
         check_step_fits(model, 1_000)
-    assert caught.value.field == "batch_size" and "0 MiB is free" in caught.value.message
+    assert caught.value.field == "batch_size" and "0.0 MiB is free" in caught.value.message
 
 
 def test_the_message_says_what_fits(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,6 +110,8 @@ def run_search(
             detail = traceback.format_exc()[-4000:]
         finally:
             _stop_running(store, tuner, state)
+        if state == "done":
+            state, error = _failed_whole(store, study_id) or (state, error)
         if tuner is not None and state not in ("failed", "queued"):
             try:
                 keep_best(store, study_id, tuner, settings, delete_rest=state == "done")
@@ -130,6 +132,17 @@ def run_search(
     keras.backend.clear_session()
     gc.collect()
     return state
+
+
+def _failed_whole(store: Store, study_id: int) -> tuple[str, str] | None:
+    """``("failed", why)`` when a search ran trials and none of them completed, else None.
+
+    Each trial keeps its own error; the search says only that none came through.
+    """
+    trials = store.trials([study_id])
+    if not trials or any(t.status == Status.COMPLETED for t in trials):
+        return None
+    return "failed", f"Every trial failed ({len(trials)} of {len(trials)})"
 
 
 def _stop_running(store: Store, tuner: Any, state: str) -> None:

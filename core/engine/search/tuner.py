@@ -275,6 +275,7 @@ def make_tuner(
     hypermodel: SearchHyperModel,
 ) -> Any:
     """The search's tuner on its project folder, reloaded if it exists."""
+    compat.quiet_trial_failures()
     objective = kt.Objective(settings.objective, direction=settings.direction)
     common: dict[str, Any] = {
         "hypermodel": hypermodel,
