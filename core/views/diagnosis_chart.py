@@ -81,9 +81,11 @@ def zoom_to(fig: go.Figure, first: float, last: float) -> None:
         low, high = min(seen), max(seen)
         pad = (high - low) * 0.1 or abs(high) * 0.05 or 0.01
         low, high = low - pad, high + pad
-        if bounds:
+        layout: dict = {"range": [low, high], "rangemode": "normal"}
+        if bounds:  # accuracy: whole percents repeat on a range a few points wide
             low, high = max(bounds[0], low), min(bounds[1], high)
-        fig.update_layout({f"yaxis{axis[1:]}": {"range": [low, high], "rangemode": "normal"}})
+            layout.update(range=[low, high], tickformat=".1%" if high - low < 0.1 else ".0%")
+        fig.update_layout({f"yaxis{axis[1:]}": layout})
 
 
 def add_parent_curves(fig: go.Figure, parent: Trial, epochs: Sequence[Epoch]) -> None:

@@ -121,20 +121,18 @@ def render_origin(s: Store, trial: Trial) -> bool:
     """
     if not fork.is_fork(trial):
         return False
-    line, switch = st.columns([4, 1], vertical_alignment="center")
-    whole = switch.toggle(
+    try:
+        parent = s.trial(trial.parent_id)
+    except KeyError:
+        st.caption(f"Forked after epoch {trial.fork_epoch + 1} of a run since deleted.")
+    else:
+        changed = fork.describe_changes(fork.changes_between(parent.config, trial.config))
+        st.caption(f"Forked from run {parent.id} after epoch {trial.fork_epoch + 1}: {changed}.")
+    return st.toggle(
         "Whole run",
         key=f"whole-run-{trial.id}",
         help="The chart opens on the epochs after the fork point; this shows every epoch.",
     )
-    try:
-        parent = s.trial(trial.parent_id)
-    except KeyError:
-        line.caption(f"Forked after epoch {trial.fork_epoch + 1} of a run since deleted.")
-        return whole
-    changed = fork.describe_changes(fork.changes_between(parent.config, trial.config))
-    line.caption(f"Forked from run {parent.id} after epoch {trial.fork_epoch + 1}: {changed}.")
-    return whole
 
 
 def _children(s: Store, trial: Trial) -> None:
