@@ -10,8 +10,9 @@
 One module per command: ``core.cli.train``, ``core.cli.sweep``, ``core.cli.tune`` (with
 ``worker --join``), ``core.cli.runs`` (``runs`` and ``export``) and ``core.cli.fork``. The flags
 they share and the exit statuses are in ``core.cli.args``. Bad input prints one line and exits
-with status 2; a store that is damaged, busy or deleted under the command prints one line and
-exits with status 1.
+with status 2; a store that is damaged, busy or deleted under the command, or a disk too full
+to save a run's files, prints one line and exits with status 1 (the run is marked failed with
+that line).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.cli.sweep import add_sweep_command
 from core.cli.train import add_train_command
 from core.cli.tune import add_tune_command
 from core.store import StoreError
+from core.store.disk_space import DiskFull
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -49,6 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     show_progress(sys.stderr if getattr(args, "json", False) else sys.stdout)
     try:
         return args.run(args)
-    except StoreError as exc:  # damaged, busy, or deleted under the command: one line
+    except (StoreError, DiskFull) as exc:  # damaged, busy, deleted, or a full disk: one line
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
