@@ -11,7 +11,8 @@ One module per command: ``core.cli.train``, ``core.cli.sweep``, ``core.cli.tune`
 ``worker --join``), ``core.cli.runs`` (``runs`` and ``export``) and ``core.cli.fork``. The flags
 they share and the exit statuses are in ``core.cli.args``. Bad input, and an ``HPE_*`` setting
 that cannot be used, print one line and exit with status 2; a store that is damaged, busy or
-deleted under the command prints one line and exits with status 1.
+deleted under the command, or a disk too full to save a run's files, prints one line and exits
+with status 1 (the run is marked failed with that line).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.cli.sweep import add_sweep_command
 from core.cli.train import add_train_command
 from core.cli.tune import add_tune_command
 from core.store import StoreError, settings
+from core.store.disk_space import DiskFull
 from core.store.settings import SettingError
 
 
@@ -55,6 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.run(args)
-    except StoreError as exc:  # damaged, busy, or deleted under the command: one line
+    except (StoreError, DiskFull) as exc:  # damaged, busy, deleted, or a full disk: one line
         print_error(exc.message)
         return EXIT_FAILED

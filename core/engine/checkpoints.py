@@ -25,12 +25,15 @@ import numpy as np
 
 from core.engine import optim
 from core.spec.params import FORKABLE
-from core.store import Store, Trial
+from core.store import Store, Trial, disk_space
 from core.store.checkpoint_files import (
     checkpoint_dir,
     checkpoint_path,
     saved_epochs,
 )
+
+# What np.savez adds to each array: its .npy header and the zip's local and central records.
+_ENTRY_BYTES = 512
 
 
 def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
@@ -49,12 +52,21 @@ def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
 
 
 def write(state: dict[str, np.ndarray], folder: Path, epoch: int, cap: int) -> Path:
-    """Write a snapshot as the checkpoint of ``epoch``, then drop the oldest beyond ``cap``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write a snapshot as the checkpoint of ``epoch``, then drop the oldest beyond ``cap``.
+
+    Raises:
+        DiskFull: when the disk has no room for it (the half-written file is removed).
+    """
     path = checkpoint_path(folder, epoch)
     partial = path.with_suffix(".part.npz")
-    np.savez(partial, **state)
-    os.replace(partial, path)  # whole or not there: forks never read half a file
+    # np.savez stores arrays uncompressed: the file is their bytes, a header each and the
+    # zip's own records, so their sizes are what the checkpoint needs, within a few KB.
+    needed = sum(v.nbytes for v in state.values()) + _ENTRY_BYTES * len(state)
+    what = f"the checkpoint of epoch {epoch + 1}"
+    with disk_space.saving(folder, what, needed, partial=[partial]):
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(partial, **state)
+        os.replace(partial, path)  # whole or not there: forks never read half a file
     for old in saved_epochs(folder)[:-cap]:
         checkpoint_path(folder, old).unlink(missing_ok=True)
     return path
@@ -211,6 +223,7 @@ class CheckpointCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.cap <= 0:
             return
+        self._raise_failed()  # a full disk stops training now, not epochs later
         state = snapshot(self.model)
         self._pending = [f for f in self._pending if not f.done()]
         row = self.offset + epoch
@@ -220,6 +233,13 @@ class CheckpointCallback(keras.callbacks.Callback):
         for future in self._pending:
             future.result()  # a failed write fails the trial, with its reason
         self._writer.shutdown()
+
+    def _raise_failed(self) -> None:
+        """Raise the error of the first earlier write that failed, if one did."""
+        for future in self._pending:
+            error = future.exception() if future.done() else None
+            if error is not None:
+                raise error
 
 
 def _optimizer_state(optimizer: keras.optimizers.Optimizer) -> dict[str, list]:

@@ -20,7 +20,9 @@ This module imports TensorFlow; only worker processes use it.
 from __future__ import annotations
 
 import math
+import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,10 +42,15 @@ from core.engine.pipeline import make_dataset
 from core.engine.schedules import current_learning_rate
 from core.engine.time_left import time_left
 from core.spec.config import RunConfig
+from core.store import disk_space
 from core.store.checkpoint_files import checkpoint_cap
 
 # Called with (epoch row, metrics, seconds) for each finished epoch.
 EpochSink = Callable[[int, dict[str, float], float], None]
+# The weights file inside a saved .keras archive.
+_WEIGHTS_ENTRY = "model.weights.h5"
+# What a save writes besides the variables: the misclassified grid, config.json, file headers.
+_SAVE_EXTRA_BYTES = 128 * 1024
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -289,7 +296,6 @@ def save_results(
     """
     test = dataset(cfg, splits, "test", 256)
     scores = model.evaluate(test, verbose=0, return_dict=True)
-    folder.mkdir(parents=True, exist_ok=True)
     artifacts = {
         "model": str(folder / "model.keras"),
         "weights": str(folder / "model.weights.h5"),
@@ -298,17 +304,21 @@ def save_results(
     probs = model.predict(test, verbose=0)
     class_result = evaluate_classes(splits.y_test, probs, splits.class_names)
     grid_path = folder / "misclassified.png"
-    if misclassified_grid(
-        splits.x_test, splits.y_test, probs.argmax(axis=1), splits.class_names, grid_path
-    ):
-        artifacts["misclassified"] = str(grid_path)
     optim.compile_for_export(model, cfg, splits.num_classes)
-    model.save(artifacts["model"])
-    model.save_weights(artifacts["weights"])
-    provenance = fingerprint.provenance(
-        cfg, fingerprint.data_fingerprint(splits, data_key), **origin
-    )
-    Path(artifacts["config"]).write_text(fingerprint.config_document(cfg, provenance))
+    written = [grid_path, *(Path(p) for p in artifacts.values())]
+    # Nothing of a save that failed is left: an export or a page would take it for a result.
+    with disk_space.saving(folder, "the model", save_bytes(model), partial=written):
+        folder.mkdir(parents=True, exist_ok=True)
+        if misclassified_grid(
+            splits.x_test, splits.y_test, probs.argmax(axis=1), splits.class_names, grid_path
+        ):
+            artifacts["misclassified"] = str(grid_path)
+        model.save(artifacts["model"])
+        _write_weights(model, Path(artifacts["model"]), Path(artifacts["weights"]))
+        provenance = fingerprint.provenance(
+            cfg, fingerprint.data_fingerprint(splits, data_key), **origin
+        )
+        Path(artifacts["config"]).write_text(fingerprint.config_document(cfg, provenance))
     return {
         "test_loss": float(scores["loss"]),
         "test_accuracy": float(scores["accuracy"]),
@@ -325,6 +335,35 @@ def save_results(
         "classes": class_result,
         "artifacts": artifacts,
     }
+
+
+def save_bytes(model: keras.Model) -> int:
+    """About how many bytes :func:`save_results` writes for ``model``.
+
+    ``model.keras`` and ``model.weights.h5`` each hold every variable of the model and of its
+    export optimizer (built, so its slots count: two per weight for Adam), uncompressed, so
+    the variables' bytes twice over; the grid image and ``config.json`` add tens of KB.
+    """
+    variables = [*model.variables, *model.optimizer.variables]
+    state = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables)
+    return 2 * state + _SAVE_EXTRA_BYTES
+
+
+def _write_weights(model: keras.Model, archive: Path, path: Path) -> None:
+    """Write ``model.weights.h5``, copied out of the ``.keras`` archive just saved.
+
+    The archive's ``model.weights.h5`` is what ``model.save_weights`` writes (one Keras routine
+    fills both with the same datasets; ``model.load_weights`` reads either). Keras builds it in
+    memory and Python writes it here, so a full disk is a plain ``OSError``. ``save_weights``
+    writes through HDF5's own file driver instead: when a write fails it leaves a file HDF5
+    can neither finish nor close, and the process crashed (SIGSEGV) when it exited.
+    """
+    with zipfile.ZipFile(archive) as saved:
+        if _WEIGHTS_ENTRY not in saved.namelist():  # a Keras that lays its archive out otherwise
+            model.save_weights(path)
+            return
+        with saved.open(_WEIGHTS_ENTRY) as source, path.open("wb") as target:
+            shutil.copyfileobj(source, target)
 
 
 def best_epoch(history: dict[str, list[float]], monitor: str) -> int | None:

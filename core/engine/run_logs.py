@@ -7,11 +7,17 @@ this module (it imports Keras).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
 
-from core.store import Trial, paths
+from core.store import Trial, disk_space, paths
+
+# About what a trial's logs take: an event file's first block, then a few hundred bytes of
+# scalars per epoch (a 2-epoch digits run wrote 2 KB in all).
+LOG_BYTES = 64 * 1024
 
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
@@ -31,6 +37,37 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         return None
+
+    # The hooks that open, write and flush the event files: where a full disk shows.
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        with self._saving():
+            super().on_train_begin(logs)
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        with self._saving():
+            super().on_test_begin(logs)
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        with self._saving():
+            super().on_test_end(logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        with self._saving():
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        with self._saving():
+            super().on_train_end(logs)
+
+    @contextmanager
+    def _saving(self) -> Iterator[None]:
+        """TensorFlow's "No space left on device" as :class:`~core.store.disk_space.DiskFull`.
+
+        The event files are kept: each holds whole records up to the one that failed, and
+        TensorBoard reads a file whose last record was cut short.
+        """
+        with disk_space.saving(Path(self.log_dir), "the TensorBoard logs", LOG_BYTES):
+            yield
 
 
 def log_dir(trial: Trial, root: Path | None = None) -> Path:

@@ -32,8 +32,9 @@ from core.engine.executor import (
 from core.engine.monitor import TrialMonitor
 from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import PROMOTE_KIND
-from core.store import Status, Store, Trial, paths
+from core.store import Status, Store, Trial, disk_space, paths
 from core.store.checkpoint_files import checkpoint_dir
+from core.store.disk_space import DiskFull
 from core.store.errors import StoreError
 
 EpochHook = Callable[[int, dict[str, float], float], None]
@@ -50,7 +51,10 @@ def run_trial(
 
     Any error ends the trial as failed with a message and the traceback; nothing is raised,
     except a :class:`~core.store.errors.StoreError`: with no store to record in, the caller
-    says why in one line and stops.
+    says why in one line and stops. A full disk also ends the trial as failed, with a message
+    naming the folder and the space it needed, then raises
+    :class:`~core.store.disk_space.DiskFull`: a command stops with that line, a worker goes
+    on with its next trial.
 
     Args:
         store: The store the trial lives in.
@@ -61,20 +65,30 @@ def run_trial(
 
     Returns:
         The status the trial ended with.
+
+    Raises:
+        StoreError: when the store cannot be used (nothing more is recorded).
+        DiskFull: when the disk had no room for the trial's files (the trial is failed first).
     """
+    root = root or paths.cache_dir()
     try:
-        return _train(store, trial, monitor, root or paths.cache_dir(), on_epoch)
+        return _train(store, trial, monitor, root, on_epoch)
     except StoreError:
         raise
     except ConfigError as exc:
         store.finish_trial(trial.id, Status.FAILED, error=exc.message)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the trial
+        full = _disk_full(exc, trial, root)
         store.finish_trial(
             trial.id,
             Status.FAILED,
-            error=_describe(exc, trial),
+            error=_describe(exc, trial) if full is None else full.message,
             traceback=traceback.format_exc(),
         )
+        if full is exc:
+            raise
+        if full is not None:
+            raise full from exc
     return Status.FAILED
 
 
@@ -153,6 +167,26 @@ def _train(
     )
     store.finish_trial(trial.id, Status.COMPLETED, results=results)
     return Status.COMPLETED
+
+
+def _disk_full(exc: Exception, trial: Trial, root: Path) -> DiskFull | None:
+    """The :class:`DiskFull` an error amounts to, or None when it is not about disk space.
+
+    The trial's own saves raise it themselves (``core.store.disk_space.saving``); any other
+    write that found the disk full (a dataset cache, a folder) names the file's folder when
+    the error gives it, else the trial's run folder.
+    """
+    if isinstance(exc, DiskFull):
+        return exc
+    if not disk_space.is_no_space(exc):
+        return None
+    filename = getattr(exc, "filename", None)
+    folder = (
+        Path(filename).parent
+        if filename
+        else paths.runs_dir(root) / str(trial.study_id) / str(trial.id)
+    )
+    return disk_space.disk_full(folder, "files")
 
 
 def _describe(exc: Exception, trial: Trial) -> str:

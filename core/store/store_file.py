@@ -121,6 +121,8 @@ class StoreFile:
             return errors.busy(self.path, self.busy_timeout_s)
         if errors.is_damaged(exc):
             return errors.damaged(self.path, str(exc), backup.latest(self.path))
+        if errors.is_full(exc, self.path):
+            return errors.full(self.path)
         if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             return errors.replaced(self.path)
         return exc
@@ -133,7 +135,10 @@ class StoreFile:
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite may have rolled back by itself (a full disk does): a ROLLBACK then
+                # would fail and hide the error that matters.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
 

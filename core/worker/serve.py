@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.data.names import run_title
 from core.store import Status, Store, StoreError, Trial, backup, open_store, paths, settings
+from core.store.disk_space import DiskFull
 from core.store.settings import SettingError
 from core.worker.launch import IDLE_ENV, REFUSAL, mark_started, try_lock
 from core.worker.logs import setup_logging
@@ -55,7 +56,10 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
             continue
         logger.info("trial %d: started (%s)", trial.id, _describe_trial(trial))
         with TrialMonitor(store, trial.id) as monitor:
-            status = run_trial(store, trial, monitor, root)
+            try:
+                status = run_trial(store, trial, monitor, root)
+            except DiskFull:  # the trial is failed with the reason; the next may fit
+                status = Status.FAILED
         _log_trial_end(store.trial(trial.id), status)
         ran += 1
         idle_since = time.monotonic()

@@ -20,6 +20,7 @@ from core.engine.monitor import Heartbeat
 from core.spec.config import ConfigError
 from core.store import Epoch, Status, Store
 from core.store import searches as search_store
+from core.store.disk_space import DiskFull
 
 # The extra metric a joined tuner sends with each epoch's report: the epoch's seconds.
 EPOCH_SECONDS = "epoch_seconds"
@@ -105,9 +106,12 @@ def finish_store_trial(
         store.finish_trial(trial_id, Status.COMPLETED, results=results)
         return
     lines = (message or "").strip().splitlines()
-    # keras-tuner keeps the traceback; its last line names the exception. A ConfigError's own
-    # text ("batch_size: ...") is what a person reads, as for a single run.
-    error = lines[-1].removeprefix(f"{ConfigError.__module__}.ConfigError: ") if lines else ""
+    # keras-tuner keeps the traceback; its last line names the exception. A ConfigError's or a
+    # DiskFull's own text ("batch_size: ...", "Not enough disk space ...") is what a person
+    # reads, as for a single run.
+    error = lines[-1] if lines else ""
+    for known in (ConfigError, DiskFull):
+        error = error.removeprefix(f"{known.__module__}.{known.__name__}: ")
     store.finish_trial(
         trial_id,
         Status.FAILED,
