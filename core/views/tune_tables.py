@@ -29,6 +29,7 @@ DEFAULT_OBJECTIVE = {"name": "val_accuracy", "direction": "max"}
 LEAD_COLUMNS = ["trial", "number", "status"]
 TAIL_COLUMNS = [
     "objective",
+    "budget",
     "epochs_run",
     "bracket",
     "round",
@@ -148,6 +149,17 @@ def _hyperband(trial: Trial, name: str) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
 
+def trial_budget(trial: Trial) -> int | None:
+    """The epochs a trial was given to train its model: its config's ``epochs``.
+
+    For Hyperband that is the round's ``tuner/epochs`` (2 in the first round of a 10-epoch
+    schedule), counted from the model's start even when the trial goes on from an earlier
+    round's model; early stopping can end it sooner.
+    """
+    value = trial.config.get("epochs")
+    return int(value) if isinstance(value, int | float) else None
+
+
 def _duration(trial: Trial, now: float) -> float | None:
     if trial.started_at is None:
         return None
@@ -171,7 +183,8 @@ def trial_frame(
 
     Returns:
         Columns ``trial`` (store id), ``number`` (1-based), ``status``, one per searched key,
-        ``objective`` (the trial's best), ``epochs_run``, Hyperband's ``bracket`` and ``round``
+        ``objective`` (the trial's best), ``budget`` (see :func:`trial_budget`),
+        ``epochs_run`` (the epoch rows it wrote itself), Hyperband's ``bracket`` and ``round``
         (None for other tuners), ``duration_s``, ``worker``, ``curve`` (the validation curve's
         values, for a sparkline), ``started_at`` and ``finished_at``.
     """
@@ -191,6 +204,7 @@ def trial_frame(
         row.update(
             {
                 "objective": trial_objective(trial, mine, objective),
+                "budget": trial_budget(trial),
                 "epochs_run": len(mine),
                 "bracket": _hyperband(trial, "bracket"),
                 "round": _hyperband(trial, "round"),
@@ -340,6 +354,59 @@ def versus_baseline(
         for name, (a, b) in rows.items()
     ]
     return pd.DataFrame(data, columns=["metric", "best trial", "baseline", "change"])
+
+
+def shown_score(value: float, objective: Objective | Mapping[str, Any]) -> str:
+    """An objective's value as people read it: ``97.5%`` for an accuracy, ``0.4123`` else."""
+    name = objective.name if isinstance(objective, Objective) else str(objective.get("name"))
+    return f"{value:.1%}" if "loss" not in name else f"{value:.4f}"
+
+
+def best_notes(state: Mapping[str, Any]) -> list[str]:
+    """What to know before taking a search's best trial as its result, in sentences:
+    :func:`baseline_note` and :func:`budget_note`, those that apply.
+
+    Args:
+        state: ``core.worker.searches.search_state``'s answer.
+    """
+    return [note for note in (baseline_note(state), budget_note(state)) if note]
+
+
+def baseline_note(state: Mapping[str, Any]) -> str | None:
+    """A sentence when the untuned baseline beats every trial of the search, else None."""
+    if not state.get("baseline_better") or state.get("baseline_value") is None:
+        return None
+    final = state.get("state") == "done"
+    score = shown_score(state["baseline_value"], state["objective"])
+    return (
+        f"The untuned baseline ({score}) beats every trial{'' if final else ' so far'}; "
+        f"the search {'did not find' if final else 'has not found'} a better setting."
+    )
+
+
+def budget_note(state: Mapping[str, Any]) -> str | None:
+    """A sentence when the best trial was given fewer epochs than the schedule's full ones
+    (Hyperband's early rounds, or a search stopped before any setting was trained fully),
+    else None."""
+    what = partial_best(state)
+    if what is None:
+        return None
+    final = state.get("state") == "done"
+    epochs, schedule = state["best_epochs"], state["schedule_epochs"]
+    return (
+        f"{'Best' if final else 'Best so far'}: run {state['best_trial']}, {what}; a score "
+        f"after {epochs} epoch{'s' if epochs != 1 else ''} is not what its setting reaches "
+        f"after {schedule}."
+    )
+
+
+def partial_best(state: Mapping[str, Any]) -> str | None:
+    """``a 2-epoch trial of a 10-epoch schedule`` when the best trial was given fewer epochs
+    than a fully trained one gets, else None."""
+    epochs, schedule = state.get("best_epochs"), state.get("schedule_epochs")
+    if epochs is None or schedule is None or epochs >= schedule:
+        return None
+    return f"a {epochs}-epoch trial of a {schedule}-epoch schedule"
 
 
 def settings_diff(best: Trial, baseline: Trial) -> pd.DataFrame:

@@ -77,6 +77,7 @@ def test_the_trial_table_has_a_row_per_trial_with_every_searched_value(store: St
     assert list(frame["status"]) == ["completed"] * 5 + ["running"]
     assert frame["objective"].tolist() == pytest.approx([0.7, 0.55, 0.9, 0.3, 0.6, 0.65])
     assert list(frame["epochs_run"]) == [2, 2, 2, 2, 2, 1]
+    assert list(frame["budget"]) == [2] * 6  # each trial's config gives it 2 epochs
     assert frame["curve"].iloc[2] == pytest.approx([0.6, 0.9])
     assert frame["bracket"].isna().all()
     assert frame["duration_s"].notna().all()
