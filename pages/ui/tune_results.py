@@ -306,16 +306,23 @@ def _charts(study: Study, frame: pd.DataFrame) -> None:
         done = tuple(tune_views.finished_rows(frame)["trial"])
         result = _importance(study.id, done, study, frame)
         if result is None:
+            one_budget = " of one budget" if study.spec.get("tuner") == "hyperband" else ""
             st.caption(
-                f"Importance needs {tune_views.MIN_TRIALS_FOR_IMPORTANCE} finished trials "
-                "and a parameter that took more than one value."
+                f"Importance needs {tune_views.MIN_TRIALS_FOR_IMPORTANCE} finished trials"
+                f"{one_budget} that scored differently, and a parameter that took more than "
+                "one value."
             )
         else:
-            st.plotly_chart(
-                tune_charts.importance_figure(result),
-                key="tune-importance",
-                config={"displaylogo": False},
-            )
+            if result.verdict:
+                st.info(result.verdict, icon=":material/help:")
+            else:
+                st.plotly_chart(
+                    tune_charts.importance_figure(result),
+                    key="tune-importance",
+                    config={"displaylogo": False},
+                )
+            if result.pair:
+                st.markdown(f"**{result.pair}**")
             st.caption(result.method)
     with scatter:
         st.plotly_chart(
@@ -329,7 +336,7 @@ def _charts(study: Study, frame: pd.DataFrame) -> None:
 def _importance(
     study_id: int, finished: tuple, _study: Study, _frame: pd.DataFrame
 ) -> tune_views.Importance | None:
-    """Importance, fitted again only when the set of finished trials changes."""
+    """Importance, measured again only when the set of finished trials changes."""
     return tune_views.parameter_importance(_study, _frame)
 
 
