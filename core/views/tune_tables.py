@@ -335,9 +335,11 @@ def parameter_importance(study: Study, frame: pd.DataFrame, seed: int = 0) -> Im
         f"A random forest learned {objective.name} from the searched values of {which}; each "
         "parameter's share is how much worse it predicts trials it did not see when that "
         "parameter's values are shuffled among them (scikit-learn's permutation importance, "
-        f"{result.estimates} shuffles of held-out folds). Bars are the mean, lines the 5th to "
-        f"95th percentile. The forest predicts held-out trials with R² {result.r2:.2f}."
+        f"{result.estimates} shuffles of held-out folds)."
     )
+    if result.shares:
+        method += " Bars are the mean, lines the 5th to 95th percentile."
+    method += f" The forest predicts held-out trials with R² {result.r2:.2f}."
     left_out = len(finished_rows(frame)) - len(rows)
     if budget is not None and left_out:
         method += (

@@ -248,6 +248,7 @@ def test_importance_names_nothing_when_the_values_do_not_predict_the_objective(
     assert result.verdict is not None
     assert result.verdict.startswith("The searched values do not yet predict val_accuracy")
     assert "no parameter can be named as important" in result.verdict
+    assert "Bars are" not in result.method  # no chart is drawn
 
 
 def test_importance_waits_for_enough_finished_trials(store: Store) -> None:
