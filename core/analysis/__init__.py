@@ -1,1 +1,2 @@
-"""Verdicts drawn from finished curves and runs: diagnosis and a sweep's statistics."""
+"""Verdicts drawn from finished curves and runs: diagnosis, a sweep's statistics and which
+searched parameters matter."""

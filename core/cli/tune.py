@@ -10,10 +10,13 @@ comes from a preset (``report000``, ``report002``, ``report004``), a JSON file o
 or both (the file's dimensions replace the preset's keys). ``--resume`` goes on with a stopped
 search from its keras-tuner project folder; with ``--time-budget`` it adds that many seconds.
 With ``--json`` the last line is one JSON object with ``study``, ``state``, ``trials_done``,
-``trials_planned``, ``best_trial``, ``best_value``, ``best_config``, ``best_test_accuracy``,
-``baseline_test_accuracy``, ``note`` and ``error`` (why the search, or every trial of it,
-failed; null otherwise). Bad input prints one line and exits with status 2; a search that
-failed or was cancelled exits with status 1.
+``trials_planned``, ``best_trial``, ``best_value``, ``best_epochs`` (the epochs the tuner gave
+the best trial) and ``schedule_epochs`` (the epochs of a fully trained one),
+``best_config``, ``best_test_accuracy``, ``baseline_value`` (the baseline's best objective),
+``baseline_test_accuracy``, ``baseline_better`` (true when the untuned baseline beats every
+trial), ``verdict`` (those two facts in words, or null), ``note`` and ``error`` (why the
+search, or every trial of it, failed; null otherwise). Bad input prints one line and exits
+with status 2; a search that failed or was cancelled exits with status 1.
 """
 
 from __future__ import annotations
@@ -208,6 +211,8 @@ def _tune(args: argparse.Namespace) -> int:
     )
     if elsewhere:
         logger.info("%s Promote is on the run's page in the app.", elsewhere)
+    if summary["verdict"]:
+        logger.info("%s", summary["verdict"])
     if summary["note"]:
         logger.info("%s", summary["note"])
     if summary["error"]:
@@ -323,10 +328,15 @@ def _summary(store: Store, study_id: int) -> dict[str, Any]:
         **{k: state[k] for k in ("study", "state", "trials_done", "trials_planned")},
         "best_trial": state["best_trial"],
         "best_value": state["best_value"],
+        "best_epochs": state["best_epochs"],
+        "schedule_epochs": state["schedule_epochs"],
         "best_config": best.config if best else None,
         "best_hp": best.results.get("hp") if best else None,
         "best_test_accuracy": best.test_accuracy if best else None,
+        "baseline_value": state["baseline_value"],
         "baseline_test_accuracy": baseline_acc,
+        "baseline_better": state["baseline_better"],
+        "verdict": " ".join(tune_views.best_notes(state)) or None,
         "used_s": state["used_s"],
         "note": state["note"],
         "error": _why_failed(store, state),

@@ -167,7 +167,8 @@ _NOT_SEARCHED = {*LEAD_COLUMNS, *TAIL_COLUMNS}
 
 
 def importance_figure(importance: Importance) -> go.Figure:
-    """Horizontal bars: each searched key's share of the objective's explained variation."""
+    """Horizontal bars: each searched key's share of the importance, with its interval as a
+    line, under a title that names the trials it was measured on."""
     table = importance.table.iloc[::-1]
     fig = go.Figure(
         go.Bar(
@@ -175,11 +176,26 @@ def importance_figure(importance: Importance) -> go.Figure:
             y=table["parameter"],
             orientation="h",
             marker={"color": TRIAL_COLOUR},
-            hovertemplate="%{y}: %{x:.0%}<extra></extra>",
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (table["high"] - table["importance"]).clip(lower=0),
+                "arrayminus": (table["importance"] - table["low"]).clip(lower=0),
+                "color": "#444",
+                "thickness": 1.5,
+            },
+            customdata=table[["low", "high"]],
+            hovertemplate="%{y}: %{x:.0%} (%{customdata[0]:.0%} to %{customdata[1]:.0%})"
+            "<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="share of importance", tickformat=".0%", rangemode="tozero")
-    fig.update_layout(height=max(160, 60 + 34 * len(table)), margin=_MARGIN)
+    fig.add_vline(x=0, line={"color": "#888", "width": 1})
+    fig.update_xaxes(title_text="share of importance", tickformat=".0%")
+    fig.update_layout(
+        title={"text": importance.title, "font": {"size": 14}},
+        height=max(190, 90 + 34 * len(table)),
+        margin={**_MARGIN, "t": 50},
+    )
     return fig
 
 

@@ -29,6 +29,7 @@ DEFAULT_OBJECTIVE = {"name": "val_accuracy", "direction": "max"}
 LEAD_COLUMNS = ["trial", "number", "status"]
 TAIL_COLUMNS = [
     "objective",
+    "budget",
     "epochs_run",
     "bracket",
     "round",
@@ -148,6 +149,17 @@ def _hyperband(trial: Trial, name: str) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
 
+def trial_budget(trial: Trial) -> int | None:
+    """The epochs a trial was given to train its model: its config's ``epochs``.
+
+    For Hyperband that is the round's ``tuner/epochs`` (2 in the first round of a 10-epoch
+    schedule), counted from the model's start even when the trial goes on from an earlier
+    round's model; early stopping can end it sooner.
+    """
+    value = trial.config.get("epochs")
+    return int(value) if isinstance(value, int | float) else None
+
+
 def _duration(trial: Trial, now: float) -> float | None:
     if trial.started_at is None:
         return None
@@ -171,7 +183,8 @@ def trial_frame(
 
     Returns:
         Columns ``trial`` (store id), ``number`` (1-based), ``status``, one per searched key,
-        ``objective`` (the trial's best), ``epochs_run``, Hyperband's ``bracket`` and ``round``
+        ``objective`` (the trial's best), ``budget`` (see :func:`trial_budget`),
+        ``epochs_run`` (the epoch rows it wrote itself), Hyperband's ``bracket`` and ``round``
         (None for other tuners), ``duration_s``, ``worker``, ``curve`` (the validation curve's
         values, for a sparkline), ``started_at`` and ``finished_at``.
     """
@@ -191,6 +204,7 @@ def trial_frame(
         row.update(
             {
                 "objective": trial_objective(trial, mine, objective),
+                "budget": trial_budget(trial),
                 "epochs_run": len(mine),
                 "bracket": _hyperband(trial, "bracket"),
                 "round": _hyperband(trial, "round"),
@@ -242,40 +256,120 @@ def encode(values: pd.Series, log: bool) -> tuple[np.ndarray, list[Any] | None]:
 
 @dataclass(frozen=True)
 class Importance:
-    """How much each searched key explains the objective, and how that was computed."""
+    """How much each searched key explains the objective, how sure that is, and how it was
+    measured.
 
-    table: pd.DataFrame  # columns ``parameter`` and ``importance`` (sums to 1), largest first
-    method: str  # one sentence for people
+    Attributes:
+        table: Columns ``parameter``, ``importance`` (its share; the shares add up to about
+            1), ``low`` and ``high`` (the interval), largest first; empty when the searched
+            values do not predict the objective well enough to name any parameter.
+        title: What the chart shows, naming the trials' budget.
+        method: How it was measured, in sentences for people.
+        pair: One line on the strongest two-parameter interaction, when it is notable.
+        verdict: Why no parameter is named, when ``table`` is empty.
+        budget: The epochs of the trials it was measured on (Hyperband), else None.
+        trials: How many trials it was measured on.
+    """
+
+    table: pd.DataFrame
+    title: str
+    method: str
+    pair: str | None = None
+    verdict: str | None = None
+    budget: int | None = None
+    trials: int = 0
+
+
+def importance_rows(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, int | None]:
+    """The finished trials importance is measured on, and their budget.
+
+    A Hyperband search trains most trials for a few epochs and only the best for the full
+    schedule; a 2-epoch score and a 10-epoch score do not measure the same thing, so only
+    trials of one budget are taken: the most epochs that at least
+    ``MIN_TRIALS_FOR_IMPORTANCE`` finished trials reached. Other tuners give every trial its
+    own epochs (searched or not), so all finished trials count.
+
+    Returns:
+        The rows, and their budget (None for other tuners, or when no budget has enough).
+    """
+    done = finished_rows(frame)
+    if study.spec.get("tuner") != "hyperband" or done["budget"].isna().all():
+        return done, None
+    counts = done["budget"].dropna().astype(int).value_counts()
+    enough = sorted(b for b, c in counts.items() if c >= MIN_TRIALS_FOR_IMPORTANCE)
+    if not enough:
+        return done.iloc[0:0], None
+    return done[done["budget"] == enough[-1]].reset_index(drop=True), int(enough[-1])
 
 
 def parameter_importance(study: Study, frame: pd.DataFrame, seed: int = 0) -> Importance | None:
-    """Fit a random forest from the searched values to the objective of finished trials.
+    """Each searched key's share of the objective, with intervals, on trials of one budget.
 
-    Returns None until there are ``MIN_TRIALS_FOR_IMPORTANCE`` finished trials and a key
-    that took more than one value.
+    Measured with scikit-learn's permutation importance on held-out trials
+    (``core.analysis.importance``).
+
+    Returns:
+        None until ``MIN_TRIALS_FOR_IMPORTANCE`` finished trials of one budget scored
+        differently and a key took more than one value among them.
     """
-    from sklearn.ensemble import RandomForestRegressor  # loaded only when asked for
+    from core.analysis.importance import permutation_shares
 
-    done = finished_rows(frame)
-    keys = [k for k in searched_keys(study) or _searched_columns(frame) if k in done]
-    keys = [k for k in keys if done[k].astype(str).nunique() > 1]
-    if len(done) < MIN_TRIALS_FOR_IMPORTANCE or not keys:
+    rows, budget = importance_rows(study, frame)
+    keys = [k for k in searched_keys(study) or _searched_columns(frame) if k in rows]
+    keys = [k for k in keys if rows[k].astype(str).nunique() > 1]
+    if len(rows) < MIN_TRIALS_FOR_IMPORTANCE or not keys:
         return None
-    columns = [encode(done[k], is_log(study, k))[0] for k in keys]
+    columns = [encode(rows[k], is_log(study, k))[0] for k in keys]
     features = np.nan_to_num(np.column_stack(columns), nan=-1.0)
-    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=seed)
-    forest.fit(features, done["objective"].astype(float).to_numpy())
-    weights = forest.feature_importances_
-    total = float(weights.sum()) or 1.0
-    table = pd.DataFrame({"parameter": keys, "importance": weights / total})
-    table = table.sort_values("importance", ascending=False, ignore_index=True)
-    method = (
-        f"A random forest of 200 trees learned {objective_of(study).name} from the searched "
-        f"values of the {len(done)} finished trials; each parameter's share is how much its "
-        "splits lower the forest's error (mean decrease in impurity), so it ranks the "
-        "parameters of this search only and grows more reliable with more trials."
+    result = permutation_shares(features, keys, rows["objective"].astype(float), seed=seed)
+    if result is None:
+        return None
+    table = pd.DataFrame(
+        [(k, s.share, s.low, s.high) for k, s in result.shares.items()],
+        columns=["parameter", "importance", "low", "high"],
     )
-    return Importance(table, method)
+    objective = objective_of(study)
+    which = _which_trials(len(rows), budget)
+    title = f"Share of importance · {which} ({result.level:.0%} intervals)"
+    method = (
+        f"A random forest learned {objective.name} from the searched values of {which}; each "
+        "parameter's share is how much worse it predicts trials it did not see when that "
+        "parameter's values are shuffled among them (scikit-learn's permutation importance, "
+        f"{result.estimates} shuffles of held-out folds)."
+    )
+    if result.shares:
+        method += " Bars are the mean, lines the 5th to 95th percentile."
+    method += f" The forest predicts held-out trials with R² {result.r2:.2f}."
+    left_out = len(finished_rows(frame)) - len(rows)
+    if budget is not None and left_out:
+        method += (
+            f" The {left_out} finished trial{'s' if left_out != 1 else ''} given fewer epochs "
+            "are left out: a short run ranks settings by how fast they start, not where they "
+            "end. Hyperband trains further only the settings that did best before, so these "
+            "cover a narrower range."
+        )
+    verdict = None
+    if table.empty:
+        verdict = (
+            f"The searched values do not yet predict {objective.name} of held-out trials "
+            f"(R² {result.r2:.2f} over {which}), so no parameter can be named as important; "
+            "more trials may tell."
+        )
+    pair = None
+    if result.pair is not None:
+        share = result.pair.share
+        pair = (
+            f"{result.pair.first} × {result.pair.second} explain {share.share:.0%} together, "
+            f"beyond what each does alone ({result.level:.0%} interval {share.low:.0%} to "
+            f"{share.high:.0%})."
+        )
+    return Importance(table, title, method, pair, verdict, budget, len(rows))
+
+
+def _which_trials(count: int, budget: int | None) -> str:
+    """``the 8 finished trials``, or ``the 6 finished 10-epoch trials`` for one budget."""
+    kind = "" if budget is None else f"{budget}-epoch "
+    return f"the {count} finished {kind}trial{'s' if count != 1 else ''}"
 
 
 def _searched_columns(frame: pd.DataFrame) -> list[str]:
@@ -340,6 +434,59 @@ def versus_baseline(
         for name, (a, b) in rows.items()
     ]
     return pd.DataFrame(data, columns=["metric", "best trial", "baseline", "change"])
+
+
+def shown_score(value: float, objective: Objective | Mapping[str, Any]) -> str:
+    """An objective's value as people read it: ``97.5%`` for an accuracy, ``0.4123`` else."""
+    name = objective.name if isinstance(objective, Objective) else str(objective.get("name"))
+    return f"{value:.1%}" if "loss" not in name else f"{value:.4f}"
+
+
+def best_notes(state: Mapping[str, Any]) -> list[str]:
+    """What to know before taking a search's best trial as its result, in sentences:
+    :func:`baseline_note` and :func:`budget_note`, those that apply.
+
+    Args:
+        state: ``core.worker.searches.search_state``'s answer.
+    """
+    return [note for note in (baseline_note(state), budget_note(state)) if note]
+
+
+def baseline_note(state: Mapping[str, Any]) -> str | None:
+    """A sentence when the untuned baseline beats every trial of the search, else None."""
+    if not state.get("baseline_better") or state.get("baseline_value") is None:
+        return None
+    final = state.get("state") == "done"
+    score = shown_score(state["baseline_value"], state["objective"])
+    return (
+        f"The untuned baseline ({score}) beats every trial{'' if final else ' so far'}; "
+        f"the search {'did not find' if final else 'has not found'} a better setting."
+    )
+
+
+def budget_note(state: Mapping[str, Any]) -> str | None:
+    """A sentence when the best trial was given fewer epochs than the schedule's full ones
+    (Hyperband's early rounds, or a search stopped before any setting was trained fully),
+    else None."""
+    what = partial_best(state)
+    if what is None:
+        return None
+    final = state.get("state") == "done"
+    epochs, schedule = state["best_epochs"], state["schedule_epochs"]
+    return (
+        f"{'Best' if final else 'Best so far'}: run {state['best_trial']}, {what}; a score "
+        f"after {epochs} epoch{'s' if epochs != 1 else ''} is not what its setting reaches "
+        f"after {schedule}."
+    )
+
+
+def partial_best(state: Mapping[str, Any]) -> str | None:
+    """``a 2-epoch trial of a 10-epoch schedule`` when the best trial was given fewer epochs
+    than a fully trained one gets, else None."""
+    epochs, schedule = state.get("best_epochs"), state.get("schedule_epochs")
+    if epochs is None or schedule is None or epochs >= schedule:
+        return None
+    return f"a {epochs}-epoch trial of a {schedule}-epoch schedule"
 
 
 def settings_diff(best: Trial, baseline: Trial) -> pd.DataFrame:

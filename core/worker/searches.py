@@ -30,6 +30,7 @@ cancelled search again, optionally with more time; :func:`cancel_search` stops o
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 from typing import Any
@@ -238,9 +239,14 @@ def search_state(store: Store, study_id: int) -> dict[str, Any]:
 
     Returns:
         ``state``; ``trials_done`` (finished trials), ``trials_planned``, ``trials_running``,
-        ``trials_interrupted``; ``best_trial`` (store id) and ``best_value``; ``budget_s``
-        (None without a time budget), ``used_s``, ``left_s``; ``note`` (what was left undone
-        when the budget or a stop ended it); ``error``; ``baseline_study``; ``objective``.
+        ``trials_interrupted``; ``best_trial`` (store id), ``best_value`` and ``best_epochs``
+        (the epochs the tuner gave it); ``schedule_epochs`` (the epochs a trial gets when the
+        tuner trains it fully: Hyperband's ``max_epochs``, else the best trial's own);
+        ``baseline_study``, ``baseline_trial``, ``baseline_value`` (the finished baseline's
+        best objective over its epochs, else None) and ``baseline_epochs``;
+        ``baseline_better`` (True when the baseline beats every trial, None until both have
+        a score); ``budget_s`` (None without a time budget), ``used_s``, ``left_s``; ``note``
+        (what was left undone when the budget or a stop ended it); ``error``; ``objective``.
 
     Raises:
         KeyError: if there is no such study.
@@ -263,6 +269,14 @@ def search_state(store: Store, study_id: int) -> dict[str, Any]:
     if budget is not None:
         budget += float(row.progress.get("extra_budget_s", 0.0))
     used = float(row.progress.get("used_s", 0.0))
+    best_value = float(best.results["objective"]) if best else None
+    baseline = _baseline(store, spec.get("baseline_study"), settings)
+    best_epochs = _epochs(best.config) if best else None
+    schedule = settings.max_epochs if settings.tuner == "hyperband" else best_epochs
+    better = None
+    if best_value is not None and baseline["baseline_value"] is not None:
+        gap = baseline["baseline_value"] - best_value
+        better = gap > 0 if settings.direction == "max" else gap < 0
     return {
         "study": study_id,
         "state": row.state,
@@ -271,7 +285,9 @@ def search_state(store: Store, study_id: int) -> dict[str, Any]:
         "trials_running": sum(t.status == Status.RUNNING for t in trials),
         "trials_interrupted": sum(t.status == Status.INTERRUPTED for t in trials),
         "best_trial": best.id if best else None,
-        "best_value": float(best.results["objective"]) if best else None,
+        "best_value": best_value,
+        "best_epochs": best_epochs,
+        "schedule_epochs": schedule,
         "objective": {"name": settings.objective, "direction": settings.direction},
         "budget_s": budget,
         "used_s": used,
@@ -279,7 +295,35 @@ def search_state(store: Store, study_id: int) -> dict[str, Any]:
         "note": row.progress.get("note", ""),
         "error": row.progress.get("error"),
         "baseline_study": spec.get("baseline_study"),
+        **baseline,
+        "baseline_better": better,
     }
+
+
+def _baseline(store: Store, study_id: int | None, settings: SearchSettings) -> dict[str, Any]:
+    """The baseline run's id, its best objective over its epochs once it has finished, and
+    its epochs."""
+    trials = store.trials(study_ids=[int(study_id)]) if study_id is not None else []
+    if not trials:
+        return {"baseline_trial": None, "baseline_value": None, "baseline_epochs": None}
+    trial = min(trials, key=lambda t: t.number)
+    value = None
+    if trial.status == Status.COMPLETED:
+        seen = [e.metrics.get(settings.objective) for e in store.epochs(trial.id)]
+        seen = [float(v) for v in seen if isinstance(v, int | float) and math.isfinite(v)]
+        if seen:
+            value = max(seen) if settings.direction == "max" else min(seen)
+    return {
+        "baseline_trial": trial.id,
+        "baseline_value": value,
+        "baseline_epochs": _epochs(trial.config),
+    }
+
+
+def _epochs(config: dict[str, Any]) -> int | None:
+    """A config's ``epochs`` (for a Hyperband trial, its round's ``tuner/epochs``)."""
+    value = config.get("epochs")
+    return int(value) if isinstance(value, int | float) else None
 
 
 def measured_epoch_seconds(store: Store, base: RunConfig, limit: int = 200) -> float | None:

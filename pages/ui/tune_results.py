@@ -91,7 +91,10 @@ def _header(study: Study, state: dict) -> None:
     if state["trials_running"]:
         parts.append(f"{state['trials_running']} running")
     if state["best_value"] is not None:
-        parts.append(f"best {objective.name} **{state['best_value']:.4f}**")
+        best = f"best {objective.name} **{state['best_value']:.4f}**"
+        if tune_views.partial_best(state):
+            best += f" (after {state['best_epochs']} of {state['schedule_epochs']} epochs)"
+        parts.append(best)
     if state["budget_s"] is not None:
         parts.append(
             f"time budget {format_duration(state['budget_s'])}, "
@@ -169,7 +172,20 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             " is better).",
             width=100,
         ),
-        "epochs_run": st.column_config.NumberColumn("Epochs", format="%d", width=60),
+        "budget": st.column_config.NumberColumn(
+            "Budget",
+            format="%d ep",
+            width=65,
+            help="Epochs the tuner gave this trial. Hyperband trains most trials a few epochs "
+            "and only the best for the full schedule: compare scores of the same budget.",
+        ),
+        "epochs_run": st.column_config.NumberColumn(
+            "Epochs run",
+            format="%d",
+            width=75,
+            help="Epochs this trial trained itself: a Hyperband trial that goes on from an "
+            "earlier round's model counts only its own, and early stopping can end one sooner.",
+        ),
         "bracket": st.column_config.NumberColumn("Bracket", format="%d", width=65),
         "round": st.column_config.NumberColumn("Round", format="%d", width=60),
         "duration_s": st.column_config.NumberColumn(
@@ -198,7 +214,7 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
         else:
             config[key] = st.column_config.TextColumn(key)
     # What a person scans first (how it went) on the left; the values tried after.
-    order = ["trial", "number", "status", "objective", "curve", "epochs_run"]
+    order = ["trial", "number", "status", "objective", "budget", "curve", "epochs_run"]
     if frame["bracket"].notna().any():
         order += ["bracket", "round"]
     order += [*keys, "duration_s"]
@@ -290,16 +306,23 @@ def _charts(study: Study, frame: pd.DataFrame) -> None:
         done = tuple(tune_views.finished_rows(frame)["trial"])
         result = _importance(study.id, done, study, frame)
         if result is None:
+            one_budget = " of one budget" if study.spec.get("tuner") == "hyperband" else ""
             st.caption(
-                f"Importance needs {tune_views.MIN_TRIALS_FOR_IMPORTANCE} finished trials "
-                "and a parameter that took more than one value."
+                f"Importance needs {tune_views.MIN_TRIALS_FOR_IMPORTANCE} finished trials"
+                f"{one_budget} that scored differently, and a parameter that took more than "
+                "one value."
             )
         else:
-            st.plotly_chart(
-                tune_charts.importance_figure(result),
-                key="tune-importance",
-                config={"displaylogo": False},
-            )
+            if result.verdict:
+                st.info(result.verdict, icon=":material/help:")
+            else:
+                st.plotly_chart(
+                    tune_charts.importance_figure(result),
+                    key="tune-importance",
+                    config={"displaylogo": False},
+                )
+            if result.pair:
+                st.markdown(f"**{result.pair}**")
             st.caption(result.method)
     with scatter:
         st.plotly_chart(
@@ -313,7 +336,7 @@ def _charts(study: Study, frame: pd.DataFrame) -> None:
 def _importance(
     study_id: int, finished: tuple, _study: Study, _frame: pd.DataFrame
 ) -> tune_views.Importance | None:
-    """Importance, fitted again only when the set of finished trials changes."""
+    """Importance, measured again only when the set of finished trials changes."""
     return tune_views.parameter_importance(_study, _frame)
 
 
@@ -332,12 +355,14 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
     baseline = tune_views.baseline_trial(s, study)
     if baseline is None:
         st.caption(f"Run {best.id}. This search was launched without a baseline run.")
+        _notes(state)
         st.plotly_chart(
             overlay_figure(s, [best.id]), key="tune-versus-curves", config={"displaylogo": False}
         )
-        _best_in_full(best, live)
+        _best_in_full(best, state, live)
         return
     objective = tune_views.objective_of(study)
+    _notes(state)
     table = tune_views.versus_baseline(
         best, s.epochs(best.id), baseline, s.epochs(baseline.id), objective
     )
@@ -347,9 +372,15 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         hide_index=True,
         column_config={
             "metric": st.column_config.TextColumn("Metric"),
-            "best trial": st.column_config.NumberColumn(f"Best (run {best.id})", format="%.4f"),
+            "best trial": st.column_config.NumberColumn(
+                f"Run {best.id}{_epochs(state['best_epochs'])}",
+                format="%.4f",
+                help=f"The best trial, run {best.id}, and the epochs the tuner gave it.",
+            ),
             "baseline": st.column_config.NumberColumn(
-                f"Baseline (run {baseline.id})", format="%.4f"
+                f"Baseline{_epochs(state['baseline_epochs'])}",
+                format="%.4f",
+                help=f"The untuned base config, run {baseline.id}, and its epochs.",
             ),
             "change": st.column_config.NumberColumn("Change", format="%+.4f"),
         },
@@ -366,16 +397,38 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         key="tune-versus-curves",
         config={"displaylogo": False},
     )
-    _best_in_full(best, live)
+    _best_in_full(best, state, live)
 
 
-def _best_in_full(best: Trial, live: bool) -> None:
-    """Once the search has ended: the best run's full view, with its downloads."""
+def _epochs(epochs: int | None) -> str:
+    """`` · 2 ep`` after a column's name, so two scores are read with their budgets."""
+    return "" if epochs is None else f" · {epochs} ep"
+
+
+def _notes(state: dict) -> None:
+    """Whether the baseline beats every trial, and what the best trial is, before its numbers."""
+    baseline, budget = tune_views.baseline_note(state), tune_views.budget_note(state)
+    if baseline:
+        st.warning(baseline, icon=":material/trending_down:")
+    if budget:
+        st.info(budget, icon=":material/hourglass_bottom:")
+
+
+def _best_in_full(best: Trial, state: dict, live: bool) -> None:
+    """Once the search has ended: the best run's full view, with its downloads; said plainly
+    what it is when it was trained for part of the schedule or the baseline beats it."""
     if live:
         return
     elsewhere = tune_views.weights_elsewhere(best)
     if elsewhere:
         st.info(elsewhere, icon=":material/lan:")
-    if best.test_accuracy is not None or elsewhere:
-        with st.expander(f"Run {best.id} in full, with its model to download", expanded=True):
-            render_trial(best.id)
+    if best.test_accuracy is None and not elsewhere:
+        return
+    label = f"Run {best.id} in full, with its model to download"
+    caveats = [tune_views.partial_best(state)] if tune_views.partial_best(state) else []
+    if state["baseline_better"]:
+        caveats.append("the baseline beats it")
+    if caveats:
+        label = f"Run {best.id} in full ({'; '.join(caveats)}), with its model to download"
+    with st.expander(label, expanded=True):
+        render_trial(best.id)

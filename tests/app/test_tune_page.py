@@ -13,7 +13,7 @@ from core.store import searches as search_store
 from core.worker.launch import worker_alive
 from core.worker.searches import search_state
 from tests.app.conftest import APP
-from tests.app.tune_fixtures import TRIALS, write_search
+from tests.app.tune_fixtures import TRIALS, write_search, write_stopped_hyperband
 
 TUNE = "pages/4_Tune.py"
 
@@ -167,6 +167,35 @@ def test_a_finished_search_shows_its_table_charts_and_the_baseline(store: Store)
     assert versus.loc[2, "best trial"] == pytest.approx(0.9)
     assert versus.loc[2, "baseline"] == pytest.approx(0.5)
     assert not any(b.label == "Resume" for b in at.button)
+
+
+def test_a_stopped_hyperband_search_says_the_baseline_beats_its_short_trials(
+    store: Store,
+) -> None:
+    study, ids, baseline = write_stopped_hyperband(store)
+    best = ids[5]
+    at = run(study=str(study))
+    assert not at.exception
+    assert any(
+        "11 of 30 trials done" in m.value and "(after 2 of 10 epochs)" in m.value
+        for m in at.markdown
+    )
+    table = at.dataframe[0].value
+    assert list(table["budget"]) == [2] * 11
+    assert [w.value for w in at.warning] == [
+        "The untuned baseline (97.5%) beats every trial so far; the search has not found a "
+        "better setting."
+    ]
+    assert (
+        f"Best so far: run {best}, a 2-epoch trial of a 10-epoch schedule; a score after 2 "
+        "epochs is not what its setting reaches after 10."
+    ) in [i.value for i in at.info]
+    labels = [e.label for e in at.expander]
+    assert (
+        f"Run {best} in full (a 2-epoch trial of a 10-epoch schedule; the baseline beats it), "
+        "with its model to download"
+    ) in labels
+    assert not any(label.startswith(f"Run {best} in full, with") for label in labels)
 
 
 def test_a_best_trial_trained_on_another_machine_says_where_its_weights_are(

@@ -57,3 +57,47 @@ def write_search(
         ids.append(tid)
     search_store.set_state(store, study, state, {"used_s": 30.0})
     return study, ids, baseline.id
+
+
+def write_stopped_hyperband(
+    store: Store, trials: int = 11, best: float = 0.60, baseline: float = 0.975
+) -> tuple[int, list[int], int]:
+    """A Hyperband search of a 10-epoch schedule stopped after ``trials`` of its 30 trials.
+
+    Every trial ran is one of the first round's 2-epoch trials; the best scored ``best`` and
+    was kept (ranked first, tested). The untuned baseline trained all 10 epochs and reached
+    ``baseline``.
+
+    Returns:
+        The search's study id, its trial ids and the baseline trial id.
+    """
+    base = RunConfig(model="mlp", epochs=10)
+    settings = SearchSettings(tuner="hyperband", max_epochs=10, factor=3)
+    study = launch_search(store, base, SearchSpace.from_list(SPACE), settings)
+    run = store.claim_next(pid=1)
+    assert run is not None
+    for epoch in range(10):
+        accuracy = baseline - 0.05 * (9 - epoch) / 9
+        store.add_epoch(run.id, epoch, {"val_accuracy": accuracy, "val_loss": 1 - accuracy}, 1.0)
+    store.finish_trial(run.id, Status.COMPLETED, results={"test_accuracy": 0.97, "test_loss": 0.1})
+    ids = []
+    for i in range(trials):
+        lr, dropout = 10 ** (-4 + 2 * i / trials), 0.1 + 0.1 * (i % 5)
+        optimizer = ("adam", "rmsprop")[i % 2]
+        score = best if i == trials // 2 else best - 0.02 - 0.03 * (i % 4)
+        cfg = base.replace(learning_rate=lr, dropout=dropout, optimizer=optimizer, epochs=2)
+        tid = search_store.start_trial(store, study, f"{i:04d}", cfg, pid=1, worker="host:1")
+        for epoch, acc in enumerate([score - 0.1, score]):
+            store.add_epoch(tid, epoch, {"val_accuracy": acc, "val_loss": 1 - acc}, 0.5)
+        results = {
+            "hp": {"learning_rate": lr, "dropout": dropout, "optimizer": optimizer},
+            "objective": score,
+            "bracket": 2,
+            "round": 0,
+        }
+        if score == best:
+            results.update(rank=1, kept=True, test_accuracy=best - 0.02, test_loss=1.2)
+        store.finish_trial(tid, Status.COMPLETED, results=results)
+        ids.append(tid)
+    search_store.set_state(store, study, "cancelled", {"used_s": 60.0})
+    return study, ids, run.id

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from core.cli import tune as tune_command
 from core.cli.main import main
 from core.engine.memory_guard import MEMORY_ENV
 from core.store import Status, Store
 from core.worker.searches import search_state
+from tests.app.tune_fixtures import write_stopped_hyperband
 
 
 def test_tune_runs_baseline_and_search_and_ends_with_one_json_line(
@@ -106,3 +108,19 @@ def test_a_search_whose_trials_all_fail_says_why(
     assert "Traceback" not in err
     assert "\n" not in summary["error"]
     assert f"why: {summary['error']}" in err.splitlines()
+
+
+def test_the_json_summary_gives_the_best_trial_s_epochs_and_when_the_baseline_is_better(
+    store: Store,
+) -> None:
+    study_id, ids, _ = write_stopped_hyperband(store)
+    summary = tune_command._summary(store, study_id)
+    json.dumps(summary)  # one JSON line
+    assert summary["best_trial"] == ids[5] and summary["best_value"] == pytest.approx(0.60)
+    assert summary["best_epochs"] == 2 and summary["schedule_epochs"] == 10
+    assert summary["baseline_value"] == pytest.approx(0.975)
+    assert summary["baseline_better"] is True
+    assert summary["verdict"].startswith(
+        "The untuned baseline (97.5%) beats every trial so far; the search has not found a "
+        f"better setting. Best so far: run {ids[5]}, a 2-epoch trial of a 10-epoch schedule;"
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from core.spec.config import RunConfig
@@ -77,6 +79,7 @@ def test_the_trial_table_has_a_row_per_trial_with_every_searched_value(store: St
     assert list(frame["status"]) == ["completed"] * 5 + ["running"]
     assert frame["objective"].tolist() == pytest.approx([0.7, 0.55, 0.9, 0.3, 0.6, 0.65])
     assert list(frame["epochs_run"]) == [2, 2, 2, 2, 2, 1]
+    assert list(frame["budget"]) == [2] * 6  # each trial's config gives it 2 epochs
     assert frame["curve"].iloc[2] == pytest.approx([0.6, 0.9])
     assert frame["bracket"].isna().all()
     assert frame["duration_s"].notna().all()
@@ -125,29 +128,127 @@ def test_the_parallel_chart_has_an_axis_per_key_and_labels_choices(store: Store)
     assert list(fig.data[0].line.color) == pytest.approx([0.7, 0.55, 0.9, 0.3, 0.6])
 
 
-def test_importance_finds_the_parameter_that_drives_the_objective(store: Store) -> None:
-    # The objective follows dropout alone; the other keys are noise.
-    rows = [
-        (lr, d, opt, [1.0 - d], Status.COMPLETED)
-        for lr, d, opt in [
-            (1e-3, 0.1, "adam"),
-            (1e-2, 0.5, "adam"),
-            (3e-4, 0.3, "rmsprop"),
-            (1e-4, 0.2, "rmsprop"),
-            (5e-3, 0.4, "adam"),
-            (2e-3, 0.1, "rmsprop"),
-            (7e-4, 0.5, "rmsprop"),
-            (4e-3, 0.3, "adam"),
-        ]
+# A search written straight into the store: the learning rate, dropout and dense units each
+# trial tried, its budget (epochs) and its objective.
+CONSTRUCTED_SPACE = [
+    {"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    {"key": "dropout", "kind": "float", "low": 0.1, "high": 0.5, "step": 0.1},
+    {"key": "dense_units", "kind": "choice", "values": [128, 256, 384, 512]},
+]
+
+
+def _constructed(store: Store, rows, tuner: str = "random"):
+    """A finished search of ``rows`` (hp dict, objective, epochs); its study and frame."""
+    configs = [
+        RunConfig(model="mlp", epochs=epochs, learning_rate=hp["learning_rate"])
+        for hp, _, epochs in rows
     ]
-    study, _ = _search(store, trials=rows)
-    result = views.parameter_importance(study, _frame(store, study))
-    assert result is not None
-    assert result.table["parameter"].iloc[0] == "dropout"
-    assert result.table["importance"].sum() == pytest.approx(1.0)
-    assert "random forest" in result.method and "8 finished trials" in result.method
+    spec = {"tuner": tuner, "space": CONSTRUCTED_SPACE, "objective": {"name": "val_accuracy"}}
+    study_id, ids = store.create_study("search", "search", configs, spec=spec, reserve_for=1)
+    for tid, (hp, value, _) in zip(ids, rows, strict=True):
+        assert store.claim(tid, pid=1)
+        store.finish_trial(tid, Status.COMPLETED, results={"hp": hp, "objective": value})
+    study = store.study(study_id)
+    return study, _frame(store, study)
+
+
+def _random_trials(count: int, seed: int, objective, epochs: int = 2):
+    """``count`` trials scored by ``objective(log10 lr, dropout)`` plus a little noise.
+
+    As a random search would, but balanced: learning rates spread evenly over the range and
+    every dropout and dense-units value equally often, each key shuffled on its own, so that
+    no key follows another by chance.
+    """
+    rng = np.random.default_rng(seed)
+    log_lrs = rng.permutation(np.linspace(-4, -2, count))
+    dropouts = rng.permutation(np.resize([0.1, 0.2, 0.3, 0.4, 0.5], count))
+    units = rng.permutation(np.resize([128, 256, 384, 512], count))
+    rows = []
+    for log_lr, dropout, dense in zip(log_lrs, dropouts, units, strict=True):
+        hp = {
+            "learning_rate": float(10**log_lr),
+            "dropout": float(dropout),
+            "dense_units": int(dense),
+        }
+        score = objective(float(log_lr), float(dropout)) + rng.normal(0, 0.002)
+        rows.append((hp, score, epochs))
+    return rows
+
+
+def _peaked_at_1e_3(log_lr: float, dropout: float) -> float:
+    """An accuracy decided by the learning rate alone: best at 1e-3, lower either side."""
+    return 0.9 - 0.2 * (log_lr + 3) ** 2
+
+
+def test_importance_gives_the_one_parameter_that_decides_nearly_all_of_it(store: Store) -> None:
+    study, frame = _constructed(store, _random_trials(20, seed=2, objective=_peaked_at_1e_3))
+    result = views.parameter_importance(study, frame)
+    assert result is not None and result.verdict is None
+    table = result.table.set_index("parameter")
+    assert list(table.index)[0] == "learning_rate"
+    assert table.loc["learning_rate", "importance"] > 0.9
+    assert table.loc["learning_rate", "low"] > 0.7
+    for noise in ("dropout", "dense_units"):
+        low, share, high = table.loc[noise, ["low", "importance", "high"]]
+        assert abs(share) < 0.05 and low < 0.02 and high > -0.02, (noise, low, share, high)
+    assert result.pair is None  # nothing acts only together with the learning rate
+    assert result.budget is None and result.trials == 20
+    assert result.title == "Share of importance · the 20 finished trials (90% intervals)"
+    assert "permutation importance" in result.method and "R²" in result.method
     fig = charts.importance_figure(result)
-    assert list(fig.data[0].y)[-1] == "dropout"  # drawn at the top
+    assert list(fig.data[0].y)[-1] == "learning_rate"  # drawn at the top
+    assert fig.data[0].error_x.arrayminus is not None
+    assert fig.layout.title.text == result.title
+
+
+def test_hyperband_importance_keeps_to_the_trials_of_the_most_epochs(store: Store) -> None:
+    # After 2 epochs a low dropout looks best (it learns fastest); after 10 only the learning
+    # rate matters. Mixed together, the many short trials would make dropout look decisive.
+    short = _random_trials(24, seed=2, objective=lambda lr, d: 0.88 - 0.5 * (d - 0.1), epochs=2)
+    full = _random_trials(15, seed=12, objective=_peaked_at_1e_3, epochs=10)
+    study, frame = _constructed(store, short + full, tuner="hyperband")
+    assert sorted(set(frame["budget"])) == [2, 10]
+    result = views.parameter_importance(study, frame)
+    assert result is not None and result.budget == 10 and result.trials == 15
+    assert result.title.startswith("Share of importance · the 15 finished 10-epoch trials")
+    assert "The 24 finished trials given fewer epochs are left out" in result.method
+    table = result.table.set_index("parameter")
+    assert table["importance"].idxmax() == "learning_rate"
+    assert table.loc["dropout", "low"] < 0.02
+    # The same measure over every trial, budgets mixed, names dropout instead.
+    mixed = study.spec | {"tuner": "random"}
+    misled = views.parameter_importance(dataclasses.replace(study, spec=mixed), frame)
+    assert misled is not None
+    assert misled.table["parameter"].iloc[0] == "dropout"
+
+
+def test_a_notable_interaction_is_named_in_one_line(store: Store) -> None:
+    def together(log_lr: float, dropout: float) -> float:
+        # Dropout helps at a high learning rate and hurts at a low one.
+        return 0.7 + 0.05 * (log_lr + 3) + 0.5 * (log_lr + 3) * (dropout - 0.3)
+
+    study, frame = _constructed(store, _random_trials(30, seed=4, objective=together))
+    result = views.parameter_importance(study, frame)
+    assert result is not None and result.pair is not None
+    named, _, rest = result.pair.partition(" explain ")
+    assert set(named.split(" × ")) == {"learning_rate", "dropout"}
+    assert "together, beyond what each does alone (90% interval" in rest
+
+
+def test_importance_names_nothing_when_the_values_do_not_predict_the_objective(
+    store: Store,
+) -> None:
+    rng = np.random.default_rng(5)
+    rows = [
+        (hp, float(rng.uniform(0.4, 0.6)), 2) for hp, _, _ in _random_trials(12, 5, _peaked_at_1e_3)
+    ]
+    study, frame = _constructed(store, rows)
+    result = views.parameter_importance(study, frame)
+    assert result is not None and result.table.empty
+    assert result.verdict is not None
+    assert result.verdict.startswith("The searched values do not yet predict val_accuracy")
+    assert "no parameter can be named as important" in result.verdict
+    assert "Bars are" not in result.method  # no chart is drawn
 
 
 def test_importance_waits_for_enough_finished_trials(store: Store) -> None:

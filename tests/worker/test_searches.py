@@ -10,6 +10,7 @@ import pytest
 from core.spec.config import ConfigError, RunConfig
 from core.store import Status, Store
 from core.store import searches as search_store
+from core.views import tune_tables
 from core.worker.searches import (
     Dimension,
     SearchSettings,
@@ -25,6 +26,7 @@ from core.worker.searches import (
     search_state,
     validate_search,
 )
+from tests.app.tune_fixtures import write_search, write_stopped_hyperband
 
 BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
 SPACE = SearchSpace.from_list(
@@ -288,3 +290,46 @@ def test_a_search_launched_to_run_here_is_never_offered_to_a_worker(store: Store
     resume_search(store, study_id, run_here=True)
     assert search_store.read(store, study_id).state == "running"
     assert search_store.claim(store) is None
+
+
+def test_a_stopped_hyperband_search_says_its_best_is_a_short_trial_the_baseline_beats(
+    store: Store,
+) -> None:
+    study_id, ids, baseline = write_stopped_hyperband(store)
+    state = search_state(store, study_id)
+    assert state["trials_done"] == 11 and state["trials_planned"] == 30
+    assert state["best_trial"] == ids[5] and state["best_value"] == pytest.approx(0.60)
+    assert state["best_epochs"] == 2 and state["schedule_epochs"] == 10
+    assert state["baseline_trial"] == baseline and state["baseline_epochs"] == 10
+    assert state["baseline_value"] == pytest.approx(0.975)
+    assert state["baseline_better"] is True
+    assert tune_tables.best_notes(state) == [
+        "The untuned baseline (97.5%) beats every trial so far; the search has not found a "
+        "better setting.",
+        f"Best so far: run {ids[5]}, a 2-epoch trial of a 10-epoch schedule; a score after 2 "
+        "epochs is not what its setting reaches after 10.",
+    ]
+
+
+def test_a_trial_that_beats_the_baseline_leaves_nothing_to_warn_about(store: Store) -> None:
+    study_id, ids, _ = write_search(store)  # random search: its best 0.90, the baseline's 0.5
+    state = search_state(store, study_id)
+    assert state["baseline_value"] == pytest.approx(0.5) and state["baseline_better"] is False
+    assert state["best_epochs"] == state["schedule_epochs"] == 2
+    assert tune_tables.best_notes(state) == []
+
+
+def test_without_a_finished_baseline_there_is_no_comparison(store: Store) -> None:
+    settings = SearchSettings(tuner="random", max_trials=2)
+    study_id = launch_search(store, BASE, SPACE, settings)  # its baseline is still queued
+    trial_id = search_store.start_trial(store, study_id, "00", BASE, 1, "h:1")
+    store.finish_trial(trial_id, Status.COMPLETED, results={"objective": 0.4})
+    state = search_state(store, study_id)
+    assert state["baseline_trial"] is not None and state["baseline_value"] is None
+    assert state["baseline_better"] is None
+    assert (
+        search_state(store, launch_search(store, BASE, SPACE, settings, baseline=False))[
+            "baseline_trial"
+        ]
+        is None
+    )
