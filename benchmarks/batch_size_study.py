@@ -8,7 +8,8 @@ the default values are the Compare page's own (report 003's 20, 100, 1000, 10000
 training set, scaled to digits' 1,149 training images). Then prints the table the page shows
 (per value: runs, mean ± std of test accuracy, test loss, best validation accuracy, median
 seconds per epoch, total seconds, images per second, train − validation gap, peak memory), the
-page's written summary (Welch's t-test between each value and the best), and one JSON line.
+page's written summary (each value best, tied or worse: Welch's t-test between every pair of
+values, Holm-corrected), and one JSON line.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ The sweep is recorded in the store as one study (the Compare page shows it) and 
 this process, one run after another, printing a line per epoch and one per run. Ctrl-C stops
 the current run and cancels the rest; finished runs stay. With ``--json`` the last line is one
 JSON object: the study id and, per value, the mean and standard deviation of test accuracy and
-of seconds per epoch. Bad input prints one line naming the setting and exits with status 2.
+of seconds per epoch, and its verdict against the best value (``best``, ``tied`` or ``worse``)
+with the difference and its interval, in percentage points for accuracy and seconds for time
+(``sweep_summary``). Bad input prints one line naming the setting and exits with status 2.
 """
 
 from __future__ import annotations
@@ -142,12 +144,26 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
-    """The JSON summary of a sweep: per value, mean and std of test accuracy and epoch time."""
+    """The JSON summary of a sweep: per value, its figures and its verdict against the best.
+
+    Each of ``values`` has the mean and std of test accuracy and of seconds per epoch, and
+    ``verdict`` (``best``, ``tied``, ``worse``, or null where the runs cannot support one),
+    ``diff_vs_best`` with its interval ``diff_ci`` (test accuracy, in percentage points: this
+    value minus the best), ``ci_level`` and ``p_value`` (Holm-adjusted); ``time`` holds the
+    same for seconds per epoch (in s; the best is the fastest). ``test`` names the procedure.
+    """
     from core.analysis.sweep_numbers import (  # pandas and scipy: only when needed
         run_frame,
         value_frame,
     )
-    from core.analysis.sweep_summary import written_summary
+    from core.analysis.sweep_summary import (
+        ALPHA,
+        COST_METRIC,
+        TEST_NAME,
+        UNITS,
+        summarize,
+        verdict_frame,
+    )
 
     spec = SweepSpec.from_dict(store.study(study_id).spec)
     if spec is None:
@@ -155,6 +171,11 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
     trials = store.trials(study_ids=[study_id])
     runs = run_frame(spec, trials, {t.id: store.epochs(t.id) for t in trials})
     values = value_frame(spec, runs)
+    metric = "test_accuracy"
+    verdicts = {
+        m: {r["value"]: r for r in verdict_frame(runs, m).to_dict("records")} if len(runs) else {}
+        for m in (metric, COST_METRIC)
+    }
     rows = []
     for _, row in values.iterrows():
         cell = spec.all_cells()[int(row["order"])]
@@ -173,17 +194,36 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
                         "seconds_per_epoch_std",
                     )
                 },
+                **_verdict(verdicts[metric], row["value"], UNITS[metric].unit),
+                "time": _verdict(verdicts[COST_METRIC], row["value"], UNITS[COST_METRIC].unit),
             }
         )
     statuses = {str(t.status) for t in trials}
+    summary = summarize(runs, spec.title) if len(runs) else None
     return {
         "study": study_id,
         "params": list(spec.keys),
         "repeats": spec.repeats,
         "scale_lr": spec.scale_lr,
         "status": statuses.pop() if len(statuses) == 1 else "mixed",
+        "test": {"metric": metric, "method": TEST_NAME, "alpha": ALPHA},
         "values": rows,
-        "summary": written_summary(runs, spec.title) if len(runs) else [],
+        "summary": summary.text if summary else [],
+        "warnings": summary.warnings if summary else [],
+    }
+
+
+def _verdict(verdicts: dict[str, dict], label: str, unit: str) -> dict[str, Any]:
+    """A value's verdict, difference from the best and its interval, from ``verdict_frame``."""
+    row = verdicts.get(label, {})
+    low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
+    return {
+        "verdict": row.get("verdict") or None,
+        "diff_vs_best": _number(row.get("diff_vs_best")),
+        "diff_ci": None if low is None or high is None else [low, high],
+        "ci_level": _number(row.get("ci_level")),
+        "p_value": _number(row.get("p_value")),
+        "unit": unit,
     }
 
 

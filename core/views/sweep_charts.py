@@ -7,6 +7,7 @@ TensorFlow.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 import plotly.colors
@@ -14,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.sweep_numbers import RUN_METRICS, X_AXES
+from core.analysis.sweep_summary import UNITS
 from core.spec.sweeps import SweepSpec, format_value, param_label
 
 PALETTE = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
@@ -131,25 +133,39 @@ def _band(fig: go.Figure, group: pd.DataFrame, x: str, metric: str, c: str, col:
     )
 
 
-def bars_figure(values: pd.DataFrame, metric: str = "test_accuracy") -> go.Figure:
+def bars_figure(
+    values: pd.DataFrame,
+    metric: str = "test_accuracy",
+    verdicts: Mapping[str, str | None] | None = None,
+) -> go.Figure:
     """One bar per value with ±1 std error bars (when the value has two or more runs).
 
     Args:
         values: ``core.analysis.sweep_numbers.value_frame``.
         metric: A column of ``RUN_METRICS``.
+        verdicts: Each value's verdict against the best (``best``, ``tied``, ``worse``), from
+            ``core.analysis.sweep_summary.verdict_frame``: written in its bar and hover.
     """
     label = RUN_METRICS[metric][0]
     shown = values.dropna(subset=[metric])
     std = shown[f"{metric}_std"].astype(float)  # NaN (one run): no error bar drawn
+    runs = [f"{n} run{'s' if n != 1 else ''}" for n in shown["runs"]]
+    said = [(verdicts or {}).get(str(v)) or "" for v in shown["value"]]
     fig = go.Figure(
         go.Bar(
             x=shown["value"].astype(str),
             y=shown[metric],
             marker_color=[colour(int(o)) for o in shown["order"]],
-            customdata=[f"± {v:.2g} " if v == v else "" for v in std],
-            text=[f"{n} run{'s' if n != 1 else ''}" for n in shown["runs"]],
-            hovertemplate="%{x}: %{y:.4g} %{customdata}(%{text})<extra></extra>",
-            textposition="none",
+            customdata=[
+                [f"± {s:.2g} " if s == s else "", n, f" · {v}" if v else ""]
+                for s, n, v in zip(std, runs, said, strict=True)
+            ],
+            text=said,
+            hovertemplate="%{x}: %{y:.4g} %{customdata[0]}(%{customdata[1]})%{customdata[2]}"
+            "<extra></extra>",
+            textposition="inside",
+            insidetextanchor="start",
+            showlegend=False,  # the x axis names the values
         )
     )
     spread = shown[std.notna()]
@@ -173,6 +189,35 @@ def bars_figure(values: pd.DataFrame, metric: str = "test_accuracy") -> go.Figur
         xaxis={"title": None, "type": "category"},
     )
     return fig
+
+
+def verdict_table(values: pd.DataFrame, verdicts: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The per-value table with each value's verdict, difference from the best and interval.
+
+    Args:
+        values: ``core.analysis.sweep_numbers.value_frame`` (any of its columns).
+        verdicts: ``core.analysis.sweep_summary.verdict_frame`` on ``metric``.
+        metric: The figure the verdicts are on.
+
+    Returns:
+        ``values`` with ``verdict``, ``diff_vs_best`` (in the metric's ``UNITS``) and ``ci``
+        (the interval as text with its unit; empty for the best value) after ``value`` and
+        ``runs``.
+    """
+    units = UNITS[metric]
+    unit = f" {units.abbreviation}" if units.abbreviation else ""
+    ci = [
+        None
+        if pd.isna(low) or verdict == "best"
+        else f"{low:.{units.digits}f} to {high:.{units.digits}f}{unit}"
+        for verdict, low, high in zip(
+            verdicts["verdict"], verdicts["ci_low"], verdicts["ci_high"], strict=True
+        )
+    ]
+    shown = verdicts.assign(ci=ci)[["value", "verdict", "diff_vs_best", "ci"]]
+    table = values.merge(shown, on="value", how="left")
+    first = [c for c in ("value", "runs", "verdict", "diff_vs_best", "ci") if c in table]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def heatmap_figure(

@@ -138,8 +138,9 @@ def render_sweep_form(s: Store) -> dict[str, Any] | None:
         value=1,
         step=1,
         key="compare-repeats",
-        help="Runs per value, each with its own seed (the base seed, +1, +2, ...). Two or "
-        "more tell a real difference from noise.",
+        help="Runs per value, each with its own seed (the base seed, +1, +2, ...). One run "
+        "per value cannot tell a real difference from noise; 3 or more tell large ones, 5 or "
+        "more smaller ones.",
     )
     scale_lr = st.checkbox(
         "Scale learning rate with batch size",

@@ -96,6 +96,7 @@ def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
         format_func=lambda m: compare.RUN_METRICS[m][0],
         key=f"compare-metric-{study.id}",
     )
+    verdicts = compare_summary.verdict_frame(runs, metric)
     _summary(runs, spec, metric)
     if len(spec.keys) == 2:
         st.plotly_chart(
@@ -103,17 +104,14 @@ def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
             key=f"compare-heatmap-{study.id}",
             config={"displaylogo": False},
         )
+    by_value = dict(zip(verdicts["value"], verdicts["verdict"], strict=True))
     st.plotly_chart(
-        compare_charts.bars_figure(values, metric),
+        compare_charts.bars_figure(values, metric, by_value),
         key=f"compare-bars-{study.id}",
         config={"displaylogo": False},
     )
-    st.dataframe(
-        values[list(TABLE_COLUMNS)],
-        hide_index=True,
-        column_config=TABLE_COLUMNS,
-        key=f"compare-table-{study.id}",
-    )
+    table, columns = _table(values, verdicts, metric)
+    st.dataframe(table, hide_index=True, column_config=columns, key=f"compare-table-{study.id}")
     with st.expander("Every run"):
         st.dataframe(
             runs.drop(columns=["order", *spec.keys]),
@@ -150,6 +148,37 @@ def _curves(spec: SweepSpec, trials: list, epochs: dict, study_id: int) -> None:
         )
 
 
+def _table(values, verdicts, metric: str):  # noqa: ANN001, ANN202 - pandas frames
+    """The per-value table with each value's verdict and its difference from the best."""
+    units = compare_summary.UNITS[metric]
+    unit = f" {units.abbreviation}" if units.abbreviation else ""
+    label = compare.RUN_METRICS[metric][0].lower()
+    table = compare_charts.verdict_table(values[list(TABLE_COLUMNS)], verdicts, metric)
+    columns = {
+        **TABLE_COLUMNS,
+        "verdict": st.column_config.TextColumn(
+            "Verdict",
+            help=f"By {label}: best, tied (cannot be told apart from the best with these runs) "
+            f"or worse ({compare_summary.TEST_NAME}, α = {compare_summary.ALPHA}). Empty with "
+            "fewer than two runs.",
+        ),
+        "diff_vs_best": st.column_config.NumberColumn(
+            "Δ vs best",
+            format=f"%+.{units.digits}f{unit}",
+            help=f"This value's mean {label} minus the best's"
+            + (f", in {units.unit}." if units.unit else "."),
+        ),
+        "ci": st.column_config.TextColumn(
+            "95% CI of Δ",
+            help="Welch's interval of the difference, widened for the number of comparisons "
+            "(Holm): it excludes 0 exactly when the verdict is worse.",
+        ),
+    }
+    return table, columns
+
+
 def _summary(runs, spec: SweepSpec, metric: str) -> None:  # noqa: ANN001 - a pandas frame
-    lines = compare_summary.written_summary(runs, spec.title, metric)
-    st.markdown("\n".join(f"- {line}" for line in lines))
+    summary = compare_summary.summarize(runs, spec.title, metric)
+    st.markdown("\n".join(f"- {line}" for line in summary.lines))
+    for warning in summary.warnings:
+        st.warning(warning, icon=":material/warning:")

@@ -81,12 +81,27 @@ def test_a_finished_sweep_shows_summary_bars_and_a_sortable_table(store: Store) 
     assert not at.exception
     text = "\n".join(m.value for m in at.markdown)
     assert "Best batch size: 20" in text and "Welch's t-test" in text
+    assert "10.0 percentage points lower than 20" in text and "worse: a real difference" in text
     table = at.dataframe[0].value
     assert list(table["value"]) == ["20", "100"]
     assert table["test_accuracy"].tolist() == pytest.approx([0.905, 0.805])
+    assert list(table["verdict"]) == ["best", "worse"]
+    assert table["diff_vs_best"].tolist() == pytest.approx([0.0, -10.0])
     assert len(at.get("plotly_chart")) == 2  # curves and bars
+    # Every run scored the same test loss: by that figure the two cannot be told apart.
     at.selectbox(key=f"compare-metric-{store.studies()[0].id}").set_value("test_loss").run()
-    assert "Best batch size: 20**, test loss 0.3" in "\n".join(m.value for m in at.markdown)
+    assert "Tied best batch size: 20, 100**" in "\n".join(m.value for m in at.markdown)
+    assert any("20 and 100 cannot be told apart by test loss" in w.value for w in at.warning)
+    assert list(at.dataframe[0].value["verdict"]) == ["best", "tied"]
+
+
+def test_one_run_per_value_shows_no_verdict_and_asks_for_repeats(store: Store) -> None:
+    write_sweep(store, {"batch_size": "20, 100"}, [0.9, 0.8])
+    at = run()
+    assert not at.exception
+    assert "Highest test accuracy: batch size 20" in "\n".join(m.value for m in at.markdown)
+    assert any("One run per value cannot tell noise" in w.value for w in at.warning)
+    assert at.dataframe[0].value["verdict"].isna().all()
 
 
 def test_a_grid_sweep_adds_a_heatmap_and_a_past_run_can_be_the_base(store: Store) -> None:

@@ -69,7 +69,7 @@ def render_every_page(states: dict) -> list[str]:
     }
     _check(at.run(), "runs, two selected", "Compare 2 runs")
     _check(_open("pages/2_Runs.py", {"trial": str(done)}), "runs, done", f"Run {done}")
-    _check(_open("pages/3_Compare.py"), "compare, sweep", "Best batch size")
+    _check(_open("pages/3_Compare.py"), "compare, sweep", "Highest test accuracy")
     search = str(states["search"])
     _check(_open("pages/4_Tune.py", {"study": search}), "tune, search", f"Search {search}")
 

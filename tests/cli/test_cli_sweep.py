@@ -37,10 +37,25 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(
         assert value["test_accuracy"] == pytest.approx(sum(accs) / 2)
         assert value["test_accuracy_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
         assert value["seconds_per_epoch"] > 0 and value["seconds_per_epoch_std"] is not None
+        # Each value's verdict against the best, its difference and interval with their unit.
+        assert value["verdict"] in ("best", "tied", "worse")
+        assert value["unit"] == "percentage points" and len(value["diff_ci"]) == 2
+        low, high = value["diff_ci"]
+        assert low <= value["diff_vs_best"] <= high
+        assert value["time"]["verdict"] in ("best", "tied", "worse")
+        assert value["time"]["unit"] == "s"
+    best = [v for v in summary["values"] if v["verdict"] == "best"]
+    assert len(best) == 1 and best[0]["diff_vs_best"] == 0.0
+    (other,) = [v for v in summary["values"] if v is not best[0]]
+    excludes_zero = other["diff_ci"][1] < 0 or other["diff_ci"][0] > 0
+    assert excludes_zero == (other["verdict"] == "worse")
+    assert summary["test"]["alpha"] == 0.05 and "Holm" in summary["test"]["method"]
     assert all(t.results["peak_memory_mb"] > 0 for t in trials)
     assert SweepSpec.from_dict(store.study(summary["study"]).spec).repeats == 2
     assert "run 4/4: batch size 1000, repeat 2/2" in stderr
-    assert any(line.startswith("Best batch size") for line in stderr.splitlines())
+    assert any(
+        line.startswith(("Best batch size", "Tied best batch size")) for line in stderr.splitlines()
+    )
 
 
 @pytest.mark.parametrize(
