@@ -19,7 +19,9 @@ pytestmark = pytest.mark.faults
 def test_a_run_outlives_a_server_restart_and_shows_live_again(
     store: Store, cache: Path, browser
 ) -> None:
-    _, (tid,) = store.create_study("s", "single", [RunConfig(model="mlp", epochs=40, batch_size=8)])
+    # Long enough to still be training when the new server's page opens; cancelled at the end.
+    cfg = RunConfig(model="mlp", epochs=400, batch_size=8)
+    _, (tid,) = store.create_study("s", "single", [cfg])
     proc, url = start_server(cache)
     try:
         ensure_worker(cache)
