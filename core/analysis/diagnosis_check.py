@@ -45,7 +45,7 @@ class CorpusRun:
 
     def diagnose(self) -> list[Flag]:
         """The run's diagnosis, as a trial with its config would get it."""
-        return diagnose(self.epochs)
+        return diagnose(self.epochs, int(self.config.get("epochs", 10)))
 
 
 @dataclass(frozen=True)

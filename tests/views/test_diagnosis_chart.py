@@ -50,7 +50,8 @@ def test_a_plain_run_has_no_parent_curves_and_marks_its_flags(store: Store) -> N
     tid = _run(store, range(6))
     epochs = store.epochs(tid)
     flags = diagnose.diagnose(epochs)
-    assert [f.kind for f in flags] == ["overfitting", "plateau"]
+    # Training loss still falls fast (0.15 to 0.08 in the last epoch): no plateau.
+    assert [f.kind for f in flags] == ["overfitting"]
     fig = trial_figure(store, store.trial(tid), epochs, flags)
     assert not any(str(t.name).startswith("run ") for t in fig.data)
     (marker,) = [t for t in fig.data if t.name == "overfitting"]
