@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from core.analysis.diagnosis import diagnose
+from core.analysis.diagnosis import diagnose_trial
 from core.data.names import dataset_name, run_title
 from core.store import Epoch, Status, Store, Trial, paths
 
@@ -146,7 +146,7 @@ def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, _Curves
     epochs = store.epochs_by_trial(None if many else [t.id for t in missing])
     for t in missing:
         own = epochs.get(t.id, [])
-        labels = ", ".join(f.label for f in diagnose(own))
+        labels = ", ".join(f.label for f in diagnose_trial(t, own))
         found[t.id] = _Curves(_best_val_accuracy(own), labels, len(own))
         if t.finished_at is not None:
             _SUMMARIES[(t.id, t.finished_at)] = found[t.id]

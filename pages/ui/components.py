@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.analysis.diagnosis import diagnose
+from core.analysis.diagnosis import diagnose_trial
 from core.analysis.folds import summarize_folds
 from core.data.names import run_title
 from core.spec.durations import format_duration
@@ -140,7 +140,7 @@ def _render_body(s: Store, trial: Trial) -> None:
     _render_outcome(trial)
     epochs = s.epochs(trial.id)
     whole = render_origin(s, trial)
-    flags = diagnose(epochs)
+    flags = diagnose_trial(trial, epochs)
     if epochs or not trial.status.finished:
         # Drawn empty while waiting too, so the browser has the charting code ready when the
         # first epoch ends. A fork's curves are drawn over its parent's; flags are marked.
