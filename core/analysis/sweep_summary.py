@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from core.analysis.sweep_numbers import RUN_METRICS, completed
+from core.spec.scores import accuracy_score
 
 ALPHA = 0.05
 
@@ -94,9 +95,10 @@ def written_summary(runs: pd.DataFrame, title: str, metric: str = "test_accuracy
         return [f"No run has finished yet: the summary appears when one has a {label}."]
     fmt = _formatter(metric)
     best = diffs[0]
-    n_best = int(_usable(runs, metric).groupby("value").size().get(best.value, 0))
+    usable = _usable(runs, metric)
+    n_best = int(usable.groupby("value").size().get(best.value, 0))
     lines = [
-        f"**Best {title.lower()}: {best.value}**, {label} {fmt(best.mean)}"
+        f"**Best {title.lower()}: {best.value}**, {label} {_best_text(usable, metric, best)}"
         + (f" (mean of {n_best} runs)." if n_best > 1 else ".")
     ]
     for d in diffs[1:]:
@@ -126,6 +128,14 @@ def written_summary(runs: pd.DataFrame, title: str, metric: str = "test_accuracy
     if cost:
         lines.append(cost)
     return lines
+
+
+def _best_text(usable: pd.DataFrame, metric: str, best: Difference) -> str:
+    """The best value's figure; a test accuracy with its test images and 95% interval."""
+    mine = usable[usable["value"].astype(str) == best.value] if len(usable) else usable
+    if metric == "test_accuracy" and "test_images" in mine and mine["test_images"].notna().any():
+        return accuracy_score(best.mean, int(mine["test_images"].max())).text()
+    return _formatter(metric)(best.mean)
 
 
 def _usable(runs: pd.DataFrame, metric: str) -> pd.DataFrame:

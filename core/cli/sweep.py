@@ -142,7 +142,12 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
-    """The JSON summary of a sweep: per value, mean and std of test accuracy and epoch time."""
+    """The JSON summary of a sweep: per value, mean and std of test accuracy and epoch time.
+
+    Each value also carries ``test_images`` (how many test images each run was scored on)
+    and ``test_accuracy_ci``, the 95% Wilson interval of its mean test accuracy on that many
+    images, as ``[low, high]`` (None where no run of the value was tested).
+    """
     from core.analysis.sweep_numbers import (  # pandas and scipy: only when needed
         run_frame,
         value_frame,
@@ -158,6 +163,9 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
     rows = []
     for _, row in values.iterrows():
         cell = spec.all_cells()[int(row["order"])]
+        images, low, high = (
+            _number(row[k]) for k in ("test_images", "test_ci_low", "test_ci_high")
+        )
         rows.append(
             {
                 "value": _plain(spec.cell_values(cell)[0])
@@ -173,6 +181,8 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
                         "seconds_per_epoch_std",
                     )
                 },
+                "test_images": None if images is None else int(images),
+                "test_accuracy_ci": None if low is None or high is None else [low, high],
             }
         )
     statuses = {str(t.status) for t in trials}

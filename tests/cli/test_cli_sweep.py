@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.spec.scores import wilson_interval
 from core.spec.sweeps import SweepSpec
 from core.store import Status, Store, paths
 from tests.cli.conftest import run_here
@@ -37,10 +38,15 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(
         assert value["test_accuracy"] == pytest.approx(sum(accs) / 2)
         assert value["test_accuracy_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
         assert value["seconds_per_epoch"] > 0 and value["seconds_per_epoch_std"] is not None
+        # Every run is scored on the same 360 digits: the interval those allow the mean.
+        right = round(value["test_accuracy"] * 360)
+        assert value["test_images"] == 360
+        assert value["test_accuracy_ci"] == pytest.approx(list(wilson_interval(right, 360)))
     assert all(t.results["peak_memory_mb"] > 0 for t in trials)
     assert SweepSpec.from_dict(store.study(summary["study"]).spec).repeats == 2
     assert "run 4/4: batch size 1000, repeat 2/2" in stderr
-    assert any(line.startswith("Best batch size") for line in stderr.splitlines())
+    best = [line for line in stderr.splitlines() if line.startswith("Best batch size")]
+    assert best and "(95% CI " in best[0] and ", 360 images)" in best[0]
 
 
 @pytest.mark.parametrize(

@@ -684,6 +684,9 @@ def test_cli_trains_on_a_zip_of_class_folders(
     assert ran.status == 0, ran.err[-3000:]
     summary = json.loads(ran.out.strip().splitlines()[-1])
     assert summary["status"] == "completed" and summary["epochs_run"] == 1
+    assert summary["test_accuracy"] is None and summary["test_images"] is None  # too small
+    assert summary["val_images"] == 18 and len(summary["val_accuracy_ci"]) == 2
+    assert "no test set: the folder is too small for one" in ran.err
     trial = Store(paths.store_path(cache)).trial(summary["trial"])
     assert trial.status == Status.COMPLETED
     upload = Path(trial.config["dataset"])
@@ -695,3 +698,25 @@ def test_cli_trains_on_a_zip_of_class_folders(
     lines = ran.err.strip().splitlines()
     assert ran.status == 2 and len(lines) == 1, ran.err
     assert lines[0] == "error: dataset: bad.zip is not a zip file."
+
+
+def test_cli_json_of_a_folder_with_a_test_set_gives_its_images_and_interval(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.cli.conftest import run_here
+
+    folder = write_photo_folder(tmp_path / "jelly", per_class=50, side=8)
+    settings = ["model=mlp", "batch_size=32", "img_size=8"]
+    options = [arg for s in settings for arg in ("--set", s)]
+    ran = run_here(capsys, "train", "--dataset", str(folder), "--epochs", "1", *options, "--json")
+    assert ran.status == 0, ran.err[-3000:]
+    summary = json.loads(ran.out.strip().splitlines()[-1])
+    # 3 classes of 50: 30 test images (10 a class), 24 validation, 96 to train.
+    assert (summary["test_images"], summary["val_images"]) == (30, 24)
+    right = round(summary["test_accuracy"] * 30)
+    assert summary["test_accuracy_ci"] == pytest.approx(list(wilson_interval(right, 30)))
+    low, high = summary["macro_f1_ci"]
+    assert 0 <= low <= summary["macro_f1"] <= high <= 1
+    assert "images)" in ran.err.strip().splitlines()[-1]  # the run's line states its images
