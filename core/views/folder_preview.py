@@ -102,10 +102,15 @@ def test_set_note(info: FolderInfo) -> str:
         )
     smallest = min(info.counts)
     name = info.class_names[info.counts.index(smallest)]
+    has = (
+        f"each class has {smallest}"
+        if len(set(info.counts)) == 1
+        else f"the smallest, {name!r}, has {smallest}"
+    )
     return (
         f"Too small for a separate test set: a test set of {share} needs at least "
         f"{MIN_TEST_PER_CLASS} images of every class, so {MIN_CLASS_FOR_TEST} per class, and "
-        f"{name!r} has {smallest}. Every image trains or validates instead. Train with folds "
+        f"{has}. Every image trains or validates instead. Train with folds "
         "(cross-validation, e.g. 5) for an estimate that scores every image once, on a model "
         "that did not train on it; a single run shows only its validation accuracy."
     )

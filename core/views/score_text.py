@@ -48,10 +48,13 @@ def no_test_note(trial: Trial) -> str | None:
     val = accuracy_on_validation(trial)
     if val is None:
         return f"{note} This run trained on its validation images too, so nothing scored it."
-    note += f" Validation accuracy {val.text()}"
+    fold = int(trial.config.get("folds") or 1) > 1
+    whose = "This fold's validation" if fold else "Validation"
+    note += f" {whose} accuracy {val.text()}"
     if trial.config.get("early_stopping_patience"):
         note += "; early stopping chose the epoch on these same images, so it reads a bit high"
-    return f"{note}. {SUGGEST_FOLDS}"
+    # A fold is already part of a cross-validation: the summary above it is the estimate.
+    return f"{note}." if fold else f"{note}. {SUGGEST_FOLDS}"
 
 
 def macro_f1_line(trial: Trial) -> str | None:

@@ -191,4 +191,4 @@ def test_a_folder_too_small_for_a_test_set_shows_validation_and_fold_scores(
     assert labels["Validation accuracy"] == "90.0%" and "Test accuracy" not in labels
     (note,) = [i.value for i in at.info]
     assert note.startswith("No test accuracy: this folder is too small for a separate test set")
-    assert "Validation accuracy 90.0% (95% CI 74.4–96.5%, 30 images)" in note
+    assert note.endswith("This fold's validation accuracy 90.0% (95% CI 74.4–96.5%, 30 images).")

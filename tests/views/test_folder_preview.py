@@ -93,8 +93,10 @@ def test_the_preview_of_3_classes_of_30_says_it_is_too_small_and_suggests_folds(
     assert folder_views.split_sizes(info, 0.2) == {"train": 72, "validation": 18, "test": 0}
     note = folder_views.test_set_note(info)
     assert note.startswith("Too small for a separate test set: a test set of 20% needs at ")
-    assert "at least 10 images of every class, so 50 per class, and 'a' has 30." in note
+    assert "at least 10 images of every class, so 50 per class, and each class has 30." in note
     assert "Train with folds (cross-validation" in note
+    uneven = folder_views.test_set_note(fake_folder((80, 49, 200)))
+    assert "so 50 per class, and the smallest, 'b', has 49." in uneven
 
 
 def test_size_summary() -> None:

@@ -75,6 +75,9 @@ def test_a_run_without_a_test_set_shows_its_validation_accuracy_and_suggests_fol
         "stopping chose the epoch"
     )
     assert note.endswith(score_text.SUGGEST_FOLDS) and "folds" in score_text.SUGGEST_FOLDS
+    fold = store.trial(finished(store, results, folds=3))
+    assert "This fold's validation accuracy 83.3%" in score_text.no_test_note(fold)
+    assert score_text.SUGGEST_FOLDS not in score_text.no_test_note(fold)  # it is one already
 
 
 def test_fold_lines_give_the_validation_mean_then_the_test_score(store: Store) -> None:
