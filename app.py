@@ -64,6 +64,8 @@ else:
         selection_mode="single-row",
         column_config={
             "Best test accuracy": st.column_config.NumberColumn(format="percent"),
+            "95% CI": st.column_config.TextColumn(help="The best test accuracy's 95% interval."),
+            "Test images": st.column_config.NumberColumn(format="%d"),
         },
     )
     st.caption("Select a row to open its run.")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle
 from core.store import Store, paths
 from core.views import runs
@@ -33,6 +34,12 @@ COLUMNS = {
         "Diagnosis", width=120, help="What the curves show: overfitting, plateau, LR too high..."
     ),
     "test_accuracy": st.column_config.NumberColumn("Test acc.", format="percent", width=80),
+    "test_ci": st.column_config.TextColumn(
+        "95% CI", width=95, help="The test accuracy's 95% interval (Wilson)."
+    ),
+    "test_images": st.column_config.NumberColumn(
+        "Test images", format="%d", width=90, help="How many images the test accuracy is on."
+    ),
     "test_loss": st.column_config.NumberColumn("Test loss", format="%.4f", width=80),
     "dataset": st.column_config.TextColumn("Dataset", width="small"),
     "model": st.column_config.TextColumn("Model", width=70),
@@ -80,7 +87,10 @@ def _filters(frame: pd.DataFrame) -> pd.DataFrame:
 def _table(view: pd.DataFrame, total: int) -> list[int]:
     """Draw the runs table; return the trial ids of the selected rows, in table order."""
     shown = view.reset_index(drop=True)
-    display = shown.assign(created_at=[datetime.fromtimestamp(t) for t in shown["created_at"]])
+    display = shown.assign(
+        created_at=[datetime.fromtimestamp(t) for t in shown["created_at"]],
+        test_ci=runs.interval_labels(shown),
+    )
     # The key changes with the rows shown, so a selection never points at a different run.
     revision = zlib.crc32(",".join(map(str, shown["trial"])).encode())
     newest = int(view["trial"].max()) if len(view) else 0
@@ -175,7 +185,8 @@ def _study_downloads(s: Store, study_id: int) -> None:
         width="stretch",
     )
     best = bundle.best_trial(s, study_id)
-    if best is None or not Path(best.results.get("artifacts", {}).get("model", "")).is_file():
+    best_score = None if best is None else accuracy_on_test(best)
+    if best_score is None or not Path(best.results.get("artifacts", {}).get("model", "")).is_file():
         best_col.caption("No completed run with saved files yet.")
         return
     best_col.download_button(
@@ -187,7 +198,7 @@ def _study_downloads(s: Store, study_id: int) -> None:
         on_click="ignore",
         key=f"runs-best-{study_id}",
         width="stretch",
-        help=f"Run {best.id}, the highest test accuracy ({best.test_accuracy:.2%}): model, "
+        help=f"Run {best.id}, the highest test accuracy ({best_score.text()}): model, "
         "weights, config, train.py and logs.",
     )
 

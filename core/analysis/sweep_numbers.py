@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.analysis.trial_scores import accuracy_on_test
 from core.data.checks import train_size
 from core.spec.config import ConfigError, RunConfig
+from core.spec.scores import accuracy_score
 from core.spec.sweeps import SweepSpec
 from core.store import Epoch, Status, Trial
 
@@ -92,6 +94,7 @@ def run_frame(
         per_epoch = float(np.median(seconds)) if seconds else None
         last = mine[-1].metrics if mine else {}
         val_accs = [e.metrics["val_accuracy"] for e in mine if "val_accuracy" in e.metrics]
+        test = accuracy_on_test(trial)
         rows.append(
             {
                 "trial": trial.id,
@@ -104,6 +107,7 @@ def run_frame(
                 "status": str(trial.status),
                 "epochs_done": len(mine),
                 "test_accuracy": trial.test_accuracy,
+                "test_images": test.images if test else None,
                 "test_loss": trial.test_loss,
                 "best_val_accuracy": _finite_max(val_accs),
                 "seconds_per_epoch": per_epoch,
@@ -131,7 +135,11 @@ def value_frame(spec: SweepSpec, runs: pd.DataFrame) -> pd.DataFrame:
     Only completed runs count (a cancelled or failed run's epochs would skew the figures).
     Columns ``<metric>`` hold the mean over the value's runs that have the figure, and
     ``<metric>_std`` the sample standard deviation (n − 1); NaN where there are no runs, or
-    fewer than two for the deviation.
+    fewer than two for the deviation. ``test_images`` is how many test images each run was
+    scored on (the same images for every run of a sweep), and ``test_ci_low`` and
+    ``test_ci_high`` the 95% Wilson interval of the mean test accuracy on that many images:
+    how far the test images alone leave it uncertain (the spread over seeds is
+    ``test_accuracy_std``).
     Rows follow the order the values were given in.
     """
     rows = []
@@ -149,8 +157,22 @@ def value_frame(spec: SweepSpec, runs: pd.DataFrame) -> pd.DataFrame:
             values = mine[metric].dropna().astype(float) if len(mine) else pd.Series(dtype=float)
             row[metric] = float(values.mean()) if len(values) else math.nan
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        row.update(_test_interval(mine, row["test_accuracy"]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _test_interval(runs: pd.DataFrame, mean: float) -> dict[str, float]:
+    """Test images of a value's runs and the Wilson interval of their mean accuracy."""
+    images = runs["test_images"].dropna() if len(runs) else pd.Series(dtype=float)
+    if images.empty or math.isnan(mean):
+        return {"test_images": math.nan, "test_ci_low": math.nan, "test_ci_high": math.nan}
+    score = accuracy_score(mean, int(images.max()))
+    return {
+        "test_images": float(images.max()),
+        "test_ci_low": score.low if score.low is not None else math.nan,
+        "test_ci_high": score.high if score.high is not None else math.nan,
+    }
 
 
 def completed(runs: pd.DataFrame) -> pd.DataFrame:

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from core.analysis.sweep_numbers import RUN_METRICS, completed
+from core.spec.scores import accuracy_score
 
 ALPHA = 0.05
 MIN_RUNS = 2  # runs a value needs before its spread can be estimated at all
@@ -314,9 +315,11 @@ def summarize(runs: pd.DataFrame, title: str, metric: str = "test_accuracy") -> 
             [f"No run has finished yet: the summary appears when one has a {label}."], []
         )
     if diffs[0].verdict is None:
-        lines, warnings = _untested_lines(diffs, title, metric)
+        lines, warnings = _untested_lines(diffs, title, metric, _usable(runs, metric))
     else:
-        lines, warnings = _tested_lines(diffs, title, metric, _sweep_order(runs))
+        lines, warnings = _tested_lines(
+            diffs, title, metric, _sweep_order(runs), _usable(runs, metric)
+        )
     if metric != COST_METRIC:  # ranked by time already: the cost line would say it again
         cost, cost_warning = _cost_line(runs)
         lines += [cost] if cost else []
@@ -336,14 +339,17 @@ def written_summary(runs: pd.DataFrame, title: str, metric: str = "test_accuracy
 
 
 def _tested_lines(
-    diffs: list[Difference], title: str, metric: str, order: dict[str, int]
+    diffs: list[Difference],
+    title: str,
+    metric: str,
+    order: dict[str, int],
+    usable: pd.DataFrame,
 ) -> tuple[list[str], list[str]]:
     label = RUN_METRICS[metric][0].lower()
-    units = UNITS[metric]
     best = diffs[0]
     tops = sorted((d for d in diffs if d.verdict in (Verdict.BEST, Verdict.TIED)),
                   key=lambda d: order[d.value])  # fmt: skip
-    mean = f"{label} {units.mean(best.mean)} (mean of {best.runs} runs)"
+    mean = f"{label} {_best_text(usable, metric, best)} (mean of {best.runs} runs)"
     if len(tops) > 1:
         lines = [
             f"**Tied best {title.lower()}: {', '.join(d.value for d in tops)}**: the runs "
@@ -399,18 +405,19 @@ def _value_line(d: Difference, best: Difference, metric: str) -> str:
 
 
 def _untested_lines(
-    diffs: list[Difference], title: str, metric: str
+    diffs: list[Difference], title: str, metric: str, usable: pd.DataFrame
 ) -> tuple[list[str], list[str]]:
     label = RUN_METRICS[metric][0].lower()
     units = UNITS[metric]
     top = diffs[0]
     runs = "one run" if top.runs == 1 else f"mean of {top.runs} runs"
     if len(diffs) == 1:
-        return [f"**{title}: {top.value}**, {label} {units.mean(top.mean)} ({runs})."], []
+        figure = _best_text(usable, metric, top)
+        return [f"**{title}: {top.value}**, {label} {figure} ({runs})."], []
     higher = RUN_METRICS[metric][1]
     lines = [
         f"**{'Highest' if higher else 'Lowest'} {label}: {title.lower()} {top.value}**, "
-        f"{units.mean(top.mean)} ({runs}); no verdict without repeats."
+        f"{_best_text(usable, metric, top)} ({runs}); no verdict without repeats."
     ]
     for d in diffs[1:]:
         gap = top.mean - d.mean if higher else d.mean - top.mean
@@ -495,6 +502,18 @@ def _and(names: list[str]) -> str:
 
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
+
+
+def _best_text(usable: pd.DataFrame, metric: str, best: Difference) -> str:
+    """The top value's figure; a test accuracy with its test images and 95% interval.
+
+    The interval is the test set's sampling noise for one run on that many images; the
+    spread between seeds is what the verdicts judge.
+    """
+    mine = usable[usable["value"].astype(str) == best.value] if len(usable) else usable
+    if metric == "test_accuracy" and "test_images" in mine and mine["test_images"].notna().any():
+        return accuracy_score(best.mean, int(mine["test_images"].max())).text()
+    return UNITS[metric].mean(best.mean)
 
 
 def _usable(runs: pd.DataFrame, metric: str) -> pd.DataFrame:

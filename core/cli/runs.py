@@ -4,7 +4,8 @@
     python -m core export TRIAL --out DIR
 
 ``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``), with the
-epochs planned and those done; with ``--json`` it prints one JSON line, ``{"rows": [...]}``.
+epochs planned and those done, and the test accuracy with its 95% interval and test images;
+with ``--json`` it prints one JSON line, ``{"rows": [...]}`` (:func:`run_rows`).
 ``export`` writes a trial's bundle into DIR (``core.handover.bundle``): its model, weights and
 config, a standalone ``train.py`` and its TensorBoard logs, under names that say which run they
 are (study, trial, dataset, model and test accuracy), and prints the new paths. An unknown
@@ -25,7 +26,7 @@ from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag, print_err
 from core.handover.bundle import write_bundle
 from core.spec.quoting import printable
 from core.store import Store, open_store
-from core.views.runs import runs_frame
+from core.views.runs import interval_labels, runs_frame
 
 _TABLE = {
     "trial": "trial",
@@ -43,6 +44,8 @@ _TABLE = {
     "status": "status",
     "best_val_accuracy": "best_val_acc",
     "test_accuracy": "test_acc",
+    "test_ci": "test_ci",
+    "test_images": "test_n",
     "test_loss": "test_loss",
     "duration_s": "seconds",
 }
@@ -80,14 +83,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def run_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``runs --json``: the runs table, the test interval as one ``[low, high]``.
+
+    Each row has ``test_accuracy``, ``test_images`` and ``test_accuracy_ci`` (None where the
+    run was not tested or its image count is unknown).
+    """
+    rows = json_rows(frame)
+    for row in rows:
+        low, high = row.pop("test_ci_low"), row.pop("test_ci_high")
+        row["test_accuracy_ci"] = None if low is None or high is None else [low, high]
+        if row["test_images"] is not None:
+            row["test_images"] = int(row["test_images"])
+    return rows
+
+
 def _runs(args: argparse.Namespace) -> int:
     frame = runs_frame(_store())
     if args.json:
-        print(json.dumps({"rows": json_rows(frame)}))
+        print(json.dumps({"rows": run_rows(frame)}))
         return EXIT_OK
     if frame.empty:
         print("No runs yet. Train one with: python -m core train")
         return EXIT_OK
+    frame = frame.assign(test_ci=interval_labels(frame).replace("", None))
     table = frame[list(_TABLE)].rename(columns=_TABLE)
     for column in table.select_dtypes(exclude="number"):  # names, datasets: what people typed
         table[column] = table[column].map(lambda v: printable(v) if isinstance(v, str) else v)
@@ -101,6 +120,7 @@ def _runs(args: argparse.Namespace) -> int:
             formatters={
                 "best_val_acc": _percent,
                 "test_acc": _percent,
+                "test_n": lambda v: "-" if pd.isna(v) else f"{int(v)}",
                 "test_loss": lambda v: "-" if pd.isna(v) else f"{v:.4f}",
                 "seconds": lambda v: "-" if pd.isna(v) else f"{v:.1f}",
                 "lr": lambda v: f"{v:g}",

@@ -151,6 +151,10 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
     ``diff_vs_best`` with its interval ``diff_ci`` (test accuracy, in percentage points: this
     value minus the best), ``ci_level`` and ``p_value`` (Holm-adjusted); ``time`` holds the
     same for seconds per epoch (in s; the best is the fastest). ``test`` names the procedure.
+
+    Each value also carries ``test_images`` (how many test images each run was scored on)
+    and ``test_accuracy_ci``, the 95% Wilson interval of its mean test accuracy on that many
+    images, as ``[low, high]`` (None where no run of the value was tested).
     """
     from core.analysis.sweep_numbers import (  # pandas and scipy: only when needed
         run_frame,
@@ -179,6 +183,9 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
     rows = []
     for _, row in values.iterrows():
         cell = spec.all_cells()[int(row["order"])]
+        images, low, high = (
+            _number(row[k]) for k in ("test_images", "test_ci_low", "test_ci_high")
+        )
         rows.append(
             {
                 "value": _plain(spec.cell_values(cell)[0])
@@ -196,6 +203,8 @@ def sweep_summary(store: Store, study_id: int) -> dict[str, Any]:
                 },
                 **_verdict(verdicts[metric], row["value"], UNITS[metric].unit),
                 "time": _verdict(verdicts[COST_METRIC], row["value"], UNITS[COST_METRIC].unit),
+                "test_images": None if images is None else int(images),
+                "test_accuracy_ci": None if low is None or high is None else [low, high],
             }
         )
     statuses = {str(t.status) for t in trials}

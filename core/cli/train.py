@@ -3,11 +3,12 @@
     python -m core train --dataset digits --epochs 5 [--set key=value ...] [--config run.json]
                          [--name NAME] [--json]
 
-It records a study in the store and trains it here, printing one line per epoch; with
-``--json`` the last line is one JSON object with the study, trial, status, test metrics and
-artifact paths. ``--dataset`` takes a built-in dataset, a folder of class folders, or a
-``.zip`` of them, which is unpacked into the cache first (``core.data.folders.add_upload``; the
-same zip is unpacked once).
+It records a study in the store and trains it here, printing one line per epoch and one with
+each accuracy, its image count and 95% interval; with ``--json`` the last line is one JSON
+object with the study, trial, status, scores (:func:`score_fields`; for k folds
+:func:`fold_fields`) and artifact paths. ``--dataset`` takes a built-in dataset, a folder of
+class folders, or a ``.zip`` of them, which is unpacked into the cache first
+(``core.data.folders.add_upload``; the same zip is unpacked once).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import json
 import logging
 import os
 import signal
+import statistics
 from pathlib import Path
 from typing import Any
 
-from core.analysis.folds import summarize_folds
+from core.analysis.folds import FoldSummary, summarize_folds
+from core.analysis.trial_scores import accuracy_on_test, accuracy_on_validation, macro_f1_of
 from core.cli.args import (
     EXIT_FAILED,
     EXIT_OK,
@@ -36,7 +39,8 @@ from core.data.names import run_title
 from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import plan_run
-from core.store import Status, Store, open_store, paths
+from core.spec.scores import Score
+from core.store import Status, Store, Trial, open_store, paths
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
         "study": study_id,
         "trial": trial_ids[0] if len(trial_ids) == 1 else trial_ids,
         "status": str(statuses[-1]) if len(set(statuses)) == 1 else "mixed",
-        "test_accuracy": last.test_accuracy,
-        "test_loss": last.test_loss,
+        **score_fields(last),
         "seconds_per_epoch": last.results.get("seconds_per_epoch"),
         "epochs_run": len(store.epochs(last.id)),
         "artifacts": last.results.get("artifacts", {}),
@@ -104,24 +107,83 @@ def run_train(args: argparse.Namespace) -> int:
     }
     if len(trial_ids) > 1:
         folds = summarize_folds(trials)
-        summary.update(
-            test_accuracy=folds.mean_accuracy,
-            test_accuracy_std=folds.std_accuracy,
-            fold_accuracies=folds.accuracies,
-            test_loss=None,
-        )
+        summary.update(fold_fields(folds))
         if folds.mean_accuracy is not None:
-            spread = f" ± {folds.std_accuracy:.4f}" if folds.std_accuracy is not None else ""
-            logger.info(
-                "%d/%d folds: test_accuracy=%.4f%s",
-                folds.finished,
-                folds.folds,
-                folds.mean_accuracy,
-                spread,
-            )
+            logger.info("%s", fold_line(folds))
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK if set(statuses) == {Status.COMPLETED} else EXIT_FAILED
+
+
+def score_fields(trial: Trial) -> dict[str, Any]:
+    """A trial's scores for ``--json``: each accuracy with its images and 95% interval.
+
+    ``test_accuracy``, ``test_loss``, ``test_images``, ``test_accuracy_ci`` (``[low, high]``),
+    the same for ``val_``, and ``macro_f1`` with ``macro_f1_ci``; None where there is none
+    (no ``test_`` scores for a folder too small for a test set).
+    """
+    test, val, f1 = accuracy_on_test(trial), accuracy_on_validation(trial), macro_f1_of(trial)
+    return {
+        "test_accuracy": trial.test_accuracy,
+        "test_loss": trial.test_loss,
+        "test_images": test.images if test else None,
+        "test_accuracy_ci": test.ci if test else None,
+        "val_accuracy": val.value if val else None,
+        "val_loss": trial.results.get("val_loss"),
+        "val_images": val.images if val else None,
+        "val_accuracy_ci": val.ci if val else None,
+        "macro_f1": f1.value if f1 else None,
+        "macro_f1_ci": f1.ci if f1 else None,
+    }
+
+
+def fold_fields(folds: FoldSummary) -> dict[str, Any]:
+    """A k-fold study's scores for ``--json``.
+
+    ``val_accuracy`` and ``val_accuracy_std``: mean and std over the folds, each scored on
+    its own held-out images; ``fold_values`` and ``fold_images``: each fold's; ``val_images``
+    and ``val_accuracy_ci``: all held-out images pooled. ``test_accuracy``, ``test_images``
+    and ``test_accuracy_ci``: the fold models' mean on the test images, ``test_accuracy_std``
+    and ``test_fold_values`` their spread (None without a test set).
+    """
+    pooled, test = folds.pooled, folds.test
+    values = folds.test_values
+    return {
+        "val_accuracy": folds.mean_accuracy,
+        "val_accuracy_std": folds.std_accuracy,
+        "val_loss": None,
+        "fold_values": folds.fold_values,
+        "fold_images": folds.fold_images,
+        "val_images": pooled.images if pooled else None,
+        "val_accuracy_ci": pooled.ci if pooled else None,
+        "test_accuracy": test.value if test else None,
+        "test_accuracy_std": statistics.stdev(values) if len(values) > 1 else None,
+        "test_loss": None,
+        "test_images": test.images if test else None,
+        "test_accuracy_ci": test.ci if test else None,
+        "test_fold_values": values,
+        "macro_f1": None,
+        "macro_f1_ci": None,
+    }
+
+
+def fold_line(folds: FoldSummary) -> str:
+    """``3/3 folds: val_accuracy=0.8556 ± 0.0314 (pooled 95% CI ..., 72 images) ...``."""
+    spread = f" ± {folds.std_accuracy:.4f}" if folds.std_accuracy is not None else ""
+    line = f"{folds.finished}/{folds.folds} folds: val_accuracy={folds.mean_accuracy:.4f}{spread}"
+    if folds.pooled is not None:
+        line += f" ({_interval(folds.pooled)}, all held-out images)"
+    if folds.test is not None:
+        line += f"  test_accuracy={folds.test.value:.4f} ({_interval(folds.test)}, fold mean)"
+    else:
+        line += "  no test set"
+    return line
+
+
+def _interval(score: Score) -> str:
+    """``95% CI 0.9059-0.9561, 360 images``, or less where less is known."""
+    ci = f"95% CI {score.low:.4f}-{score.high:.4f}, " if score.ci else ""
+    return f"{ci}{score.images or '?'} images"
 
 
 def train_one(store: Store, trial_id: int, root: Path, epochs: int) -> Status:
@@ -152,10 +214,25 @@ def train_one(store: Store, trial_id: int, root: Path, epochs: int) -> Status:
         finally:
             signal.signal(signal.SIGINT, previous)
     trial = store.trial(trial_id)
-    if status == Status.COMPLETED and trial.test_accuracy is not None:
-        logger.info(
-            "%s: test_accuracy=%.4f test_loss=%.4f", status, trial.test_accuracy, trial.test_loss
-        )
+    if status == Status.COMPLETED:
+        logger.info("%s: %s", status, result_line(trial))
     else:
         logger.info("%s: %s", status, trial.error or "stopped")
     return status
+
+
+def result_line(trial: Trial) -> str:
+    """``test_accuracy=0.9361 (95% CI 0.9059-0.9561, 360 images) test_loss=0.2140 ...``.
+
+    A run without a test set (a folder too small for one) says so and gives its validation
+    accuracy, suggesting folds.
+    """
+    parts = []
+    if (test := accuracy_on_test(trial)) is not None:
+        parts.append(f"test_accuracy={test.value:.4f} ({_interval(test)})")
+        parts.append(f"test_loss={trial.test_loss:.4f}")
+    if (val := accuracy_on_validation(trial)) is not None:
+        parts.append(f"val_accuracy={val.value:.4f} ({_interval(val)})")
+    if test is None and (trial.results.get("sizes") or {}).get("test") == 0:
+        parts.append("no test set: the folder is too small for one; train with --set folds=5")
+    return "  ".join(parts) or "not tested"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +33,15 @@ from core.data.class_files import class_files, class_groups, is_image_name
 from core.data.image_checks import check_image
 from core.spec.config import ConfigError
 
-# Share of a folder's images kept aside as its test set (the 92/4/4 split of the jellyfish
-# report puts 4% in test, 4% in validation).
-FOLDER_TEST_SHARE = 0.04
-# One image each for training, validation and test: the stratified splits need it.
+# Share of a folder's images kept aside as its test set, drawn stratified.
+FOLDER_TEST_SHARE = 0.2
+# Test images every class needs for a folder to have a test set at all. Below that a test
+# accuracy is luck (4 test images put any result between about 30% and 95%): the folder has
+# no test set, and cross-validation (folds) gives its estimate.
+MIN_TEST_PER_CLASS = 10
+# So a folder has a test set when its smallest class has this many images (50).
+MIN_CLASS_FOR_TEST = math.ceil(MIN_TEST_PER_CLASS / FOLDER_TEST_SHARE)
+# One image each for training and validation, and a third for 3-fold cross-validation.
 MIN_PER_CLASS = 3
 # Name of the note ``extract_zip`` leaves beside an upload (hidden, so no loader reads it).
 MANIFEST = ".upload.json"
@@ -105,12 +111,21 @@ class FolderInfo:
         return path.relative_to(self.top or self.path).as_posix()
 
 
-def folder_test_size(n_images: int, n_classes: int) -> int:
-    """Return how many of a folder's images form its test set.
+def folder_test_size(counts: Sequence[int]) -> int:
+    """Return how many of a folder's images form its test set (0: the folder has none).
 
-    ``ceil(4%)`` of them, but at least one per class, which a stratified draw needs.
+    ``ceil(FOLDER_TEST_SHARE)`` of all images, drawn stratified, when every class holds at
+    least ``MIN_CLASS_FOR_TEST`` images, so that each gives at least ``MIN_TEST_PER_CLASS``
+    test images (a stratified draw gives a class at least the whole part of its share).
+    A smaller folder has no test set: every image trains or validates, and its runs are
+    scored on their validation images, or across folds.
+
+    Args:
+        counts: Images per class.
     """
-    return max(math.ceil(n_images * FOLDER_TEST_SHARE), n_classes)
+    if not counts or min(counts) < MIN_CLASS_FOR_TEST:
+        return 0
+    return math.ceil(sum(counts) * FOLDER_TEST_SHARE)
 
 
 def class_root(path: Path) -> Path:
@@ -259,7 +274,7 @@ def _check_count(name: str, found: int, unusable: int) -> None:
         return
     needs = (
         f"every class needs at least {MIN_PER_CLASS} (JPEG, PNG, GIF or BMP) for training, "
-        "validation and test."
+        "validation and cross-validation."
     )
     if not found and unusable:
         its = (

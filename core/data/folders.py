@@ -35,6 +35,8 @@ from core.data.class_files import IMAGE_EXTENSIONS
 from core.data.folder_scan import (
     FOLDER_TEST_SHARE,
     MANIFEST,
+    MIN_CLASS_FOR_TEST,
+    MIN_TEST_PER_CLASS,
     FolderInfo,
     UploadError,
     class_root,
@@ -53,6 +55,8 @@ __all__ = [
     "default_side",
     "FOLDER_TEST_SHARE",
     "FolderInfo",
+    "MIN_CLASS_FOR_TEST",
+    "MIN_TEST_PER_CLASS",
     "UploadError",
     "add_upload",
     "class_root",
@@ -200,8 +204,9 @@ def default_side(info: FolderInfo) -> int:
 def folder_info(path: Path | str) -> DatasetInfo:
     """Describe a folder of class folders the way ``core.spec.catalog`` describes a dataset.
 
-    The test set is ``folder_test_size`` images (4%, at least one per class); ``n_train`` is
-    the rest, from which the run's validation split is held out. Images are square at load
+    The test set is ``folder_test_size`` images (20%, at least 10 per class; none for a
+    folder whose smallest class has fewer than 50); ``n_train`` is the rest, from which the
+    run's validation split is held out. Images are square at load
     time: the run's image size, else ``default_side`` (the photos' usual size, at most
     ``FOLDER_IMAGE_SIZE``), which ``shape`` gives.
 
@@ -210,7 +215,7 @@ def folder_info(path: Path | str) -> DatasetInfo:
     """
     folder = Path(path).expanduser().resolve()
     info = scan_folder(folder)
-    n_test = folder_test_size(info.n_images, len(info.class_names))
+    n_test = folder_test_size(info.counts)
     return DatasetInfo(
         name=str(folder),
         title=info.title,

@@ -11,8 +11,9 @@ builds and fits through ``core.engine.search.hypermodel`` with the callbacks its
 * records its epochs through one writer (:class:`EpochRecorder`), reports its batches and
   heartbeats through one monitor (``core.engine.monitor``), and
   keeps a checkpoint per epoch and TensorBoard logs (:func:`standard_callbacks`);
-* is tested and saved by one saver (:func:`save_results`): the model, its weights, its
-  ``config.json``, per-class results and the grid of misclassified test images.
+* is tested and saved by one saver (:func:`save_results`): its validation and test scores,
+  each with its image count and 95% interval, the model, its weights, its ``config.json``,
+  per-class results and the grid of misclassified test images.
 
 This module imports TensorFlow; only worker processes use it.
 """
@@ -42,6 +43,7 @@ from core.engine.pipeline import make_dataset
 from core.engine.schedules import current_learning_rate
 from core.engine.time_left import time_left
 from core.spec.config import RunConfig
+from core.spec.scores import wilson_interval
 from core.store import disk_space
 from core.store.checkpoint_files import checkpoint_cap
 
@@ -277,10 +279,12 @@ def save_results(
 ) -> dict[str, Any]:
     """Test a trained model and save what a finished trial hands over; return its results.
 
-    One predict pass over the test set gives the per-class results and the grid of
-    misclassified images (``core.engine.evaluation``); the model, its weights and its
-    ``config.json`` (with the seed, a fingerprint of the splits and library versions) go into
-    ``folder``.
+    The model is scored on its validation images and on the test images (:func:`scores`),
+    each accuracy with its image count and 95% interval. One predict pass over the test set
+    (the validation set of a run without one: a folder too small for a test set) gives the
+    per-class results and the grid of misclassified images (``core.engine.evaluation``);
+    the model, its weights and its ``config.json`` (with the seed, a fingerprint of the
+    splits and library versions) go into ``folder``.
 
     Args:
         model: The trained model.
@@ -291,26 +295,29 @@ def save_results(
         **origin: What ``config.json`` also records (``study``, ``trial``).
 
     Returns:
-        Test metrics, the model's size and summary, split sizes, class names, input shape,
-        per-class results and the artifacts' paths.
+        Test and validation scores, the model's size and summary, split sizes, class names,
+        input shape, per-class results and the artifacts' paths.
     """
-    test = dataset(cfg, splits, "test", 256)
-    scores = model.evaluate(test, verbose=0, return_dict=True)
     artifacts = {
         "model": str(folder / "model.keras"),
         "weights": str(folder / "model.weights.h5"),
         "config": str(folder / "config.json"),
     }
-    probs = model.predict(test, verbose=0)
-    class_result = evaluate_classes(splits.y_test, probs, splits.class_names)
+    measured = {**scores(model, cfg, splits, "val"), **scores(model, cfg, splits, "test")}
+    part, split = ("test", "test") if len(splits.y_test) else ("val", "validation")
+    x, y = (splits.x_test, splits.y_test) if part == "test" else (splits.x_val, splits.y_val)
+    class_result, probs = None, None
+    if len(y):
+        probs = model.predict(dataset(cfg, splits, part, 256), verbose=0)
+        class_result = evaluate_classes(y, probs, splits.class_names, split)
     grid_path = folder / "misclassified.png"
     optim.compile_for_export(model, cfg, splits.num_classes)
     written = [grid_path, *(Path(p) for p in artifacts.values())]
     # Nothing of a save that failed is left: an export or a page would take it for a result.
     with disk_space.saving(folder, "the model", save_bytes(model), partial=written):
         folder.mkdir(parents=True, exist_ok=True)
-        if misclassified_grid(
-            splits.x_test, splits.y_test, probs.argmax(axis=1), splits.class_names, grid_path
+        if probs is not None and misclassified_grid(
+            x, y, probs.argmax(axis=1), splits.class_names, grid_path
         ):
             artifacts["misclassified"] = str(grid_path)
         model.save(artifacts["model"])
@@ -319,10 +326,8 @@ def save_results(
             cfg, fingerprint.data_fingerprint(splits, data_key), **origin
         )
         Path(artifacts["config"]).write_text(fingerprint.config_document(cfg, provenance))
-    return {
-        "test_loss": float(scores["loss"]),
-        "test_accuracy": float(scores["accuracy"]),
-        **{f"test_{name}": float(scores[name]) for name in ("f1", "top5") if name in scores},
+    results: dict[str, Any] = {
+        **measured,
         "params": int(model.count_params()),
         "summary": summary_rows(model),
         "sizes": {
@@ -332,8 +337,41 @@ def save_results(
         },
         "class_names": list(splits.class_names),
         "input_shape": list(splits.input_shape),
-        "classes": class_result,
         "artifacts": artifacts,
+    }
+    if class_result is not None:
+        results["classes"] = class_result
+    return results
+
+
+def scores(model: keras.Model, cfg: RunConfig, splits: Splits, part: str) -> dict[str, Any]:
+    """Loss and accuracy of a model on one held-out split, with the images and the interval.
+
+    Args:
+        model: The trained model (compiled for training, so it has its metrics).
+        cfg: Its config.
+        splits: Its splits.
+        part: ``val`` or ``test``: the keys' prefix.
+
+    Returns:
+        ``<part>_loss``, ``<part>_accuracy``, ``<part>_images`` and ``<part>_accuracy_ci``
+        (the 95% Wilson interval, ``[low, high]``), and for the test split ``test_f1`` and
+        ``test_top5`` where the model has them; nothing for a split without images.
+    """
+    images = len(splits.y_test if part == "test" else splits.y_val)
+    if not images:
+        return {}
+    found = model.evaluate(dataset(cfg, splits, part, 256), verbose=0, return_dict=True)
+    accuracy = float(found["accuracy"])
+    # Keras averages 0/1 hits in float32, exact to the image for any split that fits here.
+    low, high = wilson_interval(round(accuracy * images), images)
+    extra = ("f1", "top5") if part == "test" else ()
+    return {
+        f"{part}_loss": float(found["loss"]),
+        f"{part}_accuracy": accuracy,
+        **{f"{part}_{name}": float(found[name]) for name in extra if name in found},
+        f"{part}_images": images,
+        f"{part}_accuracy_ci": [low, high],
     }
 
 

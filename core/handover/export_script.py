@@ -137,23 +137,32 @@ def _data_part(config: RunConfig, recorded: Mapping[str, Any]) -> str:
             LOAD_ARGS=_KERAS_LOADERS[name],
             CLASSES=str(DATASETS[name].num_classes),
         )
-    from core.data.folder_scan import scan_folder
+    from core.data.folder_scan import folder_test_size, scan_folder
     from core.data.folders import FOLDER_IMAGE_SIZE, dataset_info
 
+    # The test images the run set aside (runs under an earlier rule set aside fewer), else
+    # what the folder's runs set aside now.
+    n_test = (recorded.get("sizes") or {}).get("test")
     if Path(name).is_dir():
         info = scan_folder(name)
         folder, classes = str(info.path), list(info.class_names)
         side = config.img_size or dataset_info(name).shape[0]
+        n_test = folder_test_size(info.counts) if n_test is None else n_test
     else:  # the folder was deleted since: what the run recorded of it
-        if not recorded.get("class_names"):
+        if not recorded.get("class_names") or n_test is None:
             raise FileNotFoundError(
-                f"the dataset folder {name} is gone and the run recorded no class names"
+                f"the dataset folder {name} is gone and the run recorded no class names "
+                "or split sizes"
             )
         folder, classes = name, list(recorded["class_names"])
         shape = recorded.get("input_shape")  # (runs before it was recorded: the default side)
         side = config.img_size or (int(shape[0]) if shape else FOLDER_IMAGE_SIZE)
     return _template(
-        "data_folder", FOLDER=repr(folder), CLASS_NAMES=_literal(classes), SIDE=str(side)
+        "data_folder",
+        FOLDER=repr(folder),
+        CLASS_NAMES=_literal(classes),
+        SIDE=str(side),
+        N_TEST=str(int(n_test)),
     )
 
 

@@ -14,7 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.analysis.trial_scores import accuracy_on_test
 from core.spec.durations import format_duration
+from core.spec.scores import format_interval
 from core.store import Epoch, Status, Study, Trial
 from core.views.folder_preview import dataset_label
 
@@ -136,14 +138,19 @@ def summary_frame(rows: Sequence[dict]) -> pd.DataFrame:
 
 
 def studies_frame(studies: Sequence[Study], trials: Sequence[Trial]) -> pd.DataFrame:
-    """One row per study: what it trained, how it ended and its best test accuracy."""
+    """One row per study: what it trained, how it ended and its best test accuracy.
+
+    The best test accuracy comes with its 95% interval (``95% CI``, text such as
+    ``95.1–98.4%``) and the test images it was measured on.
+    """
     by_study: dict[int, list[Trial]] = {}
     for t in trials:
         by_study.setdefault(t.study_id, []).append(t)
     rows = []
     for s in studies:
         mine = by_study.get(s.id, [])
-        accs = [t.test_accuracy for t in mine if t.test_accuracy is not None]
+        tested = [score for t in mine if (score := accuracy_on_test(t)) is not None]
+        best = max(tested, key=lambda score: score.value) if tested else None
         first = mine[-1] if mine else None
         rows.append(
             {
@@ -153,7 +160,9 @@ def studies_frame(studies: Sequence[Study], trials: Sequence[Trial]) -> pd.DataF
                 "Status": _study_status(mine),
                 "Dataset": dataset_label(first.config["dataset"]) if first else None,
                 "Trials": len(mine),
-                "Best test accuracy": max(accs) if accs else None,
+                "Best test accuracy": best.value if best else None,
+                "95% CI": format_interval(best.ci) if best and best.ci else None,
+                "Test images": best.images if best else None,
                 "Started": format_age(s.created_at),
             }
         )
@@ -167,6 +176,8 @@ def studies_frame(studies: Sequence[Study], trials: Sequence[Trial]) -> pd.DataF
             "Dataset",
             "Trials",
             "Best test accuracy",
+            "95% CI",
+            "Test images",
             "Started",
         ],
     )

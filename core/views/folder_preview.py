@@ -14,7 +14,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
 
-from core.data.folder_scan import FolderInfo, folder_test_size, read_manifest
+from core.data.folder_scan import (
+    FOLDER_TEST_SHARE,
+    MIN_CLASS_FOR_TEST,
+    MIN_TEST_PER_CLASS,
+    FolderInfo,
+    folder_test_size,
+    read_manifest,
+)
 from core.data.image_checks import pixel_problem
 from core.spec.catalog import DATASETS
 
@@ -63,13 +70,50 @@ def class_table(info: FolderInfo) -> pd.DataFrame:
 def split_sizes(info: FolderInfo, validation_split: float) -> dict[str, int]:
     """Images a run trains, validates and tests on, as ``RunConfig`` and the loader count them.
 
-    The test set is ``folder_test_size`` images; ``ceil(rest * validation_split)`` of the rest
-    validate (one fold's share with k folds works the same way).
+    The test set is ``folder_test_size`` images (0 for a folder too small for one, see
+    :func:`test_set_note`); ``ceil(rest * validation_split)`` of the rest validate (one fold's
+    share with k folds works the same way).
     """
-    test = folder_test_size(info.n_images, len(info.class_names))
+    test = folder_test_size(info.counts)
     rest = info.n_images - test
     validation = math.ceil(rest * validation_split)
     return {"train": rest - validation, "validation": validation, "test": test}
+
+
+def has_test_set(info: FolderInfo) -> bool:
+    """Whether runs on the folder are tested on images set aside for it."""
+    return folder_test_size(info.counts) > 0
+
+
+def test_set_note(info: FolderInfo) -> str:
+    """What runs on the folder are tested on, in a sentence or two for the preview.
+
+    A folder whose classes all have ``MIN_CLASS_FOR_TEST`` images: the same test images for
+    every run, how many, and what share. A smaller one: why there is no test set and what
+    estimates accuracy instead (cross-validation).
+    """
+    share = f"{FOLDER_TEST_SHARE:.0%}"
+    test = folder_test_size(info.counts)
+    if test:
+        return (
+            f"Every run is tested on the same {test:,} images ({share}, stratified, at least "
+            f"{MIN_TEST_PER_CLASS} per class); the validation split is held out of the other "
+            f"{info.n_images - test:,}."
+        )
+    smallest = min(info.counts)
+    name = info.class_names[info.counts.index(smallest)]
+    has = (
+        f"each class has {smallest}"
+        if len(set(info.counts)) == 1
+        else f"the smallest, {name!r}, has {smallest}"
+    )
+    return (
+        f"Too small for a separate test set: a test set of {share} needs at least "
+        f"{MIN_TEST_PER_CLASS} images of every class, so {MIN_CLASS_FOR_TEST} per class, and "
+        f"{has}. Every image trains or validates instead. Train with folds "
+        "(cross-validation, e.g. 5) for an estimate that scores every image once, on a model "
+        "that did not train on it; a single run shows only its validation accuracy."
+    )
 
 
 def size_summary(sizes: dict[tuple[int, int], int]) -> str:

@@ -20,7 +20,9 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from core.analysis.diagnosis import diagnose_trial
+from core.analysis.trial_scores import accuracy_on_test
 from core.data.names import dataset_name, run_title
+from core.spec.scores import format_interval
 from core.store import Epoch, Status, Store, Trial, paths
 
 RUN_COLUMNS = [
@@ -41,10 +43,17 @@ RUN_COLUMNS = [
     "best_val_accuracy",
     "diagnosis",
     "test_accuracy",
+    "test_images",
+    "test_ci_low",
+    "test_ci_high",
     "test_loss",
     "duration_s",
     "created_at",
 ]
+# Numbers that may be missing: NaN where they are (drawn empty), never "None" text. They are
+# the parent, the best validation accuracy and every column from test accuracy to duration.
+_TESTED = slice(RUN_COLUMNS.index("test_accuracy"), RUN_COLUMNS.index("duration_s") + 1)
+_NUMBERS = ("parent", "best_val_accuracy", *RUN_COLUMNS[_TESTED])
 
 DIFFERS = "differs"
 MISSING = "(not set)"
@@ -73,7 +82,9 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
     (``epochs_run``: the rows the store holds, so a fork's own, and in a search with several
     executions per trial, those of every execution); the status; the best validation accuracy
     over its epochs; the diagnosis of its curves in short (``core.analysis.diagnosis``, e.g.
-    ``overfitting, plateau``; empty when nothing stands out); test accuracy and loss;
+    ``overfitting, plateau``; empty when nothing stands out); test accuracy, the test images
+    it was measured on and its 95% interval (``test_ci_low``, ``test_ci_high``; Wilson's,
+    worked out from accuracy × images for runs recorded without one), and test loss;
     seconds from start to finish (None until it ends); and when it was created (seconds
     since the epoch).
     """
@@ -90,6 +101,7 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
         dataset = str(cfg.get("dataset"))
         if dataset not in names:
             names[dataset] = dataset_name(dataset)
+        test = accuracy_on_test(t)
         rows.append(
             {
                 "study": t.study_id,
@@ -109,16 +121,30 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
                 "best_val_accuracy": curves[t.id].best_val_accuracy,
                 "diagnosis": curves[t.id].diagnosis,
                 "test_accuracy": t.test_accuracy,
+                "test_images": test.images if test else None,
+                "test_ci_low": test.low if test else None,
+                "test_ci_high": test.high if test else None,
                 "test_loss": t.test_loss,
                 "duration_s": _duration(t),
                 "created_at": t.created_at,
             }
         )
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    # Numbers stay numbers where some are missing (NaN, drawn empty), never "None" text.
-    for column in ("parent", "best_val_accuracy", "test_accuracy", "test_loss", "duration_s"):
+    for column in _NUMBERS:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     return frame
+
+
+def interval_labels(frame: pd.DataFrame) -> pd.Series:
+    """``95.1–98.4%`` per row of a ``runs_frame`` from its test interval (empty without one)."""
+    return pd.Series(
+        [
+            "" if pd.isna(low) or pd.isna(high) else format_interval((low, high))
+            for low, high in zip(frame["test_ci_low"], frame["test_ci_high"], strict=True)
+        ],
+        index=frame.index,
+        dtype=object,
+    )
 
 
 def best_val_accuracy(store: Store, trial_id: int) -> float | None:

@@ -82,6 +82,9 @@ def _log_trial_end(trial: Trial, status: Status) -> None:
     )
     if status == Status.COMPLETED:
         accuracy = "-" if trial.test_accuracy is None else f"{trial.test_accuracy:.4f}"
+        images, ci = trial.results.get("test_images"), trial.results.get("test_accuracy_ci")
+        if trial.test_accuracy is not None and images and ci:
+            accuracy += f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {images} images)"
         logger.info("trial %d: completed%s, test_accuracy=%s", trial.id, took, accuracy)
     elif status == Status.FAILED:
         # run_trial keeps the exception on the trial rather than raising it: say so here too.

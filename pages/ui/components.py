@@ -14,7 +14,7 @@ from core.analysis.folds import summarize_folds
 from core.data.names import run_title
 from core.spec.durations import format_duration
 from core.store import Status, Store, Trial
-from core.views import charts
+from core.views import charts, score_text
 from core.views import class_results as evaluation_views
 from core.views import diagnosis_chart as diagnosis_views
 from pages.ui.compare_form import remember_train_settings
@@ -77,17 +77,17 @@ def render_trial(trial_id: int) -> None:
 
 
 def _render_folds(trial: Trial, folds: list[Trial]) -> Trial:
-    """Mean ± std over finished folds, and a fold picker; return the fold to show."""
-    summary = summarize_folds(folds)
-    if summary.mean_accuracy is None:
-        line = f"Cross-validation · {summary.finished} of {summary.folds} folds done"
-    else:
-        spread = f" ± {summary.std_accuracy:.2%}" if summary.std_accuracy is not None else ""
-        line = (
-            f"Cross-validation · {summary.finished} of {summary.folds} folds done · "
-            f"test accuracy **{summary.mean_accuracy:.2%}{spread}**"
-        )
-    st.markdown(line)
+    """Validation mean ± std over finished folds, the test score, a fold picker.
+
+    Returns the fold to show.
+    """
+    # Folds recorded before validation scores were kept are scored from their epochs.
+    older = [t.id for t in folds if t.status.finished and "val_accuracy" not in t.results]
+    summary = summarize_folds(folds, store().epochs_by_trial(older) if older else {})
+    head, *rest = score_text.fold_lines(summary, any(map(score_text.has_no_test_set, folds)))
+    st.markdown(head)
+    for line in rest:
+        st.caption(line)
     by_id = {t.id: t for t in folds}
     running = [t.id for t in folds if t.status == Status.RUNNING]
     chosen = st.segmented_control(
@@ -178,18 +178,27 @@ def _render_results(trial: Trial, epochs: list) -> None:
     r = trial.results
     cols = st.columns(4)
     tested = trial.test_accuracy is not None
-    cols[0].metric("Test accuracy", f"{trial.test_accuracy:.2%}" if tested else "—")
-    cols[1].metric("Test loss", f"{trial.test_loss:.4f}" if tested else "—")
+    no_test_set = score_text.has_no_test_set(trial)
+    if no_test_set and r.get("val_accuracy") is not None:
+        cols[0].metric("Validation accuracy", f"{r['val_accuracy']:.1%}")
+        cols[1].metric("Validation loss", f"{r['val_loss']:.4f}")
+    else:
+        cols[0].metric("Test accuracy", f"{trial.test_accuracy:.1%}" if tested else "—")
+        cols[1].metric("Test loss", f"{trial.test_loss:.4f}" if tested else "—")
     cols[2].metric("Time per epoch", format_duration(r.get("seconds_per_epoch") or 0))
     run_note = " (early stop)" if r.get("stopped_early") else ""
     cols[3].metric("Epochs run", f"{r.get('epochs_run', len(epochs))}{run_note}")
+    if no_test_set:
+        st.info(score_text.no_test_note(trial), icon=":material/info:")
+    elif tested:
+        st.caption(" · ".join(score_text.score_lines(trial)))
     sizes = r.get("sizes", {})
     if sizes:
         st.caption(
             f"{sizes['train']:,} training, {sizes['validation']:,} validation and "
             f"{sizes['test']:,} test images · {r.get('params', 0):,} parameters"
         )
-    if not tested:
+    if not tested and not no_test_set:
         st.caption(
             "Not tested: a search tests and saves only its best trials (keep top N). "
             "Promote trains these settings again and tests them."
@@ -208,6 +217,8 @@ def _render_results(trial: Trial, epochs: list) -> None:
                 key=f"confusion-{trial.id}",
                 width="stretch",
             )
+            if line := score_text.macro_f1_line(trial):
+                st.caption(line)
             percent = st.column_config.NumberColumn(format="percent")
             st.dataframe(
                 evaluation_views.per_class_frame(r["classes"]),
@@ -216,8 +227,9 @@ def _render_results(trial: Trial, epochs: list) -> None:
             )
             grid = Path(artifacts.get("misclassified", ""))
             if grid.is_file():
+                split = r["classes"].get("split", "test")
                 st.image(
                     str(grid),
-                    caption="Misclassified test images (true → predicted), first ones in order",
+                    caption=f"Misclassified {split} images (true → predicted), first ones in order",
                 )
     # --- End of errors by class. ---

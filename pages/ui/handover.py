@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle, promote
 from core.store import Status, Store, Trial
 from core.worker.launch import ensure_worker
@@ -80,7 +81,9 @@ def _downloads(s: Store, trial: Trial) -> None:
     script_name, text = "", ""
     try:
         script_name, text = bundle.script_file(s, trial.id)
-    except ValueError as exc:  # e.g. its image folder is gone: the config no longer loads
+    # E.g. its image folder is gone: the config no longer loads, or the run recorded too
+    # little of the folder to write the script without it.
+    except (ValueError, OSError) as exc:
         script.caption(f"No train.py: {exc}")
     else:
         _download(
@@ -165,10 +168,8 @@ def _live_promotions(trial_id: int) -> None:
 
 def _promoted_row(promoted: Trial) -> None:
     label, link, download = st.columns([2.2, 1, 1.2], vertical_alignment="center")
-    if promoted.status == Status.COMPLETED and promoted.test_accuracy is not None:
-        label.markdown(
-            f"Run {promoted.id} (promoted) · test accuracy **{promoted.test_accuracy:.2%}**"
-        )
+    if promoted.status == Status.COMPLETED and (test := accuracy_on_test(promoted)) is not None:
+        label.markdown(f"Run {promoted.id} (promoted) · test accuracy **{test.text()}**")
     else:
         label.markdown(f"Run {promoted.id} (promoted) · {promoted.status}")
     link.page_link(

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.diagnosis import failure_clusters
+from core.analysis.trial_scores import accuracy_on_test
 from core.spec.config import ConfigError
 from core.spec.durations import format_duration
 from core.store import Store, Study, Trial
@@ -386,6 +387,10 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         },
         key=f"tune-versus-{study.id}",
     )
+    tested = [(name, accuracy_on_test(t)) for name, t in (("best", best), ("baseline", baseline))]
+    shown = [f"{name} {score.text()}" for name, score in tested if score is not None]
+    if shown:
+        left.caption("Test accuracy: " + " · ".join(shown))
     if not baseline.status.finished:
         left.caption(f"The baseline run is {baseline.status}; its scores appear when it ends.")
     elif best.test_accuracy is None and live:

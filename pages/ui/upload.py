@@ -14,12 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.data.availability import missing_files
-from core.data.folders import (
-    add_upload,
-    folder_test_size,
-    scan_folder,
-    uploaded_folders,
-)
+from core.data.folders import add_upload, scan_folder, uploaded_folders
 from core.spec.catalog import DATASETS
 from core.spec.config import ConfigError
 from core.views import folder_preview as folder_views
@@ -112,11 +107,10 @@ def _preview(folder: str) -> None:
         return
     with st.expander(f"Your images: {info.title}", expanded=True):
         st.caption(folder_views.folder_summary(info))
-        test = folder_test_size(info.n_images, len(info.class_names))
-        st.caption(
-            f"Every run is tested on the same {test} images (4%, stratified); the validation "
-            f"split is held out of the other {info.n_images - test}."
-        )
+        if folder_views.has_test_set(info):
+            st.caption(folder_views.test_set_note(info))
+        else:
+            st.info(folder_views.test_set_note(info), icon=":material/info:")
         st.plotly_chart(
             folder_views.class_counts_figure(info),
             key="dataset-class-counts",

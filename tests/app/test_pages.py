@@ -122,7 +122,11 @@ def test_a_completed_run_shows_metrics_summary_and_downloads(
     assert not at.exception
     trial = store.trial(completed_trial)
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Test accuracy"] == f"{trial.test_accuracy:.2%}"
+    assert labels["Test accuracy"] == f"{trial.test_accuracy:.1%}"
+    low, high = trial.results["test_accuracy_ci"]
+    interval = f"95% CI {low * 100:.1f}–{high * 100:.1f}%"
+    stated = f"Test accuracy {trial.test_accuracy:.1%} ({interval}, 360 images)"
+    assert any(c.value.startswith(stated) for c in at.caption)
     assert labels["Test loss"] == f"{trial.test_loss:.4f}"
     summary = at.dataframe[0].value
     assert list(summary.columns) == ["Layer", "Type", "Output shape", "Params"]
@@ -161,3 +165,30 @@ def test_an_unknown_run_in_the_url_falls_back_to_the_latest(store: Store) -> Non
     at = run(TRAIN, trial="999")
     assert "no run 999" in at.warning[0].value
     assert any(f"Run {tid}" in m.value for m in at.markdown)
+
+
+def test_a_folder_too_small_for_a_test_set_shows_validation_and_fold_scores(
+    store: Store, tmp_path: Path
+) -> None:
+    # Three folds of a folder of 3 classes of 30: no test set, each fold scored on its own 30.
+    cfg = RunConfig(dataset=str(tmp_path / "jelly"), folds=3)
+    _, ids = store.create_study("jelly · 3-fold", "kfold", [cfg] * 3, reserve_for=1)
+    for tid, right in zip(ids, (27, 24, 21), strict=True):
+        results = {
+            "val_accuracy": right / 30,
+            "val_loss": 0.5,
+            "val_images": 30,
+            "sizes": {"train": 60, "validation": 30, "test": 0},
+        }
+        store.finish_trial(tid, Status.COMPLETED, results=results)
+    at = run(TRAIN, trial=str(ids[0]))
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("validation accuracy **80.0% ± 10.0%**" in m.value for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    assert "All 90 held-out images together: 80.0% (95% CI 70.6–87.0%)." in captions
+    assert any(c.startswith("No test set: this folder is too small") for c in captions)
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Validation accuracy"] == "90.0%" and "Test accuracy" not in labels
+    (note,) = [i.value for i in at.info]
+    assert note.startswith("No test accuracy: this folder is too small for a separate test set")
+    assert note.endswith("This fold's validation accuracy 90.0% (95% CI 74.4–96.5%, 30 images).")

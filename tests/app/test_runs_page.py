@@ -93,7 +93,7 @@ def test_a_run_in_the_url_opens_in_full_with_downloads(store: Store, completed_t
     assert not at.exception
     assert any(f"Run {completed_trial}" in m.value for m in at.markdown)
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Test accuracy"] == f"{store.trial(completed_trial).test_accuracy:.2%}"
+    assert labels["Test accuracy"] == f"{store.trial(completed_trial).test_accuracy:.1%}"
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == [
         "Model (.keras)",

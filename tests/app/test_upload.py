@@ -84,7 +84,9 @@ def test_an_upload_is_offered_previewed_and_reaches_the_form(cache: Path) -> Non
     assert [e.key for e in at.get("plotly_chart")] == ["dataset-class-counts"]
     captions = [c.value for c in at.caption]
     assert captions[0] == "9 images in 3 classes (all 24×16)."
-    assert "tested on the same 3 images" in captions[1]
+    assert not any("tested on the same" in c for c in captions)
+    (note,) = [i.value for i in at.info]
+    assert note.startswith("Too small for a separate test set") and "folds" in note
     grid = at.get("image")
     assert len(grid) == 3  # one row per class
     shown = [img.caption for row in grid for img in row.proto.imgs]

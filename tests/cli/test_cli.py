@@ -36,6 +36,9 @@ def test_train_json_ends_with_one_object_and_records_the_run(cache: Path) -> Non
     summary = json.loads(line)
     assert summary["status"] == "completed"
     assert 0.5 < summary["test_accuracy"] <= 1 and summary["test_loss"] > 0
+    low, high = summary["test_accuracy_ci"]
+    assert summary["test_images"] == 360 and low < summary["test_accuracy"] < high
+    assert summary["val_images"] == 288 and len(summary["val_accuracy_ci"]) == 2
     assert Path(summary["artifacts"]["model"]).is_file()
     assert Path(summary["artifacts"]["weights"]).is_file()
     trial = Store(paths.store_path(cache)).trial(summary["trial"])
@@ -55,8 +58,13 @@ def test_without_json_the_progress_lines_are_bare_on_stdout(
     assert len(epochs) == 2
     for number, line in enumerate(epochs, start=1):
         assert re.fullmatch(rf"epoch {number}/2  (\w+=[-+.e\d]+  )+\(\d+\.\ds\)", line), line
-    accuracy, loss = trial.test_accuracy, trial.test_loss
-    assert last == f"completed: test_accuracy={accuracy:.4f} test_loss={loss:.4f}"
+    accuracy, loss, r = trial.test_accuracy, trial.test_loss, trial.results
+    (low, high), (vlow, vhigh) = r["test_accuracy_ci"], r["val_accuracy_ci"]
+    assert last == (
+        f"completed: test_accuracy={accuracy:.4f} (95% CI {low:.4f}-{high:.4f}, 360 images)  "
+        f"test_loss={loss:.4f}  val_accuracy={r['val_accuracy']:.4f} "
+        f"(95% CI {vlow:.4f}-{vhigh:.4f}, 288 images)"
+    )
     assert "epoch 1/2" not in err and "completed" not in err
 
 

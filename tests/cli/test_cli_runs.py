@@ -39,6 +39,10 @@ def test_runs_json_is_one_line_with_every_trial(store: Store, completed: int) ->
     done, trial = rows[completed], store.trial(completed)
     assert done["status"] == "completed" and done["kind"] == "single"
     assert done["test_accuracy"] == trial.test_accuracy and done["test_loss"] == trial.test_loss
+    assert (
+        done["test_images"] == 360 and done["test_accuracy_ci"] == trial.results["test_accuracy_ci"]
+    )
+    assert "test_ci_low" not in done and rows[waiting]["test_accuracy_ci"] is None
     best = max(e.metrics["val_accuracy"] for e in store.epochs(completed))
     assert done["best_val_accuracy"] == best
     assert done["epochs_run"] == len(store.epochs(completed)) == done["epochs"]
@@ -53,8 +57,12 @@ def test_runs_prints_a_table(
     assert main(["runs"]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
     assert header.split()[:3] == ["trial", "study", "name"]
-    accuracy = store.trial(completed).test_accuracy
-    assert row.split()[0] == str(completed) and "completed" in row and f"{accuracy:.2%}" in row
+    trial = store.trial(completed)
+    assert row.split()[0] == str(completed) and "completed" in row
+    low, high = trial.results["test_accuracy_ci"]
+    assert f"{trial.test_accuracy:.2%} {low * 100:.1f}–{high * 100:.1f}% 360" in " ".join(
+        row.split()
+    )
 
 
 def test_runs_of_an_empty_store(store: Store, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.spec.scores import wilson_interval
 from core.spec.sweeps import SweepSpec
 from core.store import Status, Store, paths
 from tests.cli.conftest import run_here
@@ -44,6 +45,10 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(
         assert low <= value["diff_vs_best"] <= high
         assert value["time"]["verdict"] in ("best", "tied", "worse")
         assert value["time"]["unit"] == "s"
+        # Every run is scored on the same 360 digits: the interval those allow the mean.
+        right = round(value["test_accuracy"] * 360)
+        assert value["test_images"] == 360
+        assert value["test_accuracy_ci"] == pytest.approx(list(wilson_interval(right, 360)))
     best = [v for v in summary["values"] if v["verdict"] == "best"]
     assert len(best) == 1 and best[0]["diff_vs_best"] == 0.0
     (other,) = [v for v in summary["values"] if v is not best[0]]
@@ -53,9 +58,9 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(
     assert all(t.results["peak_memory_mb"] > 0 for t in trials)
     assert SweepSpec.from_dict(store.study(summary["study"]).spec).repeats == 2
     assert "run 4/4: batch size 1000, repeat 2/2" in stderr
-    assert any(
-        line.startswith(("Best batch size", "Tied best batch size")) for line in stderr.splitlines()
-    )
+    top = [line for line in stderr.splitlines()
+           if line.startswith(("Best batch size", "Tied best batch size"))]  # fmt: skip
+    assert top and "(95% CI " in top[0] and ", 360 images)" in top[0]
 
 
 @pytest.mark.parametrize(

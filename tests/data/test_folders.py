@@ -418,10 +418,11 @@ def test_scan_of_a_thousand_photos_is_fast(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_folder_info_counts_the_4_percent_test_share(tmp_path: Path) -> None:
+def test_a_folder_of_3_classes_of_30_is_too_small_for_a_test_set(tmp_path: Path) -> None:
     members = class_members(per_class=30)
     info = folder_info(write_folder(tmp_path / "jelly", members))
-    assert (info.n_train, info.n_test) == (90 - 4, 4)
+    # 20% of 30 is 6 test images a class, under the 10 a test set needs: none, all train.
+    assert (info.n_train, info.n_test) == (90, 0)
     assert (info.num_classes, info.shape, info.title) == (
         3,
         (16, 16, 3),
@@ -430,10 +431,28 @@ def test_folder_info_counts_the_4_percent_test_share(tmp_path: Path) -> None:
     assert info.name == str((tmp_path / "jelly").resolve()) and info.files == ()
 
 
-def test_the_test_share_holds_at_least_one_image_per_class() -> None:
-    assert folders.folder_test_size(979, 6) == 40
-    assert folders.folder_test_size(90, 3) == 4
-    assert folders.folder_test_size(20, 6) == 6
+def test_the_test_set_is_20_percent_once_every_class_has_50_images() -> None:
+    assert (folders.FOLDER_TEST_SHARE, folders.MIN_TEST_PER_CLASS) == (0.2, 10)
+    assert folders.MIN_CLASS_FOR_TEST == 50
+    assert folders.folder_test_size([163] * 5 + [164]) == 196  # the jellyfish report's 979
+    assert folders.folder_test_size([50, 50]) == 20
+    assert folders.folder_test_size([30, 30, 30]) == 0
+    assert folders.folder_test_size([49, 500, 500]) == 0  # the smallest class decides
+    assert folders.folder_test_size([]) == 0
+
+
+@pytest.mark.parametrize("counts", [[50, 51, 52], [50, 99], [53, 50, 61, 77, 50], [50] * 7])
+def test_the_stratified_draw_gives_every_class_its_10_test_images(counts: list[int]) -> None:
+    from sklearn.model_selection import train_test_split
+
+    from core.engine.loading.folders import FOLDER_TEST_SEED  # no Keras at import
+
+    y = np.repeat(np.arange(len(counts)), counts)
+    n_test = folders.folder_test_size(counts)
+    _, test = train_test_split(
+        np.arange(len(y)), test_size=n_test, stratify=y, random_state=FOLDER_TEST_SEED
+    )
+    assert np.bincount(y[test], minlength=len(counts)).min() >= folders.MIN_TEST_PER_CLASS
 
 
 def test_dataset_info_is_a_built_in_or_a_folder(tmp_path: Path) -> None:
@@ -459,7 +478,7 @@ def test_a_launched_config_keeps_its_folders_absolute_path(
     monkeypatch.chdir(tmp_path)
     cfg = check_config(RunConfig(dataset="jelly", batch_size=16))
     assert cfg.dataset == str(folder.resolve())
-    assert train_size(cfg) == 86 - 18  # 90 images: 4 test, ceil(86 * 0.2) = 18 validation
+    assert train_size(cfg) == 90 - 18  # 90 images: no test set, ceil(90 * 0.2) = 18 validation
     assert RunConfig.from_json(cfg.to_json()) == cfg
     again = check_config(RunConfig(dataset="./jelly/", batch_size=16))
     assert again.config_hash() == cfg.config_hash()
@@ -478,7 +497,7 @@ def test_launch_refuses_a_batch_larger_than_the_folders_training_share(
     tmp_path: Path,
 ) -> None:
     folder = write_folder(tmp_path / "jelly", class_members(per_class=30))
-    with pytest.raises(ConfigError, match=r"batch size 100 is larger than the training set \(68"):
+    with pytest.raises(ConfigError, match=r"batch size 100 is larger than the training set \(72"):
         check_config(RunConfig(dataset=str(folder), batch_size=100))
     with pytest.raises(ConfigError, match="validation split 0.01 keeps only 1 validation images"):
         check_config(RunConfig(dataset=str(folder), batch_size=16, validation_split=0.01))

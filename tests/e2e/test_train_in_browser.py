@@ -34,7 +34,8 @@ def test_train_three_epochs_watch_the_curve_and_download_the_model(
     store = Store(paths.store_path(cache))
     (trial,) = store.trials()
     assert trial.status == Status.COMPLETED and len(store.epochs(trial.id)) == 3
-    page.get_by_text(f"{trial.test_accuracy:.2%}").wait_for(timeout=30_000)
+    page.get_by_text(f"{trial.test_accuracy:.1%}", exact=True).wait_for(timeout=30_000)
+    page.get_by_text(f"Test accuracy {trial.test_accuracy:.1%} (95% CI ").wait_for(timeout=30_000)
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Model (.keras)").click()

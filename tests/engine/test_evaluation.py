@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.engine.evaluation import MIN_TILE, evaluate_classes, misclassified_grid
+from core.engine.evaluation import (
+    MIN_TILE,
+    evaluate_classes,
+    macro_f1,
+    macro_f1_interval,
+    misclassified_grid,
+)
 
 NAMES = ["a", "b", "c"]
 Y_TRUE = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
@@ -28,7 +34,39 @@ def test_confusion_matrix_and_per_class_scores_match_hand_counts() -> None:
     assert result["precision"] == pytest.approx([1.0, 1 / 3, 3 / 4])
     assert result["recall"] == pytest.approx([2 / 3, 1 / 2, 3 / 4])
     assert result["f1"] == pytest.approx([0.8, 0.4, 0.75])
-    assert result["macro"] == pytest.approx({"precision": 25 / 36, "recall": 23 / 36, "f1": 0.65})
+    macro = {k: result["macro"][k] for k in ("precision", "recall", "f1")}
+    assert macro == pytest.approx({"precision": 25 / 36, "recall": 23 / 36, "f1": 0.65})
+    assert (result["split"], result["images"]) == ("test", 9)
+    low, high = result["macro"]["f1_ci"]
+    assert 0 <= low < 0.65 < high <= 1
+
+
+def test_macro_f1_from_counts_is_scikit_learns_for_one_sample_and_for_stacks() -> None:
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 5, (6, 40))
+    y_pred = np.where(rng.random((6, 40)) < 0.6, y_true, rng.integers(0, 5, (6, 40)))
+    y_pred[0] = np.where(y_pred[0] == 4, 3, y_pred[0])  # class 4 never predicted in row 0
+    sklearn = [
+        f1_score(t, p, labels=range(6), average="macro", zero_division=0)  # 5 is never seen
+        for t, p in zip(y_true, y_pred, strict=True)
+    ]
+    assert macro_f1(y_true, y_pred, 6) == pytest.approx(sklearn)
+    assert macro_f1(y_true[1], y_pred[1], 6) == pytest.approx(sklearn[1])
+
+
+def test_macro_f1_interval_is_seeded_and_narrows_with_more_images() -> None:
+    rng = np.random.default_rng(1)
+    y_true = rng.integers(0, 3, 400)
+    y_pred = np.where(rng.random(400) < 0.8, y_true, rng.integers(0, 3, 400))
+    few = macro_f1_interval(y_true[:40], y_pred[:40], 3)
+    many = macro_f1_interval(y_true, y_pred, 3)
+    assert few == macro_f1_interval(y_true[:40], y_pred[:40], 3)  # the same every time
+    assert many[0] < macro_f1(y_true, y_pred, 3) < many[1]
+    assert many[1] - many[0] < few[1] - few[0]
+    assert macro_f1_interval(y_true, y_true, 3) == (1.0, 1.0)
+    assert macro_f1_interval(y_true[:1], y_pred[:1], 3) is None
 
 
 def test_a_class_never_seen_nor_predicted_scores_zero_and_counts_in_the_macro() -> None:

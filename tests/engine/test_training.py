@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from core.analysis.folds import summarize_folds
 from core.engine.loading.datasets import load_splits
 from core.engine.loading.folds import load_fold
 from core.engine.training import TrialMonitor, run_trial
@@ -185,7 +186,15 @@ def test_a_k_fold_study_trains_each_fold_on_its_own_validation_part(
             "test": 360,
         }
         assert len(store.epochs(trial.id)) == 1 and 0 < trial.test_accuracy <= 1
+        # Each fold is scored on its own held-out part, the model it kept after its one epoch.
+        assert trial.results["val_images"] == len(fold.y_val)
+        val = store.epochs(trial.id)[0].metrics["val_accuracy"]
+        assert trial.results["val_accuracy"] == pytest.approx(val, abs=1e-6)
     assert len({store.epochs(t.id)[0].metrics["val_loss"] for t in trials}) == 3
+    summary = summarize_folds(trials)
+    assert summary.fold_values == [t.results["val_accuracy"] for t in trials]
+    assert summary.pooled.images == 1437 and summary.test.images == 360
+    assert summary.test_values == [t.test_accuracy for t in trials]
 
     # The validation parts are disjoint and make up the whole training split (1,437 images).
     def rows(x: np.ndarray, y: np.ndarray) -> list[bytes]:

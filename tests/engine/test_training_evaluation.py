@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.spec.scores import wilson_interval
 from core.store import Status, Store
 
 DIGITS_TEST_IMAGES = 360
@@ -26,6 +27,12 @@ def test_a_digits_run_records_a_confusion_matrix_matching_its_accuracy(
     assert matrix.sum() == DIGITS_TEST_IMAGES
     assert np.trace(matrix) / DIGITS_TEST_IMAGES == pytest.approx(trial.test_accuracy, abs=1e-6)
     assert classes["support"] == matrix.sum(axis=1).tolist()
+    # The accuracy is stated with the images it was measured on and their Wilson interval.
+    assert trial.results["test_images"] == DIGITS_TEST_IMAGES
+    expected = wilson_interval(int(np.trace(matrix)), DIGITS_TEST_IMAGES)
+    assert trial.results["test_accuracy_ci"] == pytest.approx(list(expected))
+    low, high = classes["macro"]["f1_ci"]
+    assert low <= classes["macro"]["f1"] <= high and classes["split"] == "test"
 
     grid = trial.results["artifacts"].get("misclassified")
     if np.trace(matrix) < DIGITS_TEST_IMAGES:

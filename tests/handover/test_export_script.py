@@ -98,3 +98,17 @@ def test_names_people_typed_cannot_break_the_script() -> None:
     docstring = ast.get_docstring(ast.parse(text))
     assert docstring is not None and '"""' in docstring and "\\ and" in docstring
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_a_folder_script_sets_aside_the_test_images_its_run_did(tmp_path: Path) -> None:
+    from tests.data.test_folders import class_members, write_folder
+
+    small = write_folder(tmp_path / "small", class_members(per_class=6))
+    cfg = RunConfig(dataset=str(small), model="mlp")
+    text = export_script(cfg, "run 1")
+    ast.parse(text)
+    assert "\nN_TEST = 0\n" in text  # too small for a test set: validation scores the run
+    assert "val_accuracy=" in text and "if not N_TEST:" in text
+    # A run recorded under an earlier rule keeps the test images it was scored on.
+    recorded = {"sizes": {"train": 12, "validation": 2, "test": 4}}
+    assert "\nN_TEST = 4\n" in export_script(cfg, "run 1", recorded=recorded)

@@ -27,7 +27,8 @@ def test_k_folds_become_k_trials_of_one_study() -> None:
 def test_fold_summary_uses_completed_folds_only(store: Store) -> None:
     _, ids = store.create_study("k", "kfold", [RunConfig(folds=3)] * 3, reserve_for=1)
     for tid, acc in zip(ids[:2], (0.9, 0.8), strict=True):
-        store.finish_trial(tid, Status.COMPLETED, results={"test_accuracy": acc, "test_loss": 1})
+        results = {"val_accuracy": acc, "test_accuracy": acc / 2, "test_loss": 1}
+        store.finish_trial(tid, Status.COMPLETED, results=results)
     store.finish_trial(ids[2], Status.FAILED, error="x")
     summary = summarize_folds(store.trials(study_ids=[store.trial(ids[0]).study_id]))
     assert (summary.folds, summary.finished) == (3, 2)

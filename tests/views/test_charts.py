@@ -66,12 +66,16 @@ def test_ages_read_naturally() -> None:
 
 def test_studies_table_sums_up_each_study(store: Store) -> None:
     s1, (t1,) = store.create_study("one", "single", [RunConfig()], reserve_for=1)
-    store.finish_trial(t1, Status.COMPLETED, results={"test_accuracy": 0.8, "test_loss": 0.5})
+    results = {"test_accuracy": 0.8, "test_loss": 0.5, "sizes": {"test": 100}}
+    store.finish_trial(t1, Status.COMPLETED, results=results)
     s2, _ = store.create_study("two", "single", [RunConfig(dataset="digits")])
     frame = charts.studies_frame(store.studies(), store.trials())
     assert list(frame["Study"]) == [s2, s1]
     assert list(frame["Status"]) == ["queued", "completed"]
-    assert frame.loc[frame["Study"] == s1, "Best test accuracy"].item() == 0.8
+    first = frame[frame["Study"] == s1].iloc[0]
+    assert first["Best test accuracy"] == 0.8 and first["Test images"] == 100
+    assert first["95% CI"] == "71.1–86.7%"  # Wilson's, for 80 of 100
+    assert frame[frame["Study"] == s2]["95% CI"].isna().all()
 
 
 def test_summary_table_has_the_report_columns() -> None:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from core.data.checks import train_size
+from core.data.folder_scan import FolderInfo
 from core.data.folders import extract_zip, folder_info, scan_folder
 from core.spec.catalog import DATASETS
 from core.spec.config import RunConfig
@@ -47,25 +48,55 @@ def test_class_table_lists_labels_counts_and_shares(jelly: Path) -> None:
     assert table["share"].tolist() == [0.25, 0.15, 0.6]
 
 
+@pytest.mark.parametrize(
+    ("counts", "test"), [({"a": 40, "b": 35, "c": 25}, 0), ({"a": 60, "b": 55, "c": 50}, 33)]
+)
 @pytest.mark.parametrize("split", [0.04 / 0.96, 0.2, 0.5])
-def test_split_sizes_agree_with_the_run_config(tmp_path: Path, split: float) -> None:
-    folder = write_classes(tmp_path / "d", {"a": 40, "b": 35, "c": 25})
+def test_split_sizes_agree_with_the_run_config(
+    tmp_path: Path, split: float, counts: dict[str, int], test: int
+) -> None:
+    folder = write_classes(tmp_path / "d", counts)
     sizes = folder_views.split_sizes(scan_folder(folder), split)
     cfg = RunConfig(dataset=str(folder), validation_split=split, batch_size=8)
     assert sizes["train"] == train_size(cfg)
-    assert sizes["test"] == folder_info(folder).n_test == 4
-    assert sum(sizes.values()) == 100
+    assert sizes["test"] == folder_info(folder).n_test == test
+    assert sum(sizes.values()) == sum(counts.values())
 
 
-def test_split_sizes_of_the_jellyfish_report_are_92_4_4() -> None:
+def fake_folder(counts: tuple[int, ...]) -> FolderInfo:
+    """A scan result with these many images per class (nothing on disk)."""
+    images = tuple((Path("p"),) * n for n in counts)
+    names = tuple("abcdefghij"[: len(counts)])
+    return FolderInfo(Path("jellyfish"), "jellyfish", names, images)
+
+
+def test_split_sizes_of_the_jellyfish_report_set_a_fifth_aside_for_test() -> None:
     # 979 photos in 6 classes with a validation split of 4 / 96, as in the report.
-    from core.data.folder_scan import FolderInfo
-
-    images = tuple((Path("p"),) * n for n in (163, 163, 163, 163, 163, 164))
-    info = FolderInfo(Path("jellyfish"), "jellyfish", tuple("abcdef"), images)
+    info = fake_folder((163, 163, 163, 163, 163, 164))
     assert info.n_images == 979
     sizes = folder_views.split_sizes(info, 0.04 / 0.96)
-    assert sizes == {"train": 899, "validation": 40, "test": 40}
+    assert sizes == {"train": 750, "validation": 33, "test": 196}
+
+
+def test_the_preview_says_what_every_run_is_tested_on() -> None:
+    info = fake_folder((163, 163, 163, 163, 163, 164))
+    assert folder_views.has_test_set(info)
+    assert folder_views.test_set_note(info) == (
+        "Every run is tested on the same 196 images (20%, stratified, at least 10 per class); "
+        "the validation split is held out of the other 783."
+    )
+
+
+def test_the_preview_of_3_classes_of_30_says_it_is_too_small_and_suggests_folds() -> None:
+    info = fake_folder((30, 30, 30))
+    assert not folder_views.has_test_set(info)
+    assert folder_views.split_sizes(info, 0.2) == {"train": 72, "validation": 18, "test": 0}
+    note = folder_views.test_set_note(info)
+    assert note.startswith("Too small for a separate test set: a test set of 20% needs at ")
+    assert "at least 10 images of every class, so 50 per class, and each class has 30." in note
+    assert "Train with folds (cross-validation" in note
+    uneven = folder_views.test_set_note(fake_folder((80, 49, 200)))
+    assert "so 50 per class, and the smallest, 'b', has 49." in uneven
 
 
 def test_size_summary() -> None:

@@ -16,6 +16,7 @@ from core.views.runs import (
     config_diff,
     delete_study,
     filter_runs,
+    interval_labels,
     overlay_figure,
     runs_frame,
 )
@@ -54,6 +55,7 @@ def test_runs_frame_has_one_row_per_trial_with_scores(
     assert (row["model"], row["optimizer"], row["epochs"]) == ("mlp", "sgd", 3)
     assert row["best_val_accuracy"] == pytest.approx(0.8)  # the best epoch, not the last
     assert row["test_accuracy"] == 0.75 and row["test_loss"] == 0.6
+    assert pd_isna(row["test_images"]) and pd_isna(row["test_ci_low"])  # no count recorded
     assert row["status"] == "completed" and row["duration_s"] >= 0
     folds = frame[frame["study"] == kfold].set_index("trial")
     assert list(folds.loc[[fold1, fold2], "number"]) == [1, 2]
@@ -188,3 +190,22 @@ def test_each_row_counts_the_epochs_its_trial_finished_from_one_read(
     again = runs_frame(store).set_index("trial")
     assert again.loc[[one, fold1, fold2], "epochs_run"].tolist() == [3, 2, 0]
     assert reads == [[fold2]]  # finished trials' counts come from what was read before
+
+
+def test_runs_frame_gives_each_test_accuracy_its_images_and_interval(store: Store) -> None:
+    _, (new, old) = store.create_study("s", "sweep", [RunConfig(), RunConfig(seed=1)])
+    recorded = {"test_accuracy": 0.9, "test_loss": 0.3, "test_images": 360}
+    store.finish_trial(new, Status.COMPLETED, {**recorded, "test_accuracy_ci": [0.86, 0.93]})
+    sizes = {"train": 70, "validation": 16, "test": 4}  # recorded before intervals were kept
+    store.finish_trial(old, Status.COMPLETED, {"test_accuracy": 0.75, "sizes": sizes})
+    frame = runs_frame(store).set_index("trial")
+    assert frame.loc[new, ["test_images", "test_ci_low", "test_ci_high"]].tolist() == [
+        360,
+        0.86,
+        0.93,
+    ]
+    assert frame.loc[old, "test_images"] == 4
+    assert frame.loc[old, ["test_ci_low", "test_ci_high"]].tolist() == pytest.approx(
+        [0.3006, 0.9544], abs=1e-4
+    )
+    assert interval_labels(frame).loc[[new, old]].tolist() == ["86.0–93.0%", "30.1–95.4%"]

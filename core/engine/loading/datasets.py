@@ -7,7 +7,8 @@ whether those files are in place.
 
 A dataset may also be the path of a folder of class folders (people's own photos, see
 ``core.data.folders``): nothing is ever missing for those, and ``load_splits`` reads them through
-``core.engine.loading.folders`` with a fixed 4% test set.
+``core.engine.loading.folders`` with a fixed, stratified 20% test set (none for a folder too
+small to give every class 10 test images).
 
 Only the standard library and NumPy are imported at module level; Keras and scikit-learn load
 when a dataset is read.
@@ -85,8 +86,8 @@ def load_splits(
     ``ceil(n_train * validation_split)`` images of the dataset's training split go to validation
     (drawn with scikit-learn's ``train_test_split(stratify=..., random_state=seed)``), which matches
     ``core.data.checks.train_size``. The test split is a built-in dataset's own; for a folder it is
-    a fixed, stratified 4% (``core.engine.loading.folders``), so a validation split of 0.04 gives
-    about the 92/4/4 split of the jellyfish report.
+    a fixed, stratified 20% (``core.engine.loading.folders``), or empty for a folder too small
+    for one.
 
     Args:
         name: A dataset key of ``core.spec.catalog.DATASETS``, or the path of a folder of class

@@ -40,9 +40,10 @@ def folder_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Load a folder of class folders and set its test images aside.
 
-    ``folder_test_size`` images (4%, at least one per class) are drawn, stratified, with
+    ``folder_test_size`` images (20%, at least 10 per class) are drawn, stratified, with
     ``FOLDER_TEST_SEED``; the rest is the training split, from which the caller holds out
-    validation images.
+    validation images. A folder too small for a test set (``folder_test_size`` 0) keeps
+    every image in the training split and returns empty test arrays.
 
     Args:
         folder: The folder (or a folder wrapping it), as ``scan_folder`` accepts it.
@@ -66,12 +67,15 @@ def folder_arrays(
         )
     from sklearn.model_selection import train_test_split
 
-    n_test = folder_test_size(len(y), len(info.class_names))
-    rest, test = train_test_split(
-        np.arange(len(y)), test_size=n_test, stratify=y, random_state=FOLDER_TEST_SEED
-    )
-    # Indices, then one copy per part: the images are not copied twice over.
-    rest, test = np.sort(rest), np.sort(test)
+    n_test = folder_test_size(info.counts)
+    if n_test:
+        rest, test = train_test_split(
+            np.arange(len(y)), test_size=n_test, stratify=y, random_state=FOLDER_TEST_SEED
+        )
+        # Indices, then one copy per part: the images are not copied twice over.
+        rest, test = np.sort(rest), np.sort(test)
+    else:
+        rest, test = np.arange(len(y)), np.arange(0)
     return x[rest], y[rest], x[test], y[test], list(info.class_names)
 
 

@@ -42,6 +42,7 @@ from core.data.folders import FOLDER_IMAGE_SIZE
 from core.engine.loading.datasets import CLASS_NAMES, Splits, load_splits
 from core.spec.catalog import DATASETS
 from core.spec.config import ConfigError, RunConfig
+from core.spec.scores import wilson_interval
 from core.store import paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -544,24 +545,27 @@ def test_cifar_images_stay_channels_last_under_channels_first_config(
 
 
 def write_photo_folder(root: Path, per_class: int = 30, side: int = 16) -> Path:
-    """Three class folders of flat PNGs: red = 80 * label, green = 8 * index in the class."""
+    """Three class folders of flat PNGs: red = 80 * label, green = 5 * index in the class."""
     from PIL import Image
 
     for label, name in enumerate(("barrel", "blue", "moon")):
         folder = root / name
         folder.mkdir(parents=True)
         for i in range(per_class):
-            Image.new("RGB", (side, side), (80 * label, 8 * i, 0)).save(folder / f"{i:02d}.png")
+            Image.new("RGB", (side, side), (80 * label, 5 * i % 256, 0)).save(
+                folder / f"{i:02d}.png"
+            )
     return root
 
 
 def test_folder_loads_as_uint8_with_a_fixed_stratified_test_set(tmp_path: Path) -> None:
-    folder = write_photo_folder(tmp_path / "jelly")
+    folder = write_photo_folder(tmp_path / "jelly", per_class=50)
     splits = load_splits(str(folder), 0.2, 0, tmp_path / "cache", img_size=16)
     assert splits.class_names == ["barrel", "blue", "moon"]
-    assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == (68, 18, 4)
+    # 20% of 150 for test, then ceil(120 * 0.2) = 24 of the rest for validation.
+    assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == (96, 24, 30)
     assert len(splits.y_train) == train_size(RunConfig(dataset=str(folder), batch_size=8))
-    assert splits.x_train.shape == (68, 16, 16, 3) and splits.input_shape == (16, 16, 3)
+    assert splits.x_train.shape == (96, 16, 16, 3) and splits.input_shape == (16, 16, 3)
     assert_labels_follow_images(splits, scale=80)
     # Every photo lands in exactly one part, once.
     ids = [
@@ -569,9 +573,9 @@ def test_folder_loads_as_uint8_with_a_fixed_stratified_test_set(tmp_path: Path) 
         for x, ys in ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
         for y, g in zip(ys, x[:, 0, 0, 1], strict=True)
     ] + [(int(y), int(g)) for y, g in zip(splits.y_test, splits.x_test[:, 0, 0, 1], strict=True)]
-    assert sorted(ids) == [(label, 8 * i) for label in range(3) for i in range(30)]
-    assert sorted(np.bincount(splits.y_test, minlength=3)) == [1, 1, 2]  # stratified
-    assert np.all(np.abs(np.bincount(splits.y_val, minlength=3) - 6) <= 1)
+    assert sorted(ids) == [(label, 5 * i) for label in range(3) for i in range(50)]
+    np.testing.assert_array_equal(np.bincount(splits.y_test), [10, 10, 10])  # stratified
+    assert np.all(np.abs(np.bincount(splits.y_val, minlength=3) - 8) <= 1)
 
     again = load_splits(str(folder), 0.2, 0, tmp_path / "cache", img_size=16)
     np.testing.assert_array_equal(again.x_val, splits.x_val)
@@ -595,14 +599,24 @@ def test_large_photos_load_no_larger_than_the_folder_cap(tmp_path: Path) -> None
     assert splits.input_shape == (FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE, 3) == (128, 128, 3)
 
 
-def test_92_4_4_split_of_the_jellyfish_report(tmp_path: Path) -> None:
+def test_a_large_folder_sets_a_fifth_aside_for_test(tmp_path: Path) -> None:
     folder = write_photo_folder(tmp_path / "jelly", per_class=100, side=8)
-    # 4% is set aside for test; a validation split of 0.04 of the other 288 rounds up to 12.
+    # 20% is set aside for test; a validation split of 0.04 of the other 240 rounds up to 10.
     splits = load_splits(str(folder), 0.04, 0, tmp_path / "cache", img_size=8)
     sizes = (len(splits.y_train), len(splits.y_val), len(splits.y_test))
-    assert sizes == (276, 12, 12)  # 92%, 4%, 4% of 300
-    np.testing.assert_array_equal(np.bincount(splits.y_test), [4, 4, 4])
-    np.testing.assert_array_equal(np.bincount(splits.y_val), [4, 4, 4])
+    assert sizes == (230, 10, 60)
+    np.testing.assert_array_equal(np.bincount(splits.y_test), [20, 20, 20])
+
+
+def test_a_folder_too_small_for_a_test_set_keeps_every_image_to_train_and_validate(
+    tmp_path: Path,
+) -> None:
+    folder = write_photo_folder(tmp_path / "jelly", per_class=30, side=8)
+    splits = load_splits(str(folder), 0.2, 0, tmp_path / "cache", img_size=8)
+    assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == (72, 18, 0)
+    assert splits.x_test.shape == (0, 8, 8, 3) and splits.y_test.dtype == np.int64
+    other = load_splits(str(folder), 0.2, 7, tmp_path / "cache", img_size=8)
+    assert len(other.y_test) == 0 and not np.array_equal(other.x_val, splits.x_val)
 
 
 def test_a_changed_folder_is_read_again(tmp_path: Path) -> None:
@@ -637,9 +651,17 @@ def test_a_one_epoch_run_on_a_folder_completes(store, cache: Path, tmp_path: Pat
         status = run_trial(store, store.trial(tid), monitor, cache)
     trial = store.trial(tid)
     assert status == Status.COMPLETED, trial.error
-    assert trial.results["sizes"] == {"train": 68, "validation": 18, "test": 4}
+    # 3 classes of 30: too small for a test set, so the run is scored on its validation images.
+    assert trial.results["sizes"] == {"train": 72, "validation": 18, "test": 0}
     assert trial.results["class_names"] == ["barrel", "blue", "moon"]
-    assert len(store.epochs(tid)) == 1 and 0 <= trial.test_accuracy <= 1
+    assert len(store.epochs(tid)) == 1 and trial.test_accuracy is None
+    assert "test_images" not in trial.results and "test_accuracy_ci" not in trial.results
+    r = trial.results
+    assert r["val_images"] == 18 and 0 <= r["val_accuracy"] <= 1
+    right = round(r["val_accuracy"] * 18)
+    assert r["val_accuracy_ci"] == pytest.approx(list(wilson_interval(right, 18)))
+    assert r["val_accuracy"] == pytest.approx(store.epochs(tid)[0].metrics["val_accuracy"])
+    assert (r["classes"]["split"], r["classes"]["images"]) == ("validation", 18)
 
 
 def test_cli_trains_on_a_zip_of_class_folders(
@@ -662,6 +684,9 @@ def test_cli_trains_on_a_zip_of_class_folders(
     assert ran.status == 0, ran.err[-3000:]
     summary = json.loads(ran.out.strip().splitlines()[-1])
     assert summary["status"] == "completed" and summary["epochs_run"] == 1
+    assert summary["test_accuracy"] is None and summary["test_images"] is None  # too small
+    assert summary["val_images"] == 18 and len(summary["val_accuracy_ci"]) == 2
+    assert "no test set: the folder is too small for one" in ran.err
     trial = Store(paths.store_path(cache)).trial(summary["trial"])
     assert trial.status == Status.COMPLETED
     upload = Path(trial.config["dataset"])
@@ -673,3 +698,25 @@ def test_cli_trains_on_a_zip_of_class_folders(
     lines = ran.err.strip().splitlines()
     assert ran.status == 2 and len(lines) == 1, ran.err
     assert lines[0] == "error: dataset: bad.zip is not a zip file."
+
+
+def test_cli_json_of_a_folder_with_a_test_set_gives_its_images_and_interval(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.cli.conftest import run_here
+
+    folder = write_photo_folder(tmp_path / "jelly", per_class=50, side=8)
+    settings = ["model=mlp", "batch_size=32", "img_size=8"]
+    options = [arg for s in settings for arg in ("--set", s)]
+    ran = run_here(capsys, "train", "--dataset", str(folder), "--epochs", "1", *options, "--json")
+    assert ran.status == 0, ran.err[-3000:]
+    summary = json.loads(ran.out.strip().splitlines()[-1])
+    # 3 classes of 50: 30 test images (10 a class), 24 validation, 96 to train.
+    assert (summary["test_images"], summary["val_images"]) == (30, 24)
+    right = round(summary["test_accuracy"] * 30)
+    assert summary["test_accuracy_ci"] == pytest.approx(list(wilson_interval(right, 30)))
+    low, high = summary["macro_f1_ci"]
+    assert 0 <= low <= summary["macro_f1"] <= high <= 1
+    assert "images)" in ran.err.strip().splitlines()[-1]  # the run's line states its images
