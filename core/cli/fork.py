@@ -7,8 +7,10 @@ it; the trial needs a checkpoint of that epoch) with the ``--set`` changes (only
 change mid-training: the learning rate and its schedule, optimizer, batch size, dropout,
 augmentation, regularization, epochs), records the fork in the store and trains it in this
 process, printing one line per epoch. With ``--json`` the last line is one JSON object with
-the study, trial, parent, fork epoch, changes, status and test metrics. Bad input prints one
-line and exits with status 2.
+the study, trial, parent, fork epoch, changes, status and test metrics, and the difference
+from the parent's test accuracy on the same images with its 95% interval
+(``test_accuracy_diff``, ``test_accuracy_diff_ci``; ``core.analysis.paired``). Bad input
+prints one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import os
 from typing import Any
 
+from core.analysis.paired import paired_difference
 from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag, print_error
 from core.cli.train import train_one
 from core.spec.config import ConfigError, parse_assignment
@@ -61,6 +64,9 @@ def _fork(args: argparse.Namespace) -> int:
     logger.info("study %d: %s", study_id, plan.name)
     status = train_one(store, trial_id, root, plan.config.epochs)
     trial = store.trial(trial_id)
+    versus = paired_difference(trial, store.trial(plan.parent.id))
+    if versus is not None:
+        logger.info("%s", versus.sentence("the fork", f"run {plan.parent.id}"))
     if args.json:
         summary = {
             "study": study_id,
@@ -73,6 +79,10 @@ def _fork(args: argparse.Namespace) -> int:
             "test_loss": trial.test_loss,
             "epochs_run": len(store.epochs(trial_id)),
             "error": trial.error,
+            # Against the parent on the same test images (None without per-image results).
+            "parent_test_accuracy": store.trial(plan.parent.id).test_accuracy,
+            "test_accuracy_diff": None if versus is None else versus.diff,
+            "test_accuracy_diff_ci": None if versus is None else [versus.low, versus.high],
         }
         print(json.dumps(summary))
     return EXIT_OK if status == Status.COMPLETED else EXIT_FAILED

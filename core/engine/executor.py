@@ -43,6 +43,7 @@ from core.engine.pipeline import make_dataset
 from core.engine.schedules import current_learning_rate
 from core.engine.time_left import time_left
 from core.spec.config import RunConfig
+from core.spec.hits import pack_hits
 from core.spec.scores import wilson_interval
 from core.store import disk_space
 from core.store.checkpoint_files import checkpoint_cap
@@ -341,6 +342,8 @@ def save_results(
     }
     if class_result is not None:
         results["classes"] = class_result
+    if probs is not None and part == "test":  # image by image, to compare runs on this set
+        results["test_hits"] = pack_hits(probs.argmax(axis=1) == np.asarray(y).ravel())
     return results
 
 

@@ -20,7 +20,7 @@ from core.views import diagnosis_chart as diagnosis_views
 from pages.ui.compare_form import remember_train_settings
 from pages.ui.config_form import load_into_form
 from pages.ui.diagnosis import render_flags
-from pages.ui.fork import render_fork, render_origin
+from pages.ui.fork import render_fork, render_origin, render_versus_parent
 from pages.ui.handover import render_handover
 from pages.ui.session import keep_queue_moving, store, store_trouble
 
@@ -192,6 +192,7 @@ def _render_results(trial: Trial, epochs: list) -> None:
         st.info(score_text.no_test_note(trial), icon=":material/info:")
     elif tested:
         st.caption(" · ".join(score_text.score_lines(trial)))
+    render_versus_parent(store(), trial)
     sizes = r.get("sizes", {})
     if sizes:
         st.caption(

@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.analysis.paired import paired_difference
 from core.spec.config import ConfigError, parse_assignment
 from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
@@ -133,6 +134,29 @@ def render_origin(s: Store, trial: Trial) -> bool:
         key=f"whole-run-{trial.id}",
         help="The chart opens on the epochs after the fork point; this shows every epoch.",
     )
+
+
+def render_versus_parent(s: Store, trial: Trial) -> None:
+    """For a tested fork: its test accuracy against its parent's, image by image, with the
+    difference and its 95% interval (``core.analysis.paired``)."""
+    if not fork.is_fork(trial) or trial.test_accuracy is None:
+        return
+    try:
+        parent = s.trial(trial.parent_id)
+    except KeyError:
+        return
+    if parent.test_accuracy is None:
+        return
+    found = paired_difference(trial, parent)
+    if found is None:
+        st.caption(
+            f"Run {parent.id} (its parent) scored {parent.test_accuracy:.1%} on the test set; "
+            "one of the two was tested before runs kept their image-by-image results, so "
+            "the difference has no interval."
+        )
+        return
+    text = found.sentence("this fork", f"run {parent.id}")
+    (st.success if found.real and found.diff > 0 else st.info)(text, icon=":material/fork_right:")
 
 
 def _children(s: Store, trial: Trial) -> None:

@@ -24,6 +24,14 @@ def test_fork_command_trains_the_fork_and_ends_with_json(
     assert "epoch 2/2" in err and "learning_rate=0.0003" in err
     child = store.trial(summary["trial"])
     assert (child.parent_id, child.fork_epoch, child.status) == (parent, 0, Status.COMPLETED)
+    # Both were tested on the same 360 digits, image by image: the difference and its interval.
+    assert summary["parent_test_accuracy"] == store.trial(parent).test_accuracy
+    low, high = summary["test_accuracy_diff_ci"]
+    assert low <= summary["test_accuracy_diff"] <= high
+    assert summary["test_accuracy_diff"] == pytest.approx(
+        child.test_accuracy - store.trial(parent).test_accuracy, abs=1e-6
+    )
+    assert "on the same 360 test images" in err
 
 
 @pytest.mark.parametrize(
