@@ -160,12 +160,9 @@ def lineage(store: Store, trial: Trial) -> list[tuple[Trial, int | None]]:
     """
     chain: list[tuple[Trial, int | None]] = [(trial, None)]
     seen = {trial.id}
-    while trial.parent_id is not None and trial.fork_epoch is not None:
-        try:
-            parent = store.trial(trial.parent_id)
-        except KeyError:
-            break
-        if parent.id in seen:
+    while is_fork(trial):
+        parent = parent_of(store, trial)
+        if parent is None or parent.id in seen:
             break
         chain.insert(0, (parent, trial.fork_epoch))
         seen.add(parent.id)
@@ -176,6 +173,16 @@ def lineage(store: Store, trial: Trial) -> list[tuple[Trial, int | None]]:
 def is_fork(trial: Trial) -> bool:
     """Return whether a trial continues another from a checkpoint."""
     return trial.parent_id is not None and trial.fork_epoch is not None
+
+
+def parent_of(store: Store, trial: Trial) -> Trial | None:
+    """The trial a fork continues, or None for no fork or a parent since deleted."""
+    if not is_fork(trial):
+        return None
+    try:
+        return store.trial(trial.parent_id)
+    except KeyError:
+        return None
 
 
 def _span(points: list[int]) -> str:

@@ -122,9 +122,8 @@ def render_origin(s: Store, trial: Trial) -> bool:
     """
     if not fork.is_fork(trial):
         return False
-    try:
-        parent = s.trial(trial.parent_id)
-    except KeyError:
+    parent = fork.parent_of(s, trial)
+    if parent is None:
         st.caption(f"Forked after epoch {trial.fork_epoch + 1} of a run since deleted.")
     else:
         changed = fork.describe_changes(fork.changes_between(parent.config, trial.config))
@@ -139,13 +138,8 @@ def render_origin(s: Store, trial: Trial) -> bool:
 def render_versus_parent(s: Store, trial: Trial) -> None:
     """For a tested fork: its test accuracy against its parent's, image by image, with the
     difference and its 95% interval (``core.analysis.paired``)."""
-    if not fork.is_fork(trial) or trial.test_accuracy is None:
-        return
-    try:
-        parent = s.trial(trial.parent_id)
-    except KeyError:
-        return
-    if parent.test_accuracy is None:
+    parent = fork.parent_of(s, trial)
+    if parent is None or parent.test_accuracy is None or trial.test_accuracy is None:
         return
     found = paired_difference(trial, parent)
     if found is None:
