@@ -9,6 +9,7 @@ brackets and rounds, or ``max_trials`` trials of their epochs, each trained
   epoch (both once per execution), keras-tuner's bookkeeping when it ends;
 * the untuned baseline (a run of the base config, tested and saved), and the ``keep_top`` best
   trials tested and saved when the search ends;
+* each search process's end: the tuner's last save, garbage collected, the interpreter's exit;
 * a fresh process: Python, the TensorFlow import, the data, TensorFlow setting itself up in the
   first epoch. A command line search trains everything in its own process, so once; the app's
   worker runs a search in child processes of ``TRIALS_PER_PROCESS`` trials, each a fresh one.
@@ -16,9 +17,9 @@ brackets and rounds, or ``max_trials`` trials of their epochs, each trained
 Every phase has a default for each model and dataset (:func:`default_phases`): counted from the
 model's size (``core.spec.model_cost``: layers, weights, multiply-adds per image) and the
 dataset's images, with constants measured on this machine (:data:`DEFAULTS`). What past trials
-took (``core.worker.timings``) corrects them: each phase's default is scaled by the median of
+took (``core.worker.timings``) corrects them: each phase's default is scaled by the mean of
 measured ÷ default over past trials of the same dataset and model where there are some, else
-over any (a phase nothing measured borrows its sibling's scale, or the machine's overall one).
+over any (a phase nothing measured borrows its sibling's scale, else the median scale).
 So an epoch measured at batch 64 on digits carries over to batch 16, to resized images or to
 other filters as the default says an epoch scales, and a model never run here is timed from
 its FLOPs and this machine's measured speed (a *rough* estimate). Early stopping can only
@@ -71,6 +72,11 @@ class Defaults:
             the test images' arithmetic and the files' bytes.
         start_s: A fresh process's Python, imports (TensorFlow's) and data, before its first
             trial's build.
+        keep_s: Keeping one of the best trials when the search ends, besides building it and
+            testing and saving it as a run is (keras-tuner reloads its best weights).
+        end_s: A search process's end (the tuner's last save, TensorFlow's session cleared,
+            the interpreter's exit), plus ``end_trial_s`` for each trial it ran (more garbage
+            to collect).
     """
 
     step_s: float
@@ -88,34 +94,43 @@ class Defaults:
     finish_run_s: float
     finish_layer_s: float
     start_s: float
+    keep_s: float
+    end_s: float
+    end_trial_s: float
 
 
-# Measured on this 2-core machine while other work kept it busy (load 6 to 10), from the
+# Measured on this 2-core machine while it was otherwise nearly idle (load about 2), from the
 # store of report 000's Hyperband search on digits run from the command line after a 2-epoch
-# calibration run (30 trials; ``core.worker.timings`` read their phases: a 12-layer CNN's
-# trial built in 4.6 s, traced its first epoch in 8.8 s more, took 0.4 s an epoch over 20
-# steps with 0.08 s between epochs and 2.5 s to end; a run tested and saved in 2.2 s; a
-# process reached its first epoch 15 to 21 s after it started, and its first epoch ran 3 s
-# longer still); the per-layer terms and the arithmetic speed from single digits runs timed
-# through the engine (MLP, CNN at batch 16, 64 and 256, small ResNet, CNN at 32 px with 64 and
-# 128 filters at 73 GFLOP/s, MobileNetV2 at 32 px); the write speed from a 100 MiB fsync'd
-# file. On a quiet machine every phase is shorter; measured trials scale them all.
+# calibration run (``core.worker.timings`` read the phases of its 30 trials of a 12-layer CNN:
+# built in 1.2 s, a first epoch 1.5 s longer than the others, 0.18 s an epoch of 20 steps,
+# 0.014 s between epochs, 0.8 s to end; a run tested and saved in 0.5 s; a process at its
+# first epoch 4 to 5 s after it started; the best three kept in 3.3 s each; 7 s from the
+# search's end to the process's exit, 3 s after a search of 6 trials, 2 s after one). The
+# per-layer terms come from single digits runs timed through the engine (MLP, CNN, small
+# ResNet and MobileNetV2 at 32 px: the 162-layer model took about 9 times as long to build,
+# 4 times to trace and 15 times to test and save as the CNN); the arithmetic speed from the
+# CNN at 32 px with 64 and 128 filters (73 GFLOP/s); the write speed from a 100 MiB fsync'd
+# file. Past trials scale every phase to the machine as it is: with other work running
+# (load 6 to 10) the same search took 3 to 6 times as long in every phase.
 DEFAULTS = Defaults(
-    step_s=0.005,
-    step_layer_s=0.0009,
+    step_s=0.0018,
+    step_layer_s=0.00032,
     eval_share=0.5,
     flops_per_s=7e10,
     write_bytes_per_s=3e8,
-    pause_s=0.08,
-    build_s=4.2,
-    build_layer_s=0.03,
-    tracing_s=8.0,
-    tracing_layer_s=0.07,
-    first_extra_s=3.2,
-    finish_search_s=2.5,
-    finish_run_s=1.1,
-    finish_layer_s=0.085,
-    start_s=11.0,
+    pause_s=0.013,
+    build_s=1.15,
+    build_layer_s=0.006,
+    tracing_s=1.16,
+    tracing_layer_s=0.03,
+    first_extra_s=0.3,
+    finish_search_s=0.78,
+    finish_run_s=0.0,
+    finish_layer_s=0.04,
+    start_s=3.4,
+    keep_s=1.6,
+    end_s=1.7,
+    end_trial_s=0.18,
 )
 
 PHASES = (
@@ -127,6 +142,9 @@ PHASES = (
     "finish_search",
     "finish_run",
     "start",
+    "keep",
+    "end",
+    "end_trial",
 )
 # A phase nothing measured is scaled as the closest measured one is.
 _SIBLING = {
@@ -138,6 +156,7 @@ _SIBLING = {
     "first_tracing": "tracing",
     "finish_search": "finish_run",
     "finish_run": "finish_search",
+    "keep": "finish_run",
 }
 
 
@@ -173,6 +192,9 @@ def default_phases(
         "finish_search": d.finish_search_s + checkpoint,
         "finish_run": d.finish_run_s + d.finish_layer_s * cost.layers + test + saved,
         "start": d.start_s + build,
+        "keep": d.keep_s,
+        "end": d.end_s,
+        "end_trial": d.end_trial_s,
     }
 
 
@@ -223,16 +245,26 @@ def machine_speeds(
     for phase in PHASES:
         found = ratios["like"].get(phase) or ratios["all"].get(phase)
         if found:
-            factors[phase] = statistics.median(found)
+            factors[phase] = _trimmed_mean(found)
             counts[phase] = len(found)
-    every = [r for values in ratios["all"].values() for r in values]
-    overall = statistics.median(every) if every else 1.0
+    overall = statistics.median(factors.values()) if factors else 1.0
+    for phase in [p for p, n in counts.items() if n == 1]:
+        # A phase measured once is a noisy sample (the one steady epoch of a short calibration
+        # run): it is weighed equally with the machine's overall scale.
+        factors[phase] = math.sqrt(factors[phase] * overall)
     for phase in PHASES:
         if phase not in factors:
-            factors[phase] = factors.get(_SIBLING[phase], overall)
+            sibling = _SIBLING.get(phase)
+            factors[phase] = factors[sibling] if counts.get(sibling) else overall
             counts[phase] = 0
     like_epochs = "epoch" in ratios["like"]
     return Speeds(factors, counts, like_epochs, epochs["like" if like_epochs else "all"])
+
+
+def _trimmed_mean(values: list[float]) -> float:
+    """The mean (what a total needs) without the tenth of values at either end (a stall)."""
+    cut = len(values) // 10
+    return statistics.fmean(sorted(values)[cut : len(values) - cut])
 
 
 def _measured(timing: TrialTiming) -> dict[str, float]:
@@ -260,7 +292,8 @@ class SearchEstimate:
         processes: Fresh processes the search starts (each imports TensorFlow).
         seconds: The whole plan's duration.
         parts: ``start`` (fresh processes), ``baseline``, ``trials`` (their fixed costs),
-            ``epochs`` and ``keep`` (testing and saving the best), in seconds.
+            ``epochs``, ``keep`` (testing and saving the best) and ``end`` (the processes'
+            ends), in seconds.
         epoch_s: An average epoch, with the pause after it.
         trial_s: An average trial's fixed costs.
         flops: An average trial's forward FLOPs per image.
@@ -341,6 +374,9 @@ def estimate_search(
         here: The command line trains it all in its own process; else the app's worker does,
             in a fresh child process every ``TRIALS_PER_PROCESS`` trials.
 
+    Returns:
+        The plan, its duration in parts, what the figures rest on and one sentence saying so.
+
     Raises:
         ConfigError: if the base config's dataset cannot be read.
     """
@@ -351,7 +387,7 @@ def estimate_search(
         if name not in infos:
             try:
                 infos[name] = read_dataset(RunConfig(dataset=name))
-            except (ConfigError, ValueError, OSError):
+            except ConfigError:  # a folder since moved or deleted
                 infos[name] = None
         return infos[name]
 
@@ -369,7 +405,8 @@ def estimate_search(
     mean = {key: statistics.fmean(s[key] for s in samples) for key in samples[0]}
     trial_s = executions * (mean["build"] + mean["tracing"]) + mean["finish_search"]
     epoch_s = mean["epoch"]
-    untuned = _costs(trial_config(space, settings, base, {}), info, k)
+    untuned_config = trial_config(space, settings, base, {})
+    untuned = _costs(untuned_config, info, k)
     processes = 1 if here else max(1, math.ceil(trials / TRIALS_PER_PROCESS))
     fresh = untuned["fresh"] if here and baseline else mean["fresh"]
     parts = {
@@ -377,13 +414,15 @@ def estimate_search(
         "baseline": 0.0,
         "trials": trials * trial_s,
         "epochs": planned_epochs(stages, executions) * epoch_s,
-        "keep": min(settings.keep_top, trials) * (mean["build"] + mean["finish_run"]),
+        "keep": min(settings.keep_top, trials)
+        * (mean["build"] + mean["finish_run"] + mean["keep"]),
+        "end": processes * mean["end"] + (trials + baseline * here) * mean["end_trial"],
     }
     if baseline:
         parts["baseline"] = (
             untuned["build"]
             + untuned["tracing"]
-            + base.epochs * untuned["epoch"]
+            + untuned_config.epochs * untuned["epoch"]
             + untuned["finish_run"]
         )
     seconds = sum(parts.values())
@@ -494,8 +533,9 @@ def _with_sentence(
         source = ""
     head += f", plus ~{format_duration(e.trial_s)} per trial to build, trace and save{source}"
     what = "start" if e.processes == 1 else f"start {e.processes} search processes"
-    head += f", plus {format_duration(e.parts['start'] + e.parts['baseline'])} to {what}"
-    head += " and train the baseline" if baseline else ""
+    what += ", train the baseline" if baseline else ""
+    rest = e.seconds - e.parts["trials"] - e.parts["epochs"]
+    head += f", plus {format_duration(rest)} to {what} and keep the best"
     if e.capped and e.budget_s is not None:
         head += f"; the {format_duration(e.budget_s)} time budget ends it first"
     elif settings.early_stopping_patience:
