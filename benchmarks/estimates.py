@@ -18,7 +18,8 @@ skipped, with the reason their dry run gives. Printed: estimate ÷ actual for ea
 warm (it must lie in [0.7, 1.4]; the exit status is 1 otherwise), cold and hindsight (for
 information), the machine's load average when the calibration and the search began and
 ended (other work on the machine changes its speed, which no estimate made beforehand can
-know), then one JSON line. It takes about 15 minutes on 2 busy cores.
+know), then one JSON line. It takes about 5 minutes on 2 cores, 15 when other work shares
+them.
 
     python benchmarks/estimates.py [--only report000-hyperband] [--keep-caches]
 """

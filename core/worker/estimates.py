@@ -19,7 +19,8 @@ model's size (``core.spec.model_cost``: layers, weights, multiply-adds per image
 dataset's images, with constants measured on this machine (:data:`DEFAULTS`). What past trials
 took (``core.worker.timings``) corrects them: each phase's default is scaled by the mean of
 measured ÷ default over past trials of the same dataset and model where there are some, else
-over any (a phase nothing measured borrows its sibling's scale, else the median scale).
+over any. A phase measured on one trial only is weighed equally with the median scale of all
+phases, and a phase nothing measured borrows its sibling's scale, else that median.
 So an epoch measured at batch 64 on digits carries over to batch 16, to resized images or to
 other filters as the default says an epoch scales, and a model never run here is timed from
 its FLOPs and this machine's measured speed (a *rough* estimate). Early stopping can only
