@@ -5,13 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.spec.config import ConfigError
+from core.worker.estimates import estimate_search
 from core.worker.launch import ensure_worker
-from core.worker.searches import (
-    SEARCH_KIND,
-    estimate_duration,
-    launch_search,
-    measured_epoch_seconds,
-)
+from core.worker.searches import SEARCH_KIND, launch_search
 from pages.ui.components import page_setup
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import (
@@ -46,14 +42,14 @@ def _launch(dataset: str) -> int | None:
 
 
 def _estimate(dataset: str) -> None:
-    """The search's planned trials and epochs, and its duration from a measured epoch time."""
+    """The search's plan and how long the worker would take, with the basis of the figure."""
     try:
         request = read_request(dataset)
+        with store_trouble():
+            estimate = estimate_search(store(), request.base, request.space, request.settings)
     except ConfigError:
         return  # the error shows when Launch is pressed
-    seconds = measured_epoch_seconds(store(), request.base)
-    estimate = estimate_duration(request.base, request.space, request.settings, seconds)
-    st.caption(f":material/schedule: {estimate['sentence']}")
+    st.caption(f":material/schedule: {estimate.sentence}")
 
 
 def _new_search() -> int | None:

@@ -3,6 +3,7 @@
     python -m core tune --tuner hyperband --max-epochs 9 [--space space.json | --preset report000]
                         [--set key=value ...] [--time-budget 600] [--json]
     python -m core tune --resume STUDY [--time-budget 300] [--json]
+    python -m core tune --preset report000 --dry-run [--json]
 
 ``tune`` records the search in the store (so it shows on the Tune page), trains its untuned
 baseline and then the search in this process, printing one line per finished trial. The space
@@ -17,6 +18,12 @@ the best trial) and ``schedule_epochs`` (the epochs of a fully trained one),
 trial), ``verdict`` (those two facts in words, or null), ``note`` and ``error`` (why the
 search, or every trial of it, failed; null otherwise). Bad input prints one line and exits
 with status 2; a search that failed or was cancelled exits with status 1.
+
+``--dry-run`` queues nothing and trains nothing: it prints the plan and how long it would take
+here (``core.worker.estimates``), one sentence with its basis, or with ``--json`` one object with
+``trials``, ``epochs``, ``schedule``, ``estimate_s``, ``basis``, ``sentence``, ``ready`` and
+``problem`` (why the search could not start here, such as missing ImageNet weights; it then
+exits with status 2).
 """
 
 from __future__ import annotations
@@ -45,14 +52,17 @@ from core.cli.args import (
 from core.spec.config import ConfigError, RunConfig, load_json
 from core.store import Status, Store, open_store, paths
 from core.views import tune_tables as tune_views
+from core.worker.estimates import estimate_search
 from core.worker.searches import (
     SearchSettings,
     SearchSpace,
     cancel_search,
+    check_files,
     launch_search,
     presets,
     resume_search,
     search_state,
+    validate_search,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,6 +108,11 @@ def add_tune_command(sub: Any) -> None:
     tune.add_argument("--time-budget", type=float, metavar="SECONDS")
     tune.add_argument("--keep-top", type=int, help="best trials that keep weights (default 3)")
     tune.add_argument("--no-baseline", action="store_true", help="skip the untuned baseline")
+    tune.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and how long it would take here; queue and train nothing",
+    )
     tune.add_argument(
         "--workers",
         type=int,
@@ -146,6 +161,8 @@ def _tune(args: argparse.Namespace) -> int:
     root = paths.cache_dir()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     store = open_store(root)
+    if args.dry_run:
+        return _dry_run(store, args)
     baseline_trial = None
     try:
         if args.workers < 1:
@@ -220,6 +237,34 @@ def _tune(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK if final in ("done", "out_of_time") else EXIT_FAILED
+
+
+def _dry_run(store: Store, args: argparse.Namespace) -> int:
+    """Print the search's plan and estimate; write nothing to the store."""
+    try:
+        if args.resume is not None:
+            raise ConfigError("--dry-run", "plans a new search; leave out --resume.")
+        base, space, settings = build_search(args)
+        validate_search(base, space, settings)
+        estimate = estimate_search(
+            store, base, space, settings, baseline=not args.no_baseline, here=True
+        )
+    except ConfigError as exc:
+        print_error(exc)
+        return EXIT_USAGE
+    problem = None
+    try:
+        check_files(base, space)
+    except ConfigError as exc:
+        problem = str(exc)
+    if args.json:
+        print(json.dumps({**estimate.to_dict(), "ready": problem is None, "problem": problem}))
+    else:
+        print(estimate.sentence)
+    if problem is not None:
+        print_error(f"it cannot start here: {problem}")
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _address(text: str) -> tuple[str, int]:

@@ -24,6 +24,7 @@ from keras import layers
 
 from core.data.weights import check_weights, weights_path
 from core.spec.config import RunConfig
+from core.spec.model_cost import cnn_padding
 
 # backbone key: (application constructor, its module's preprocess_input)
 _BACKBONES: dict[str, tuple[Callable[..., keras.Model], Callable[..., Any]]] = {
@@ -72,7 +73,7 @@ def build_model(
       kernel_size) → AveragePooling2D(2) or MaxPooling2D(2) → BatchNormalization if
       ``batch_norm``] → Flatten → ``dense_layers`` × Dense(dense_units) → Dropout → output.
       At the defaults on 32×32×3 with 10 classes: 602,698 parameters. Padding: see
-      :func:`cnn_padding`.
+      :func:`core.spec.model_cost.cnn_padding`.
     * ``resnet``: a stem Conv2D, ``conv_blocks`` stages of one residual block each (two convs,
       identity or 1×1 projection shortcut, Add), stride 2 between stages while the side is
       above 2 → GlobalAveragePooling2D → ``dense_layers`` × Dense → Dropout → output.
@@ -121,32 +122,6 @@ def build_model(
         x = builders[config.model](_normalize(x, config, x_sample), config)
     outputs = layers.Dense(num_classes, activation="softmax", name="output", **_kernel(config))(x)
     return keras.Model(inputs, outputs, name=config.model)
-
-
-def cnn_padding(
-    input_shape: tuple[int, int, int], conv_blocks: int = 2, kernel_size: int = 3
-) -> str:
-    """Return the padding the CNN uses for this input: "valid" if it survives, else "same".
-
-    With "valid" padding each conv(k)/pool(2) block maps a side ``s`` to ``(s - k + 1) // 2``.
-    Inputs whose sides stay at least 1 after every block (MNIST and CIFAR with the defaults)
-    use "valid" padding everywhere, as in report 000; smaller ones (the 8×8 digits) use "same"
-    padding for every conv and pooling, so each block halves the side, rounding up, and never
-    reaches zero.
-
-    Args:
-        input_shape: Height, width and channels of the images the first conv sees.
-        conv_blocks: Number of conv/pool blocks.
-        kernel_size: Side of each convolution window.
-
-    Returns:
-        ``"valid"`` when both sides stay ≥ 1 after all blocks with valid padding, else
-        ``"same"``.
-    """
-    sides = list(input_shape[:2])
-    for _ in range(conv_blocks):
-        sides = [(s - kernel_size + 1) // 2 for s in sides]
-    return "valid" if min(sides) >= 1 else "same"
 
 
 def _filters(config: RunConfig, block: int) -> int:

@@ -34,6 +34,9 @@ from core.store.sqlite import HEARTBEAT_TIMEOUT_S, Status, Store
 SEARCH_KIND = "search"
 STATES = ("queued", "running", "done", "interrupted", "out_of_time", "cancelled", "failed")
 FINAL_STATES = ("done", "interrupted", "out_of_time", "cancelled", "failed")
+# A worker runs a search in child processes of this many trials each, so memory stays flat
+# (``core.worker.search_child``); each child imports TensorFlow and reloads the tuner again.
+TRIALS_PER_PROCESS = 8
 
 
 @dataclass(frozen=True)

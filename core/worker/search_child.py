@@ -4,11 +4,12 @@ TensorFlow keeps a little memory for every model a process builds, even after
 ``keras.backend.clear_session()`` (about 16 MiB per trial of report 000's CNN on digits, with or
 without keras-tuner, in ``benchmarks/tune_memory.py``). The worker therefore runs a search in a
 child process (``python -m core.worker.search_child``) that trains at most ``TRIALS_PER_PROCESS``
-trials, then hands the search back as queued; the worker starts a fresh child for the next ones,
-which goes on from the keras-tuner project folder like any Resume. The child dies with the worker
-(``PR_SET_PDEATHSIG``), so killing the worker still stops the search at once. The parent's side
-imports no TensorFlow; the child's (:func:`main`) loads it to run the search. The child writes
-its log lines (``core.worker.logs``) to the worker's own stderr, hence to the same log.
+trials (``core.store.searches``), then hands the search back as queued; the worker starts a
+fresh child for the next ones, which goes on from the keras-tuner project folder like any
+Resume. The child dies with the worker (``PR_SET_PDEATHSIG``), so killing the worker still
+stops the search at once. The parent's side imports no TensorFlow; the child's (:func:`main`)
+loads it to run the search. The child writes its log lines (``core.worker.logs``) to the
+worker's own stderr, hence to the same log.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from pathlib import Path
 
 from core.store import Store, open_store, paths
 from core.store import searches as search_store
+from core.store.searches import TRIALS_PER_PROCESS
 from core.worker.logs import setup_logging
 
-TRIALS_PER_PROCESS = 8
 _PR_SET_PDEATHSIG = 1
 
 # Named, not __name__: the child runs this file as __main__, outside the core loggers.

@@ -25,21 +25,20 @@ Contract with the store:
 
 Launch with :func:`launch_search`; a worker (``core.worker``) runs it with keras-tuner
 (``core.engine.search.run``). :func:`resume_search` queues an interrupted, timed-out or
-cancelled search again, optionally with more time; :func:`cancel_search` stops one.
+cancelled search again, optionally with more time; :func:`cancel_search` stops one. How long a
+search will take is ``core.worker.estimates``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import statistics
 from typing import Any
 
 from core.data.checks import check_configs
 from core.data.names import run_title
 from core.data.weights import check_weights
 from core.spec.config import ConfigError, RunConfig
-from core.spec.durations import format_duration
 from core.spec.plan import plan_run
 from core.spec.search_space import (
     KINDS,
@@ -72,10 +71,8 @@ __all__ = [
     "SearchSpace",
     "cancel_search",
     "check_files",
-    "estimate_duration",
     "hyperband_plan",
     "launch_search",
-    "measured_epoch_seconds",
     "planned_trials",
     "presets",
     "resume_search",
@@ -324,76 +321,6 @@ def _epochs(config: dict[str, Any]) -> int | None:
     """A config's ``epochs`` (for a Hyperband trial, its round's ``tuner/epochs``)."""
     value = config.get("epochs")
     return int(value) if isinstance(value, int | float) else None
-
-
-def measured_epoch_seconds(store: Store, base: RunConfig, limit: int = 200) -> float | None:
-    """Median seconds per epoch of recent finished trials like ``base`` (same data and model).
-
-    Returns:
-        The median, or None when no such trial has finished an epoch yet.
-    """
-    like = ("dataset", "model", "img_size", "backbone")
-    want = base.to_dict()
-    seconds: list[float] = []
-    for trial in store.trials(limit=limit):
-        if all(trial.config.get(k) == want[k] for k in like):
-            seconds.extend(e.seconds for e in store.epochs(trial.id))
-    return statistics.median(seconds) if seconds else None
-
-
-def estimate_duration(
-    base: RunConfig,
-    space: SearchSpace,
-    settings: SearchSettings,
-    seconds_per_epoch: float | None,
-) -> dict[str, Any]:
-    """How long a search will take: its planned trials and epochs times an epoch's time.
-
-    Hyperband's epochs follow keras-tuner's bracket schedule; other tuners train each trial
-    for the base epochs (the middle of a searched ``epochs`` range) times
-    ``executions_per_trial``. Early stopping can only shorten it.
-
-    Args:
-        base: The base config.
-        space: The search space.
-        settings: The tuner settings.
-        seconds_per_epoch: A measured epoch time (``measured_epoch_seconds``), or None.
-
-    Returns:
-        ``trials``, ``epochs``, ``seconds`` (None without an epoch time), ``budget_s``,
-        ``capped`` (the time budget will end it first) and ``sentence``, one line for people.
-    """
-    trials = planned_trials(space, settings)
-    if settings.tuner == "hyperband":
-        epochs = hyperband_plan(settings.max_epochs, settings.factor, settings.iterations)[1]
-    else:
-        per_trial = base.epochs
-        for dim in space.searched:
-            if dim.key == "epochs":
-                values = dim.corners()
-                per_trial = round(sum(values) / len(values))
-        epochs = trials * per_trial * settings.executions_per_trial
-    seconds = None if seconds_per_epoch is None else epochs * seconds_per_epoch
-    budget = settings.time_budget_s
-    capped = seconds is not None and budget is not None and seconds > budget
-    if seconds is None:
-        sentence = f"{trials} trials, {epochs} epochs in all; no epoch time measured yet."
-    else:
-        sentence = (
-            f"{trials} trials, {epochs} epochs at about {seconds_per_epoch:.1f} s each: "
-            f"about {format_duration(seconds)}"
-        )
-        if capped:
-            sentence += f"; the {format_duration(budget)} time budget will end it first"
-        sentence += "."
-    return {
-        "trials": trials,
-        "epochs": epochs,
-        "seconds": seconds,
-        "budget_s": budget,
-        "capped": capped,
-        "sentence": sentence,
-    }
 
 
 def _checked_row(store: Store, study_id: int) -> search_store.SearchRow:

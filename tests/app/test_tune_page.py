@@ -46,7 +46,8 @@ def test_the_page_opens_on_the_report_000_preset_with_an_estimate(store: Store) 
     assert at.text_input(key="tune-filters[0]-low").value == "16"
     assert at.checkbox(key="tune-learning_rate-log").value is True
     assert at.selectbox(key="tune-tuner").value == "hyperband"
-    assert any("trials" in c.value and "epochs in all" in c.value for c in at.caption)
+    estimate = [c.value for c in at.caption if "30 trials, 120 epochs" in c.value]
+    assert estimate and "nothing ran here yet" in estimate[0], [c.value for c in at.caption]
     assert any("No searches yet" in i.value for i in at.info)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from core.cli import tune as tune_command
 from core.cli.main import main
 from core.engine.memory_guard import MEMORY_ENV
-from core.store import Status, Store
+from core.store import Status, Store, paths
 from core.worker.searches import search_state
 from tests.app.tune_fixtures import write_stopped_hyperband
 
@@ -124,3 +127,37 @@ def test_the_json_summary_gives_the_best_trial_s_epochs_and_when_the_baseline_is
         "The untuned baseline (97.5%) beats every trial so far; the search has not found a "
         f"better setting. Best so far: run {ids[5]}, a 2-epoch trial of a 10-epoch schedule;"
     )
+
+
+def test_a_dry_run_prints_the_plan_and_its_estimate_and_queues_nothing(cache: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "tune", "--preset", "report000", "--dry-run", "--json"],
+        cwd=paths.PROJECT_ROOT,
+        env={**os.environ, paths.CACHE_ENV: str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout.strip().splitlines()[-1])
+    assert plan["estimate_s"] > 0 and plan["ready"] and plan["problem"] is None
+    assert (plan["trials"], plan["epochs"]) == (30, 120)
+    assert [s["trials"] for s in plan["schedule"]] == [12, 4, 2, 6, 2, 4]
+    assert plan["basis"]["kind"] == "default" and "nothing ran here yet" in plan["sentence"]
+    store = Store(paths.store_path(cache))
+    assert store.studies() == [] and store.trials() == []
+    # Only the store file, and the artifact folders it marks as its own, left empty.
+    left = {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+    assert {p for p in left if not p.startswith("store.sqlite")} <= {"runs/STORE", "tuning/STORE"}
+
+
+def test_a_dry_run_says_why_a_search_could_not_start_here(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["tune", "--preset", "report002", "--dry-run"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out.startswith("Rough, about ") and "10 trials × 2 executions, 200 epochs" in out
+    assert "it cannot start here: pretrained: ImageNet weights" in err
+    assert store.studies() == []

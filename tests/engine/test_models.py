@@ -17,6 +17,7 @@ from core.engine.models import (
 )
 from core.engine.optim import compile_model, prepare_labels
 from core.spec.config import RunConfig
+from core.spec.model_cost import model_cost
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
 # Transfer backbones need 32 pixels a side: the config asks for it, whatever the input.
@@ -554,3 +555,39 @@ def test_summary_rows_match_report_000_table() -> None:
     assert [(r["type"], r["output_shape"], r["params"]) for r in rows[1:]] == [
         (kind, str(shape), params) for kind, shape, params in REPORT_000
     ]
+
+
+def _multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of the model's Conv2D and Dense layers for one image."""
+    total = 0
+    for layer in model.layers:
+        out = layer.output.shape
+        if isinstance(layer, keras.layers.Conv2D):
+            window = layer.kernel_size[0] * layer.kernel_size[1] * layer.input.shape[-1]
+            total += window * out[1] * out[2] * out[3]
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * out[-1]
+    return total
+
+
+@pytest.mark.parametrize(
+    ("settings", "shape"),
+    [
+        ({}, (32, 32, 3)),
+        ({"filters": [64, 128], "dense_units": 512}, (8, 8, 1)),
+        ({"conv_blocks": 3, "kernel_size": 5, "pooling": "max", "batch_norm": False}, (28, 28, 1)),
+        ({"img_size": 32}, (8, 8, 1)),
+        ({"model": "resnet"}, (8, 8, 1)),
+        ({"model": "resnet", "conv_blocks": 4, "batch_norm": False}, (32, 32, 3)),
+        ({"model": "mlp", "dense_layers": 2}, (28, 28, 1)),
+    ],
+)
+def test_the_counts_without_tensorflow_match_the_built_model(
+    settings: dict, shape: tuple[int, int, int]
+) -> None:
+    config = RunConfig(**settings)
+    model = build_model(config, shape, 10)
+    cost = model_cost(config, shape, 10)
+    assert cost.params == model.count_params()
+    assert cost.macs == _multiply_adds(model)
+    assert cost.layers == len(model.layers)

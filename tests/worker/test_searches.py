@@ -16,10 +16,8 @@ from core.worker.searches import (
     SearchSettings,
     SearchSpace,
     cancel_search,
-    estimate_duration,
     hyperband_plan,
     launch_search,
-    measured_epoch_seconds,
     planned_trials,
     presets,
     resume_search,
@@ -244,19 +242,9 @@ def test_hyperband_plan_counts_brackets_and_rounds() -> None:
     assert hyperband_plan(9, 3, iterations=2) == (2 * trials, 2 * epochs)
 
 
-def test_estimate_uses_a_measured_epoch_time_and_the_budget(store: Store) -> None:
-    settings = SearchSettings(tuner="random", max_trials=5, time_budget_s=60)
-    assert estimate_duration(BASE, SPACE, settings, None)["seconds"] is None
-    est = estimate_duration(BASE, SPACE, settings, 10.0)
-    assert est["epochs"] == 10 and est["seconds"] == 100 and est["capped"]
-    assert "time budget will end it first" in est["sentence"]
-    assert est["sentence"].endswith("about 1 min 40 s; the 1 min time budget will end it first.")
-    assert measured_epoch_seconds(store, BASE) is None
-    _, (trial_id,) = store.create_study("run", "single", [BASE])
-    store.add_epoch(trial_id, 0, {"loss": 1.0}, 2.0)
-    store.add_epoch(trial_id, 1, {"loss": 1.0}, 4.0)
-    assert measured_epoch_seconds(store, BASE) == 3.0
-    assert measured_epoch_seconds(store, BASE.replace(model="cnn")) is None
+def test_planned_trials_follow_the_tuner() -> None:
+    settings = SearchSettings(tuner="random", max_trials=5)
+    assert planned_trials(SPACE, settings) == 5
     assert planned_trials(SPACE, settings.replace(tuner="hyperband", max_epochs=2, factor=2)) == 5
 
 
