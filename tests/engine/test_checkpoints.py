@@ -10,6 +10,7 @@ import pytest
 
 from core.engine import checkpoints
 from core.store.checkpoint_files import CAP_ENV, checkpoint_cap, saved_epochs
+from core.store.settings import SettingError
 
 
 def _model() -> keras.Model:
@@ -71,9 +72,15 @@ def test_restore_refuses_a_checkpoint_of_another_model(tmp_path: Path) -> None:
         checkpoints.restore(wider, tmp_path, 0)
 
 
-@pytest.mark.parametrize(("raw", "cap"), [("", 50), ("7", 7), ("0", 0), ("lots", 50)])
+@pytest.mark.parametrize(("raw", "cap"), [("", 50), ("7", 7), ("0", 0)])
 def test_the_cap_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, raw: str, cap: int
 ) -> None:
     monkeypatch.setenv(CAP_ENV, raw)
     assert checkpoint_cap() == cap
+
+
+def test_a_cap_that_is_no_whole_number_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CAP_ENV, "lots")
+    with pytest.raises(SettingError, match=f"{CAP_ENV}='lots' cannot be used"):
+        checkpoint_cap()
