@@ -53,18 +53,19 @@ class PairedDifference:
         return self.low > 0 or self.high < 0
 
     def sentence(self, first: str, second: str) -> str:
-        """One line for people, e.g. ``+1.4 points (95% CI +0.3 to +2.5) on the same ...``."""
-        points = f"{self.diff * 100:+.1f} percentage points"
-        ci = f"95% CI {self.low * 100:+.1f} to {self.high * 100:+.1f}"
+        """One line for people: both scores, the difference with its interval, the verdict."""
+        points = f"{self.diff * 100:+.1f} percentage points".replace("-", "−")
+        ci = f"95% CI {self.low * 100:+.1f} to {self.high * 100:+.1f}".replace("-", "−")
         verdict = (
             "a real difference"
             if self.real
-            else "not a clear difference: the test images cannot tell these apart"
+            else "not a clear difference, the test images cannot tell these apart"
         )
         return (
-            f"{first} {self.first:.1%} against {second} {self.second:.1%} on the same "
-            f"{self.images:,} test images: {points} ({ci}; {self.only_first} images only "
-            f"{first} got right, {self.only_second} only {second}) — {verdict}."
+            f"{first[:1].upper()}{first[1:]} scored {self.first:.1%} and {second} "
+            f"{self.second:.1%} on the same {self.images:,} test images: {points} ({ci}; "
+            f"{self.only_first} images only {first} got right, {self.only_second} only "
+            f"{second}): {verdict}."
         )
 
 
