@@ -11,7 +11,10 @@ HPE_WORKER_IDLE_EXIT    seconds a worker waits for work, then exits  600
 HPE_CHECKPOINT_CAP      checkpoints each run keeps (0 keeps none)    50
 HPE_WORKER_MEMORY_MB    MiB a worker may use in all                  no cap
 HPE_LOG_LEVEL           the worker's log level                       INFO
+HPE_WORKERS             workers the app starts, each a process       auto
 ======================  ===========================================  ============
+
+``HPE_WORKERS=auto`` starts one worker per visible GPU, or one on a machine without a GPU.
 
 ``HPE_CACHE_DIR`` (the cache folder) is read by :mod:`core.store.paths`.
 """
@@ -28,6 +31,9 @@ IDLE_EXIT = "HPE_WORKER_IDLE_EXIT"
 CHECKPOINT_CAP = "HPE_CHECKPOINT_CAP"
 WORKER_MEMORY_MB = "HPE_WORKER_MEMORY_MB"
 LOG_LEVEL = "HPE_LOG_LEVEL"
+WORKERS = "HPE_WORKERS"
+# The most workers one machine may run: far more than any machine has GPUs or cores for.
+MAX_WORKERS = 256
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -68,6 +74,16 @@ def _mebibytes(raw: str) -> float:
     return value
 
 
+def _workers(raw: str) -> int | None:
+    """A count of workers, or None for ``auto``."""
+    if raw.lower() == "auto":
+        return None
+    value = _count(raw)
+    if not 1 <= value <= MAX_WORKERS:
+        raise ValueError(raw)
+    return value
+
+
 def _level(raw: str) -> str:
     if raw.upper() not in LEVELS:
         raise ValueError(raw)
@@ -82,6 +98,8 @@ _SETTINGS = {
                  _count, 50),
         _Setting(WORKER_MEMORY_MB, "a number of MiB above 0, such as 4000", _mebibytes, None),
         _Setting(LOG_LEVEL, f"one of {', '.join(LEVELS)}", _level, "INFO"),
+        _Setting(WORKERS, f"auto or a whole number from 1 to {MAX_WORKERS}, such as 2",
+                 _workers, None),
     )
 }  # fmt: skip
 

@@ -132,6 +132,18 @@ class Store(StoreReads):
             ).fetchone()
         return row is not None
 
+    def waiting_count(self) -> int:
+        """How many queued trials and searches wait for a worker (none reserved by a command)."""
+        with self._connect() as db:
+            trials = db.execute(
+                "SELECT COUNT(*) FROM trials WHERE status=? AND worker_pid IS NULL",
+                (Status.QUEUED,),
+            ).fetchone()[0]
+            searches = db.execute(
+                "SELECT COUNT(*) FROM studies WHERE kind='search' AND state='queued'"
+            ).fetchone()[0]
+        return int(trials) + int(searches)
+
     def claim_next(self, pid: int) -> Trial | None:
         """Mark the oldest queued trial no process reserved as running for ``pid``; return it."""
         owner = liveness.owner_here(pid)

@@ -11,7 +11,6 @@ before it tries again.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -24,6 +23,19 @@ from typing import IO
 import psutil
 
 from core.store import paths, settings
+
+try:  # Linux and macOS
+    import fcntl
+
+    def _lock_now(handle: IO[str]) -> None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+except ImportError:  # Windows: lock the file's first byte instead
+    import msvcrt
+
+    def _lock_now(handle: IO[str]) -> None:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
 
 LOCK_NAME = "worker.lock"
 LOG_NAME = "worker.log"
@@ -48,8 +60,8 @@ def try_lock(root: Path) -> IO[str] | None:
     """Take the worker lock without waiting; return the open lock file, or None if held."""
     handle = open(_lock_path(root), "a+")  # noqa: SIM115 - held for the process's life
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        _lock_now(handle)
+    except OSError:  # held by another process (BlockingIOError where fcntl is)
         handle.close()
         return None
     return handle
@@ -60,6 +72,13 @@ def mark_started(lock: IO[str]) -> None:
     lock.seek(0)
     lock.truncate()
     lock.write(str(os.getpid()))
+    lock.flush()
+
+
+def unmark_started(lock: IO[str]) -> None:
+    """Clear the pid from the lock: the pool could not start any worker."""
+    lock.seek(0)
+    lock.truncate()
     lock.flush()
 
 

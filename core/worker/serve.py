@@ -1,17 +1,22 @@
-"""The worker's serve loop: a process of its own that runs queued trials one at a time.
+"""The worker: ``python -m core.worker [--workers N] [--cache DIR]``.
 
-Run it as ``python -m core.worker [--cache DIR]``; between trials it also runs queued Tune
-searches, each in a child process (``core.worker.search_child``). The app starts it by itself
-(``core.worker.launch.ensure_worker``) when something is queued and no worker is alive. It is
-disposable: kill it at any moment and the store keeps every finished epoch; the trial it was in
-is marked interrupted once its heartbeats stop. It holds the cache folder's worker lock for its
-whole life. TensorFlow loads here, when the loop starts. It logs when each trial and search
-starts and ends (``core.worker.logs``).
+The command runs a pool (``core.worker.pool``) of ``N`` workers (default ``HPE_WORKERS``: one
+per visible GPU, else one), which holds the cache folder's worker lock for its whole life. Each
+worker is a process of its own running :func:`serve`: it claims queued trials one at a time
+and, between them, queued Tune searches, each in a child process (``core.worker.search_child``).
+After ``TRIALS_PER_PROCESS`` trials a worker hands over to a fresh process, so memory stays
+flat however many runs are queued. The app starts the pool by itself
+(``core.worker.launch.ensure_worker``) when something is queued and no worker is alive. Workers
+are disposable: kill one at any moment and the store keeps every finished epoch; the trial it
+was in is marked interrupted once its heartbeats stop. TensorFlow loads in each worker, when
+its loop starts, never in the pool. Each logs when a trial or search starts and ends
+(``core.worker.logs``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import time
@@ -20,30 +25,49 @@ from pathlib import Path
 from core.data.names import run_title
 from core.store import Status, Store, StoreError, Trial, backup, open_store, paths, settings
 from core.store.disk_space import DiskFull
+from core.store.searches import TRIALS_PER_PROCESS
 from core.store.settings import SettingError
-from core.worker.launch import IDLE_ENV, REFUSAL, mark_started, try_lock
+from core.worker import shares
+from core.worker.launch import IDLE_ENV, REFUSAL, mark_started, try_lock, unmark_started
 from core.worker.logs import setup_logging
+from core.worker.parent_watch import die_with_parent
+from core.worker.pool import HANDOVER_EXIT, run_pool
 
 NICENESS = 5
 
 logger = logging.getLogger(__name__)
 
 
-def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
+def serve(
+    root: Path,
+    idle_exit_s: float,
+    poll_s: float = 0.3,
+    trials_per_process: int | None = None,
+) -> tuple[int, bool]:
     """Run queued trials until none has come for ``idle_exit_s`` seconds.
 
+    Args:
+        root: The cache folder.
+        idle_exit_s: How long to wait for work before returning.
+        poll_s: How often to look for work meanwhile.
+        trials_per_process: Return after this many trials, for a fresh process to go on
+            (None: never).
+
     Returns:
-        The number of trials and searches run.
+        The number of trials and searches run, and whether the loop stopped to hand over.
     """
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     # Training takes every core it can; a slightly lower priority keeps the app's pages
     # responsive while it runs, and costs nothing when the machine has nothing else to do.
-    os.nice(NICENESS)
+    _lower_priority()
     store = open_store(root)
     from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here, once
 
-    ran, idle_since = 0, time.monotonic()
+    _keep_to_cores()
+    ran, trials, idle_since = 0, 0, time.monotonic()
     while time.monotonic() - idle_since < idle_exit_s:
+        if trials_per_process is not None and trials >= trials_per_process:
+            return ran, True
         backup.take_if_due(store.path)
         store.reap_stale()
         trial = store.claim_next(os.getpid())
@@ -61,9 +85,30 @@ def serve(root: Path, idle_exit_s: float, poll_s: float = 0.3) -> int:
             except DiskFull:  # the trial is failed with the reason; the next may fit
                 status = Status.FAILED
         _log_trial_end(store.trial(trial.id), status)
-        ran += 1
+        ran, trials = ran + 1, trials + 1
         idle_since = time.monotonic()
-    return ran
+    return ran, False
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere: normal priority
+        os.nice(NICENESS)
+
+
+def _keep_to_cores() -> None:
+    """Keep TensorFlow to the cores the pool gave this worker, if it gave some.
+
+    Called after TensorFlow is imported and before it runs anything, when its thread pools
+    can still be sized.
+    """
+    cpus = shares.given_cpus()
+    if cpus is None:
+        return
+    shares.take_cpus(cpus)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(len(cpus))
+    tf.config.threading.set_inter_op_parallelism_threads(max(2, len(cpus)))
 
 
 def _describe_trial(trial: Trial) -> str:
@@ -126,11 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.worker", description=__doc__)
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: cache/)")
     parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=None,
+        help=f"workers to run, each a process (default: ${settings.WORKERS}, or one per "
+        "visible GPU, else one)",
+    )
+    parser.add_argument(
         "--idle-exit",
         type=float,
         default=None,
         help=f"seconds to wait for work before exiting (default: ${IDLE_ENV} or 600)",
     )
+    parser.add_argument("--slot", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = (args.cache or paths.cache_dir()).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -141,27 +194,73 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s%s", REFUSAL, exc.message)
         return 2
     idle_exit = settings.read(IDLE_ENV) if args.idle_exit is None else args.idle_exit
+    if args.slot is not None:
+        return _serve_in_pool(root, idle_exit, args.slot)
+    workers = args.workers or settings.read(settings.WORKERS) or shares.default_workers()
     lock = try_lock(root)
     if lock is None:
         logger.info("another worker holds the lock of %s; exiting", root)
         return 0
     mark_started(lock)
-    logger.info("worker %d started for %s", os.getpid(), root)
+    logger.info("worker pool %d started for %s with %d workers", os.getpid(), root, workers)
     try:
-        ran = serve(root, idle_exit)
+        started, given_up = run_pool(root, workers, idle_exit)
+        if given_up:  # as if it never started, so that the app shows the workers' last line
+            unmark_started(lock)
+            return 1
     except StoreError as exc:
-        logger.error("worker %d stopped: %s", os.getpid(), exc.message)
+        logger.error("worker pool %d stopped: %s", os.getpid(), exc.message)
         return 1
     except Exception:
-        # Anything that reaches here ends the worker; the traceback is the only trace of it.
-        logger.exception("worker %d stopped by an unexpected error", os.getpid())
+        # Anything that reaches here ends the pool; the traceback is the only trace of it.
+        logger.exception("worker pool %d stopped by an unexpected error", os.getpid())
         return 1
     finally:
         lock.close()
     logger.info(
-        "worker %d: nothing queued for %g s after %d trials and searches; exiting",
-        os.getpid(),
+        "worker pool %d: no work left after %d worker starts; exiting", os.getpid(), started
+    )
+    return 0
+
+
+def _worker_count(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= settings.MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {settings.MAX_WORKERS}")
+    return int(raw)
+
+
+def _serve_in_pool(root: Path, idle_exit: float, slot: int) -> int:
+    """One worker of a pool: serve until idle or until it hands over to a fresh process."""
+    die_with_parent()
+    cpus = shares.given_cpus()
+    where = (
+        ""
+        if cpus is None
+        else f" on {shares.Share(os.environ.get(shares.GPU_ENV), cpus).describe()}"
+    )
+    logger.info("worker %s (%d of the pool) started%s", _label(), slot, where)
+    try:
+        ran, handed_over = serve(root, idle_exit, trials_per_process=TRIALS_PER_PROCESS)
+    except StoreError as exc:
+        logger.error("worker %s stopped: %s", _label(), exc.message)
+        return 1
+    except Exception:
+        # Anything that reaches here ends the worker; the traceback is the only trace of it.
+        logger.exception("worker %s stopped by an unexpected error", _label())
+        return 1
+    if handed_over:
+        logger.info("worker %s: %d trials done; a fresh process goes on", _label(), ran)
+        return HANDOVER_EXIT
+    logger.info(
+        "worker %s: nothing queued for %g s after %d trials and searches; exiting",
+        _label(),
         idle_exit,
         ran,
     )
     return 0
+
+
+def _label() -> str:
+    from core.store.liveness import this_process
+
+    return this_process().label
