@@ -105,10 +105,9 @@ def _keep_to_cores() -> None:
     if cpus is None:
         return
     shares.take_cpus(cpus)
-    import tensorflow as tf
+    from core.engine.threads import use_cores
 
-    tf.config.threading.set_intra_op_parallelism_threads(len(cpus))
-    tf.config.threading.set_inter_op_parallelism_threads(max(2, len(cpus)))
+    use_cores(len(cpus))
 
 
 def _describe_trial(trial: Trial) -> str:
