@@ -50,6 +50,9 @@ COLUMNS = {
     "batch_size": st.column_config.NumberColumn("Batch", format="%d", width=60),
     "epochs": st.column_config.NumberColumn("Epochs", format="%d", width=65),
     "duration_s": st.column_config.NumberColumn("Time", format="%.1f s", width=70),
+    "worker": st.column_config.TextColumn(
+        "Worker", width=110, help="The worker process that ran it, as host:pid."
+    ),
     "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, HH:mm", width=110),
     "kind": st.column_config.TextColumn("Kind", width=70),
     "number": st.column_config.NumberColumn(

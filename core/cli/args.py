@@ -11,10 +11,12 @@ characters: control characters show as escapes such as ``\\x1b`` (``core.spec.qu
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import stat
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from core.spec.config import ConfigError, RunConfig, load_json, parse_assignment
@@ -32,6 +34,8 @@ _NOT_FILES = {
     stat.S_IFBLK: "a device",
     stat.S_IFSOCK: "a socket",
 }
+
+logger = logging.getLogger(__name__)
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -72,6 +76,41 @@ def config_flags() -> argparse.ArgumentParser:
     flags.add_argument("--config", help="a JSON file with config values (run.json)")
     flags.add_argument("--name", help="study name shown in the app")
     return flags
+
+
+def no_wait_flag() -> argparse.ArgumentParser:
+    """``--no-wait``: queue the work for the worker pool and return at once, as a parent parser."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="queue the runs for the worker pool (python -m core.worker) and return at once, "
+        "printing the study id, instead of training here",
+    )
+    return flags
+
+
+def hand_to_pool(root: Path, study_id: int, trial_ids: list[int], as_json: bool) -> int:
+    """For ``--no-wait``: make sure a worker pool runs the queued study, say so, return 0.
+
+    Prints the study id (with ``--json``, one line ``{"study", "trials", "status",
+    "worker_started"}``) and where to follow the runs.
+    """
+    from core.worker.launch import ensure_worker
+
+    started = ensure_worker(root)
+    count = "1 run" if len(trial_ids) == 1 else f"{len(trial_ids)} runs"
+    pool = "a worker pool started for them" if started else "the worker pool takes them"
+    logger.info(
+        "study %d: %s queued, %s; follow them with: python -m core runs", study_id, count, pool
+    )
+    if as_json:
+        print(json.dumps(
+            {"study": study_id, "trials": trial_ids, "status": "queued", "worker_started": started}
+        ))  # fmt: skip
+    else:
+        print(study_id)
+    return EXIT_OK
 
 
 def json_flag() -> argparse.ArgumentParser:

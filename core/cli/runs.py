@@ -48,6 +48,7 @@ _TABLE = {
     "test_images": "test_n",
     "test_loss": "test_loss",
     "duration_s": "seconds",
+    "worker": "worker",
 }
 
 

@@ -29,7 +29,9 @@ from core.cli.args import (
     EXIT_USAGE,
     config_flags,
     config_from_args,
+    hand_to_pool,
     json_flag,
+    no_wait_flag,
     print_error,
 )
 from core.cli.train import train_one
@@ -47,7 +49,7 @@ def add_sweep_command(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` to the subcommands of ``python -m core``."""
     sweep = sub.add_parser(
         "sweep",
-        parents=[config_flags(), json_flag()],
+        parents=[config_flags(), json_flag(), no_wait_flag()],
         help="vary one hyperparameter (or two, as a grid) and compare the runs",
     )
     sweep.add_argument(
@@ -113,11 +115,13 @@ def run_sweep(args: argparse.Namespace) -> int:
         plan.kind,
         plan.configs,
         spec={**spec.to_dict(), "source": "cli"},
-        reserve_for=os.getpid(),
+        reserve_for=None if args.no_wait else os.getpid(),
     )
     logger.info(
         "study %d: %s, %d runs of %d epochs", study_id, plan.name, len(trial_ids), base.epochs
     )
+    if args.no_wait:
+        return hand_to_pool(root, study_id, trial_ids, args.json)
     statuses: list[Status] = []
     for number, trial_id in enumerate(trial_ids):
         cell = spec.cells[number]

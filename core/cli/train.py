@@ -30,7 +30,9 @@ from core.cli.args import (
     EXIT_USAGE,
     config_flags,
     config_from_args,
+    hand_to_pool,
     json_flag,
+    no_wait_flag,
     print_error,
 )
 from core.data.checks import check_config
@@ -49,7 +51,7 @@ def add_train_command(sub: Any) -> None:
     """Add ``train`` to the subcommands of ``python -m core``."""
     train = sub.add_parser(
         "train",
-        parents=[config_flags(), json_flag()],
+        parents=[config_flags(), json_flag(), no_wait_flag()],
         help="train one model and record it in the store",
     )
     train.set_defaults(run=run_train)
@@ -79,9 +81,15 @@ def run_train(args: argparse.Namespace) -> int:
     store = open_store(root)
     plan = plan_run(cfg, args.name or run_title(cfg.to_dict()))
     study_id, trial_ids = store.create_study(
-        plan.name, plan.kind, plan.configs, spec={"source": "cli"}, reserve_for=os.getpid()
+        plan.name,
+        plan.kind,
+        plan.configs,
+        spec={"source": "cli"},
+        reserve_for=None if args.no_wait else os.getpid(),
     )
     logger.info("study %d: %s, %d epochs", study_id, plan.name, cfg.epochs)
+    if args.no_wait:
+        return hand_to_pool(root, study_id, trial_ids, args.json)
 
     statuses = []
     for trial_id in trial_ids:

@@ -48,6 +48,7 @@ RUN_COLUMNS = [
     "test_ci_high",
     "test_loss",
     "duration_s",
+    "worker",
     "created_at",
 ]
 # Numbers that may be missing: NaN where they are (drawn empty), never "None" text. They are
@@ -85,8 +86,8 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
     ``overfitting, plateau``; empty when nothing stands out); test accuracy, the test images
     it was measured on and its 95% interval (``test_ci_low``, ``test_ci_high``; Wilson's,
     worked out from accuracy × images for runs recorded without one), and test loss;
-    seconds from start to finish (None until it ends); and when it was created (seconds
-    since the epoch).
+    seconds from start to finish (None until it ends); the worker that ran it (``host:pid``,
+    None until one claims it); and when it was created (seconds since the epoch).
     """
     trials = store.trials(study_ids=study_ids)
     wanted = {t.study_id for t in trials}
@@ -126,6 +127,7 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
                 "test_ci_high": test.high if test else None,
                 "test_loss": t.test_loss,
                 "duration_s": _duration(t),
+                "worker": t.worker,
                 "created_at": t.created_at,
             }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -135,3 +136,17 @@ def test_malformed_config_file_is_refused(
     status, _, err = run_here(capsys, "train", "--config", str(config))
     assert status == 2 and "not valid JSON" in err
     assert store.studies() == []
+
+
+def test_train_no_wait_prints_the_study_id_and_leaves_the_run_queued(
+    cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran = run_here(capsys, "train", "--set", "model=mlp", "--epochs", "200", "--no-wait")
+    assert ran.status == 0, ran.err
+    *said, last = ran.out.strip().splitlines()
+    study = int(last)  # the study id ends what it prints, alone on its line
+    store = Store(paths.store_path(cache))
+    (trial,) = store.trials(study_ids=[study])
+    assert trial.status in (Status.QUEUED, Status.RUNNING) and trial.worker_pid != os.getpid()
+    assert f"study {study}: 1 run queued, a worker pool started for them" in said[-1]
+    store.cancel_study(study)  # the pool stops it; nothing else waits

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from core.cli.runs import run_rows
 from core.spec.scores import wilson_interval
 from core.spec.sweeps import SweepSpec
 from core.store import Status, Store, paths
+from core.views.runs import runs_frame
 from tests.cli.conftest import run_here
 
 
@@ -79,3 +83,30 @@ def test_bad_values_exit_2_with_one_line_and_record_nothing(
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     assert store.studies() == []
+
+
+def test_no_wait_queues_the_sweep_for_a_worker_pool_and_returns_at_once(
+    capsys: pytest.CaptureFixture[str], cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPE_WORKERS", "2")
+    began = time.monotonic()
+    ran = run_here(
+        capsys, "sweep", "--param", "batch_size", "--values", "16,32,64", "--set", "model=mlp",
+        "--set", "dense_units=16", "--epochs", "1", "--no-wait", "--json",
+    )  # fmt: skip
+    assert ran.status == 0, ran.err
+    assert time.monotonic() - began < 10  # queued, not trained here
+    line = json.loads(ran.out.strip().splitlines()[-1])
+    assert line["status"] == "queued" and line["worker_started"] is True
+    store = Store(paths.store_path(cache))
+    assert store.trial(line["trials"][0]).worker_pid is None  # for any worker, not this process
+
+    end = time.monotonic() + 240
+    while time.monotonic() < end and any(
+        not store.trial(t).status.finished for t in line["trials"]
+    ):
+        time.sleep(0.5)
+    rows = [r for r in run_rows(runs_frame(store)) if r["study"] == line["study"]]
+    assert [r["status"] for r in rows] == ["completed"] * 3
+    assert all(r["worker"] and r["worker"].split(":")[-1].isdigit() for r in rows)
+    assert str(os.getpid()) not in {r["worker"].split(":")[-1] for r in rows}
