@@ -95,7 +95,11 @@ def tick_step(span: int) -> int:
 
 
 def progress_of(trial: Trial) -> tuple[float, str]:
-    """Return (fraction done, one line of text) for a trial's progress bar."""
+    """Return (fraction done, one line of text) for a trial's progress bar.
+
+    The text names the epoch and batch, the time left when known, and the worker
+    (``host:pid``) that trains it.
+    """
     p = trial.progress
     epochs = int(p.get("epochs") or trial.config.get("epochs") or 1)
     if trial.status == Status.QUEUED:
@@ -109,6 +113,8 @@ def progress_of(trial: Trial) -> tuple[float, str]:
     text = f"Epoch {epoch}/{epochs} · batch {batch}/{batches}"
     if p.get("eta_s") is not None and batch:
         text += f" · about {format_duration(float(p['eta_s']))} left"
+    if trial.worker:
+        text += f" · worker {trial.worker}"
     return fraction, text
 
 

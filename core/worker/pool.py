@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.store import open_store, paths
+from core.store.searches import TRIALS_PER_PROCESS
 from core.worker.shares import Share, shares
 
 HANDOVER_EXIT = 3  # a worker's exit status when it stops only to let a fresh process go on
@@ -40,6 +41,15 @@ QUICK_FAILS = 3
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Worker:
+    """How the pool starts each worker."""
+
+    root: Path
+    idle_exit_s: float
+    trials_per_process: int
+
+
 @dataclass
 class _Slot:
     index: int
@@ -50,7 +60,9 @@ class _Slot:
     stopped: bool = field(default=False)  # given up on: it failed at once too often
 
 
-def run_pool(root: Path, workers: int, idle_exit_s: float) -> tuple[int, bool]:
+def run_pool(
+    root: Path, workers: int, idle_exit_s: float, trials_per_process: int = TRIALS_PER_PROCESS
+) -> tuple[int, bool]:
     """Run up to ``workers`` workers for the cache folder ``root`` until there is no work.
 
     One worker starts at once; the others start while queued work keeps waiting, at most one
@@ -61,16 +73,17 @@ def run_pool(root: Path, workers: int, idle_exit_s: float) -> tuple[int, bool]:
         its workers failed as soon as they started.
     """
     given_up = False
+    how = _Worker(root, idle_exit_s, trials_per_process)
     slots = [_Slot(i, share) for i, share in enumerate(shares(workers))]
     store = open_store(root)
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda sig, _frame: stopping.append(sig))
-    _start(slots[0], root, idle_exit_s)  # it waits for work, however long the queue is empty
+    _start(slots[0], how)  # it waits for work, however long the queue is empty
     started, rounds_waiting = 1, 0
     try:
         while not stopping:
-            started += _restart_handed_over(slots, root, idle_exit_s)
+            started += _restart_handed_over(slots, how)
             if all(slot.stopped for slot in slots):
                 given_up = True  # the workers' own last lines say why
                 break
@@ -83,7 +96,7 @@ def run_pool(root: Path, workers: int, idle_exit_s: float) -> tuple[int, bool]:
                 # Twice in a row, so that an idle worker that is about to claim it goes first.
                 rounds_waiting = rounds_waiting + 1 if waiting > starting else 0
                 if rounds_waiting >= 2 or (waiting and not alive):
-                    _start(empty[0], root, idle_exit_s)
+                    _start(empty[0], how)
                     started, rounds_waiting = started + 1, 0
                 elif not alive and waiting == 0:
                     break
@@ -93,7 +106,7 @@ def run_pool(root: Path, workers: int, idle_exit_s: float) -> tuple[int, bool]:
     return started, given_up
 
 
-def _restart_handed_over(slots: list[_Slot], root: Path, idle_exit_s: float) -> int:
+def _restart_handed_over(slots: list[_Slot], how: _Worker) -> int:
     """Start again at once each worker that handed itself over; note how the others ended.
 
     Returns:
@@ -107,30 +120,32 @@ def _restart_handed_over(slots: list[_Slot], root: Path, idle_exit_s: float) -> 
         slot.process = None
         if code == HANDOVER_EXIT:
             slot.quick_fails = 0
-            _start(slot, root, idle_exit_s)
+            _start(slot, how)
             started += 1
         else:
             _note_end(slot, code)
     return started
 
 
-def _start(slot: _Slot, root: Path, idle_exit_s: float) -> None:
+def _start(slot: _Slot, how: _Worker) -> None:
     """Start the worker process of ``slot``; its output goes where the pool's goes."""
-    env = {**os.environ, paths.CACHE_ENV: str(root), "PYTHONUNBUFFERED": "1", **slot.share.env()}
+    env = {**os.environ, paths.CACHE_ENV: str(how.root), "PYTHONUNBUFFERED": "1"}
     slot.process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "core.worker",
             "--cache",
-            str(root),
+            str(how.root),
             "--idle-exit",
-            str(idle_exit_s),
+            str(how.idle_exit_s),
             "--slot",
             str(slot.index + 1),
+            "--trials-per-process",
+            str(how.trials_per_process),
         ],  # fmt: skip
         cwd=paths.PROJECT_ROOT,
-        env=env,
+        env={**env, **slot.share.env()},
         stdin=subprocess.DEVNULL,
     )
     slot.started = time.monotonic()

@@ -182,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"seconds to wait for work before exiting (default: ${IDLE_ENV} or 600)",
     )
+    parser.add_argument(
+        "--trials-per-process",
+        type=int,
+        default=TRIALS_PER_PROCESS,
+        help="trials each worker runs before a fresh process takes over, which keeps memory "
+        f"flat (default: {TRIALS_PER_PROCESS}; 0: never, memory grows with every run)",
+    )
     parser.add_argument("--slot", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = (args.cache or paths.cache_dir()).resolve()
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     idle_exit = settings.read(IDLE_ENV) if args.idle_exit is None else args.idle_exit
     if args.slot is not None:
-        return _serve_in_pool(root, idle_exit, args.slot)
+        return _serve_in_pool(root, idle_exit, args.slot, args.trials_per_process or None)
     workers = args.workers or settings.read(settings.WORKERS) or shares.default_workers()
     lock = try_lock(root)
     if lock is None:
@@ -203,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     mark_started(lock)
     logger.info("worker pool %d started for %s with %d workers", os.getpid(), root, workers)
     try:
-        started, given_up = run_pool(root, workers, idle_exit)
+        started, given_up = run_pool(root, workers, idle_exit, args.trials_per_process)
         if given_up:  # as if it never started, so that the app shows the workers' last line
             unmark_started(lock)
             return 1
@@ -228,7 +235,7 @@ def _worker_count(raw: str) -> int:
     return int(raw)
 
 
-def _serve_in_pool(root: Path, idle_exit: float, slot: int) -> int:
+def _serve_in_pool(root: Path, idle_exit: float, slot: int, trials: int | None) -> int:
     """One worker of a pool: serve until idle or until it hands over to a fresh process."""
     die_with_parent()
     cpus = shares.given_cpus()
@@ -239,7 +246,7 @@ def _serve_in_pool(root: Path, idle_exit: float, slot: int) -> int:
     )
     logger.info("worker %s (%d of the pool) started%s", _label(), slot, where)
     try:
-        ran, handed_over = serve(root, idle_exit, trials_per_process=TRIALS_PER_PROCESS)
+        ran, handed_over = serve(root, idle_exit, trials_per_process=trials)
     except StoreError as exc:
         logger.error("worker %s stopped: %s", _label(), exc.message)
         return 1

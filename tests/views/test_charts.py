@@ -48,7 +48,9 @@ def test_progress_reads_epoch_batch_and_eta(store: Store) -> None:
     )
     fraction, text = charts.progress_of(store.trial(tid))
     assert fraction == (1 + 0.5) / 4
-    assert text == "Epoch 2/4 · batch 9/18 · about 1 min 15 s left"
+    worker = store.trial(tid).worker
+    assert worker.endswith(":1")
+    assert text == f"Epoch 2/4 · batch 9/18 · about 1 min 15 s left · worker {worker}"
 
 
 def test_progress_of_a_queued_trial_waits_for_the_worker(store: Store) -> None:
