@@ -30,10 +30,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from core.data import fingerprint
-from core.engine import checkpoints, memory_guard, optim, run_logs
+from core.engine import checkpoints, devices, memory_guard, optim, run_logs
 from core.engine.evaluation import evaluate_classes, misclassified_grid
 from core.engine.loading.datasets import Splits, load_splits, merge_validation
 from core.engine.loading.folds import load_fold
@@ -47,6 +46,9 @@ from core.spec.hits import pack_hits
 from core.spec.scores import wilson_interval
 from core.store import disk_space
 from core.store.checkpoint_files import checkpoint_cap
+
+# Before TensorFlow initialises its devices: every trial path imports this module first.
+devices.allow_memory_growth()
 
 # Called with (epoch row, metrics, seconds) for each finished epoch.
 EpochSink = Callable[[int, dict[str, float], float], None]
@@ -99,7 +101,9 @@ class EpochRecorder(keras.callbacks.Callback):
         self._epoch = 0
         self._whole_epochs: list[float] = []  # this run's finished epochs, start to start
         self._first_batch_end: float | None = None
-        self._batches = 0
+        self._batches = 0  # batches this run has trained, across its epochs
+        self._at_first_end = 0  # ... when the first call of the training function ended
+        self._epoch_batches = 0  # ... in the current epoch
 
     @property
     def cancelled(self) -> bool:
@@ -108,6 +112,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._whole_epochs, self._first_batch_end, self._batches = [], None, 0
+        self._at_first_end = 0
         self._epoch_start = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -116,6 +121,7 @@ class EpochRecorder(keras.callbacks.Callback):
             self._whole_epochs.append(now - self._epoch_start)
         self._epoch = epoch
         self._epoch_start = now
+        self._epoch_batches = 0
         if self.monitor is not None:
             self.monitor.update(phase="training", epoch=epoch + 1, batch=0)
 
@@ -123,16 +129,18 @@ class EpochRecorder(keras.callbacks.Callback):
         if self.monitor is None:
             return
         now = time.perf_counter()
-        self._batches += 1
+        # With several batches per call (steps_per_execution), `batch` is the call's last one.
+        self._batches += batch + 1 - self._epoch_batches
+        self._epoch_batches = batch + 1
         if self._first_batch_end is None:
-            self._first_batch_end = now
+            self._first_batch_end, self._at_first_end = now, self._batches
         left = time_left(
             self._whole_epochs,
             batch + 1,
             self.steps,
             max(0, self.epochs - self._epoch - 1),
             now - self._first_batch_end,
-            self._batches - 1,
+            self._batches - self._at_first_end,
         )
         self.monitor.update(batch=batch + 1, eta_s=None if left is None else round(left, 1))
         if self.cancelled:
@@ -153,19 +161,21 @@ class EpochRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def make_deterministic(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic.
+def make_deterministic(seed: int, ops: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic (or not).
 
-    Together with the seeded pipeline this makes a run repeat exactly: same initial weights,
-    batches, augmentations and dropout masks, hence the same metrics. Op determinism stays on
-    for the rest of the process (TensorFlow has no public way back); on a 2-core CPU it cost a
-    few per cent of training speed in ``benchmarks/augmentation.py``.
+    Together with the seeded pipeline, op determinism makes a run repeat exactly: same
+    initial weights, batches, augmentations and dropout masks, hence the same metrics. On a
+    2-core CPU it cost a few per cent of training speed in ``benchmarks/augmentation.py``;
+    a GPU loses more (``deterministic`` in ``core.spec.params``). Each trial sets it, so a
+    trial without it is not slowed by an earlier trial of the process that had it.
 
     Args:
         seed: The run's seed.
+        ops: Whether TensorFlow's ops run deterministically (the config's ``deterministic``).
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    devices.set_op_determinism(ops)
 
 
 def load_data(
@@ -200,15 +210,30 @@ def steps_per_epoch(cfg: RunConfig, splits: Splits) -> int:
 def compiled_model(cfg: RunConfig, splits: Splits, root: Path) -> keras.Model:
     """Seed, build and compile a trial's model; refuse it first if a step cannot fit.
 
+    The config's ``precision`` is the dtype policy the layers are built with (the softmax
+    output stays float32, ``core.engine.models``); ``jit_compile`` and the batches per call
+    (``core.engine.devices.steps_per_execution``) go to ``compile``.
+
     Raises:
         ConfigError: (field ``batch_size``) when a training step would not fit in the
             worker's memory (``core.engine.memory_guard``).
     """
-    make_deterministic(cfg.seed)
+    make_deterministic(cfg.seed, cfg.deterministic)
     classes = splits.num_classes
-    model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
-    optim.compile_model(model, cfg, steps_per_epoch(cfg, splits), classes)
+    with devices.precision_policy(cfg.precision):  # the layers keep it; the process does not
+        model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
+    steps = steps_per_epoch(cfg, splits)
     memory_guard.check_step_fits(model, cfg.batch_size)  # fail clearly, not by a killed worker
+    optim.compile_model(
+        model,
+        cfg,
+        steps,
+        classes,
+        jit_compile=devices.jit_compile_arg(cfg),
+        steps_per_execution=devices.steps_per_execution(
+            cfg, steps, model, splits.x_train[: cfg.batch_size]
+        ),
+    )
     return model
 
 
