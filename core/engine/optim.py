@@ -240,7 +240,11 @@ def compile_for_export(model: keras.Model, config: RunConfig, num_classes: int) 
     metrics = [
         m for m in make_metrics(config, num_classes) if type(m).__module__.startswith("keras.")
     ]
-    model.compile(optimizer=optimizer, loss=make_loss(config), metrics=metrics)
+    # No LossScaleOptimizer around it under mixed_float16: loading the file compiles a plain
+    # optimizer, which would find the saved one's extra variables and skip its state.
+    model.compile(
+        optimizer=optimizer, loss=make_loss(config), metrics=metrics, auto_scale_loss=False
+    )
 
 
 def callbacks(config: RunConfig, steps_per_epoch: int) -> list[keras.callbacks.Callback]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,7 +16,9 @@ from tensorflow.python.framework import config as tf_config
 from core.engine import devices
 from core.engine.executor import EpochRecorder, compiled_model, dataset, steps_per_epoch
 from core.engine.loading.datasets import load_splits
+from core.engine.training import TrialMonitor, run_trial
 from core.spec.config import ConfigError, RunConfig
+from core.store import Status, Store
 
 TINY = {"model": "mlp", "epochs": 1, "batch_size": 64, "dense_units": 16}
 
@@ -44,7 +48,7 @@ def _fit(cfg: RunConfig, digits, callbacks=()) -> tuple[keras.Model, keras.callb
 def test_importing_the_trial_paths_sets_memory_growth_before_any_device_starts() -> None:
     """Memory growth can only be set before TensorFlow initialises its devices."""
     code = (
-        "import core.engine.training\n"
+        "import core.engine.training, core.engine.search.run\n"
         "from core.engine import devices\n"
         "from tensorflow.python.eager import context\n"
         "assert devices.memory_growth_done()\n"
@@ -92,6 +96,24 @@ def test_mixed_float16_scales_the_loss(digits) -> None:
     model = compiled_model(RunConfig(**TINY, precision="mixed_float16"), splits, root)
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_a_mixed_float16_trial_records_its_rate_and_saves_a_model_that_loads_whole(
+    store: Store, cache: Path
+) -> None:
+    # A step decay after each epoch: epoch 0's last update used 0.001, the next one 0.0005.
+    cfg = RunConfig(**TINY, precision="mixed_float16", lr_schedule="step", lr_decay_steps=1)
+    _, (tid,) = store.create_study("t", "single", [cfg], reserve_for=1)
+    with TrialMonitor(store, tid, interval=0.05) as monitor:
+        run_trial(store, store.trial(tid), monitor, cache)
+    trial = store.trial(tid)
+    assert trial.status == Status.COMPLETED, trial.error
+    assert store.epochs(tid)[0].metrics["learning_rate"] == pytest.approx(1e-3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.saving.load_model(trial.results["artifacts"]["model"])
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert model.get_layer("output").dtype_policy.name == "float32"
 
 
 @pytest.mark.parametrize(("value", "expected"), [("on", True), ("off", False)])
