@@ -131,22 +131,30 @@ def test_jit_compile_auto_is_keras_own_choice(digits) -> None:
     assert model.jit_compile is devices.gpu_visible()
 
 
-def test_several_batches_per_call_report_every_batch_and_keep_epochs_whole(digits) -> None:
+def test_several_batches_per_call_report_every_batch_and_keep_epochs_whole(
+    digits, store: Store
+) -> None:
     """18 batches an epoch, at most 4 a call: 3 a call, 6 calls an epoch, 36 updates."""
     splits, _ = digits
     cfg = RunConfig(**{**TINY, "epochs": 2}, steps_per_execution=4)
     assert steps_per_epoch(cfg, splits) == 18
-    seen: list[tuple[int, int]] = []
+    _, (tid,) = store.create_study("t", "single", [cfg], reserve_for=1)
+    monitor = TrialMonitor(store, tid)
+    seen: list[tuple[int, float | None]] = []
 
     class Batches(keras.callbacks.Callback):
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            seen.append((len(seen), batch))
+            monitor.beat()  # what the heartbeat writes: the recorder's batch and time left
+            progress = store.trial(tid).progress
+            seen.append((progress["batch"], progress.get("eta_s")))
 
-    recorder = EpochRecorder(lambda *_: None, None, cfg.epochs, 18)
+    recorder = EpochRecorder(lambda *_: None, monitor, cfg.epochs, 18)
     model, _ = _fit(cfg, digits, [recorder, Batches()])
     assert model.steps_per_execution == 3
     assert int(model.optimizer.iterations) == 36
-    assert [batch for _, batch in seen] == [2, 5, 8, 11, 14, 17] * 2
+    assert [batch for batch, _ in seen] == [3, 6, 9, 12, 15, 18] * 2
+    # The time left counts batches, not calls: the second call is 3 batches after the first.
+    assert [eta is None for _, eta in seen[:3]] == [True, False, False]
 
 
 @pytest.mark.skipif(devices.gpu_visible(), reason="auto probes the step time on a GPU")
