@@ -226,3 +226,20 @@ def test_other_op_errors_pass_through() -> None:
         devices.determinism_errors(),
     ):
         raise tf.errors.InvalidArgumentError(None, None, "Incompatible shapes: [2] vs. [3]")
+
+
+def test_a_search_trial_is_built_and_compiled_with_the_device_settings(digits) -> None:
+    import keras_tuner as kt
+
+    from core.engine.search.hypermodel import SearchHyperModel
+    from core.spec.search_space import SearchSettings, SearchSpace
+
+    _, root = digits
+    base = RunConfig(**TINY, precision="mixed_bfloat16", steps_per_execution=4)
+    space = SearchSpace.from_list([{"key": "jit_compile", "kind": "choice", "values": ["off"]}])
+    settings = SearchSettings(tuner="random", max_trials=1, keep_top=1)
+    model = SearchHyperModel(base, space, settings, root).build(kt.HyperParameters())
+    assert model.get_layer("output").dtype_policy.name == "float32"
+    assert {ly.dtype_policy.name for ly in model.layers if ly.weights} >= {"mixed_bfloat16"}
+    assert (model.jit_compile, model.steps_per_execution) == (False, 3)
+    assert keras.config.dtype_policy().name == "float32"
