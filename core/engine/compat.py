@@ -1,12 +1,12 @@
 """Every private Keras and keras-tuner name the app relies on, each behind one small function.
 
-Keras and keras-tuner leave a few things the app needs without a public API: where Keras's
-dataset loaders cache files, the affine matrices of two preprocessing layers, the schedule
-behind an optimizer's learning rate, the file of a trial's best weights, a chief oracle's gRPC
-service, and the tuner methods keras-tuner documents as its override points but names with a
-leading underscore. Each is used here and nowhere else in ``core``, and
-``tests/engine/test_compat.py`` pins the behaviour relied on, so a Keras or keras-tuner upgrade
-that changes one fails there, with the name that moved.
+Keras, keras-tuner and TensorFlow leave a few things the app needs without a public API:
+where Keras's dataset loaders cache files, the affine matrices of two preprocessing layers, the
+schedule behind an optimizer's learning rate, the file of a trial's best weights, a chief
+oracle's gRPC service, the tuner methods keras-tuner documents as its override points but names
+with a leading underscore, and turning TensorFlow's op determinism off again. Each is used here
+and nowhere else in ``core``, and ``tests/engine/test_compat.py`` pins the behaviour relied on,
+so a Keras or keras-tuner upgrade that changes one fails there, with the name that moved.
 
 Only the standard library is imported at module level: :func:`keras_home` must run before the
 first ``import keras`` to point Keras at the app's folder, and importing this module must not
@@ -52,6 +52,17 @@ def quiet_trial_failures() -> None:
     from keras_tuner.src import config
 
     config.DEBUG = False
+
+
+def disable_op_determinism() -> None:
+    """Turn TensorFlow's op determinism off again.
+
+    ``tf.config.experimental`` exports only ``enable_op_determinism``; its counterpart,
+    ``disable_op_determinism``, lives beside it in ``tensorflow.python.framework.config``.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    tf_config.disable_op_determinism()
 
 
 @contextlib.contextmanager

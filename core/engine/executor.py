@@ -8,7 +8,8 @@ builds and fits through ``core.engine.search.hypermodel`` with the callbacks its
 * loads its splits the same way (:func:`load_data`) and builds a model seeded and compiled the
   same way, refused before it starts when a training step cannot fit in memory
   (:func:`compiled_model`);
-* records its epochs through one writer (:class:`EpochRecorder`), reports its batches and
+* records its epochs through one writer (:class:`EpochRecorder`, in
+  ``core.engine.epoch_recorder``), reports its batches and
   heartbeats through one monitor (``core.engine.monitor``), and
   keeps a checkpoint per epoch and TensorBoard logs (:func:`standard_callbacks`);
 * is tested and saved by one saver (:func:`save_results`): its validation and test scores,
@@ -22,150 +23,51 @@ from __future__ import annotations
 
 import math
 import shutil
-import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from core.data import fingerprint
-from core.engine import checkpoints, memory_guard, optim, run_logs
+from core.engine import checkpoints, devices, memory_guard, optim, run_logs
+from core.engine.epoch_recorder import EpochRecorder
 from core.engine.evaluation import evaluate_classes, misclassified_grid
 from core.engine.loading.datasets import Splits, load_splits, merge_validation
 from core.engine.loading.folds import load_fold
 from core.engine.models import build_model, summary_rows
-from core.engine.monitor import TrialMonitor
 from core.engine.pipeline import make_dataset
-from core.engine.schedules import current_learning_rate
-from core.engine.time_left import time_left
 from core.spec.config import RunConfig
 from core.spec.hits import pack_hits
 from core.spec.scores import wilson_interval
 from core.store import disk_space
 from core.store.checkpoint_files import checkpoint_cap
 
-# Called with (epoch row, metrics, seconds) for each finished epoch.
-EpochSink = Callable[[int, dict[str, float], float], None]
+# Before TensorFlow initialises its devices: every trial path imports this module first.
+devices.allow_memory_growth()
+
 # The weights file inside a saved .keras archive.
 _WEIGHTS_ENTRY = "model.weights.h5"
 # What a save writes besides the variables: the misclassified grid, config.json, file headers.
 _SAVE_EXTRA_BYTES = 128 * 1024
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """The one epoch writer: each finished epoch's metrics to a sink, batch progress, cancel.
+def make_deterministic(seed: int, ops: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic (or not).
 
-    Metrics are the epoch's logs as floats plus the optimizer's ``learning_rate``. An epoch
-    whose metrics are not all finite marks the trial diverged (``diverged_epoch``) and stops
-    it. Epoch rows are numbered from ``offset`` (an execution of a search trial after the
-    first, see ``core.engine.search.tuner``).
-
-    Args:
-        sink: Where each epoch goes: ``store.add_epoch`` for the trial, or a report to a
-            search's chief.
-        monitor: Batch progress and the cancel flag (None: nothing reported, no cancel).
-        epochs: Epochs the fit runs to, for the time left.
-        steps: Batches per epoch.
-        offset: The row number of epoch 0.
-        on_epoch: Also called with each epoch's (epoch, metrics, seconds).
-    """
-
-    # Only touches a lock-protected dict and an Event in the batch hook, so Keras may call it
-    # from its callback thread without syncing the training loop every batch.
-    async_safe = True
-
-    def __init__(
-        self,
-        sink: EpochSink,
-        monitor: TrialMonitor | None,
-        epochs: int,
-        steps: int,
-        offset: int = 0,
-        on_epoch: Callable[[int, dict[str, float], float], None] | None = None,
-    ) -> None:
-        super().__init__()
-        self.sink = sink
-        self.monitor = monitor
-        self.epochs = epochs
-        self.steps = steps
-        self.offset = offset
-        self.on_epoch = on_epoch
-        self.diverged_epoch: int | None = None
-        self._epoch_start = 0.0
-        self._epoch = 0
-        self._whole_epochs: list[float] = []  # this run's finished epochs, start to start
-        self._first_batch_end: float | None = None
-        self._batches = 0
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether someone asked the trial to stop."""
-        return self.monitor is not None and self.monitor.cancelled.is_set()
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self._whole_epochs, self._first_batch_end, self._batches = [], None, 0
-        self._epoch_start = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        now = time.perf_counter()
-        if self._epoch_start:
-            self._whole_epochs.append(now - self._epoch_start)
-        self._epoch = epoch
-        self._epoch_start = now
-        if self.monitor is not None:
-            self.monitor.update(phase="training", epoch=epoch + 1, batch=0)
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.monitor is None:
-            return
-        now = time.perf_counter()
-        self._batches += 1
-        if self._first_batch_end is None:
-            self._first_batch_end = now
-        left = time_left(
-            self._whole_epochs,
-            batch + 1,
-            self.steps,
-            max(0, self.epochs - self._epoch - 1),
-            now - self._first_batch_end,
-            self._batches - 1,
-        )
-        self.monitor.update(batch=batch + 1, eta_s=None if left is None else round(left, 1))
-        if self.cancelled:
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        seconds = time.perf_counter() - self._epoch_start
-        metrics = {k: float(v) for k, v in (logs or {}).items()}
-        metrics["learning_rate"] = current_learning_rate(self.model.optimizer)
-        if not all(math.isfinite(v) for v in metrics.values()):
-            self.diverged_epoch = epoch
-            self.model.stop_training = True
-            metrics = {k: (v if math.isfinite(v) else float("nan")) for k, v in metrics.items()}
-        self.sink(self.offset + epoch, metrics, seconds)
-        if self.on_epoch is not None:
-            self.on_epoch(epoch, metrics, seconds)
-        if self.cancelled:
-            self.model.stop_training = True
-
-
-def make_deterministic(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic.
-
-    Together with the seeded pipeline this makes a run repeat exactly: same initial weights,
-    batches, augmentations and dropout masks, hence the same metrics. Op determinism stays on
-    for the rest of the process (TensorFlow has no public way back); on a 2-core CPU it cost a
-    few per cent of training speed in ``benchmarks/augmentation.py``.
+    Together with the seeded pipeline, op determinism makes a run repeat exactly: same
+    initial weights, batches, augmentations and dropout masks, hence the same metrics. On a
+    2-core CPU it cost a few per cent of training speed in ``benchmarks/augmentation.py``;
+    a GPU loses more (``deterministic`` in ``core.spec.params``). Each trial sets it, so a
+    trial without it is not slowed by an earlier trial of the process that had it.
 
     Args:
         seed: The run's seed.
+        ops: Whether TensorFlow's ops run deterministically (the config's ``deterministic``).
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    devices.set_op_determinism(ops)
 
 
 def load_data(
@@ -200,15 +102,30 @@ def steps_per_epoch(cfg: RunConfig, splits: Splits) -> int:
 def compiled_model(cfg: RunConfig, splits: Splits, root: Path) -> keras.Model:
     """Seed, build and compile a trial's model; refuse it first if a step cannot fit.
 
+    The config's ``precision`` is the dtype policy the layers are built with (the softmax
+    output stays float32, ``core.engine.models``); ``jit_compile`` and the batches per call
+    (``core.engine.devices.steps_per_execution``) go to ``compile``.
+
     Raises:
         ConfigError: (field ``batch_size``) when a training step would not fit in the
             worker's memory (``core.engine.memory_guard``).
     """
-    make_deterministic(cfg.seed)
+    make_deterministic(cfg.seed, cfg.deterministic)
     classes = splits.num_classes
-    model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
-    optim.compile_model(model, cfg, steps_per_epoch(cfg, splits), classes)
+    with devices.precision_policy(cfg.precision):  # the layers keep it; the process does not
+        model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
+    steps = steps_per_epoch(cfg, splits)
     memory_guard.check_step_fits(model, cfg.batch_size)  # fail clearly, not by a killed worker
+    optim.compile_model(
+        model,
+        cfg,
+        steps,
+        classes,
+        jit_compile=devices.jit_compile_arg(cfg),
+        steps_per_execution=devices.steps_per_execution(
+            cfg, steps, model, splits.x_train[: cfg.batch_size]
+        ),
+    )
     return model
 
 

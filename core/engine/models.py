@@ -120,7 +120,10 @@ def build_model(
         x = _transfer(x, config, root)
     else:
         x = builders[config.model](_normalize(x, config, x_sample), config)
-    outputs = layers.Dense(num_classes, activation="softmax", name="output", **_kernel(config))(x)
+    # float32 whatever the precision: a float16 softmax rounds small probabilities to 0.
+    outputs = layers.Dense(
+        num_classes, activation="softmax", name="output", dtype="float32", **_kernel(config)
+    )(x)
     return keras.Model(inputs, outputs, name=config.model)
 
 

@@ -188,21 +188,33 @@ def make_metrics(config: RunConfig, num_classes: int) -> list[keras.metrics.Metr
 
 
 def compile_model(
-    model: keras.Model, config: RunConfig, steps_per_epoch: int, num_classes: int | None = None
+    model: keras.Model,
+    config: RunConfig,
+    steps_per_epoch: int,
+    num_classes: int | None = None,
+    jit_compile: bool | str = "auto",
+    steps_per_execution: int = 1,
 ) -> None:
     """Compile ``model`` with the config's optimizer, loss and metrics.
+
+    A model built under ``mixed_float16`` gets its optimizer wrapped in Keras's
+    ``LossScaleOptimizer`` by ``compile`` itself.
 
     Args:
         model: An uncompiled model whose last layer is a softmax over the classes.
         config: The run config.
         steps_per_epoch: Optimizer updates per epoch (for schedules and warm-up).
         num_classes: Number of classes; defaults to the width of the model's output.
+        jit_compile: ``compile``'s XLA switch (``"auto"``: Keras decides).
+        steps_per_execution: Batches per call of the training function.
     """
     classes = num_classes or int(model.outputs[0].shape[-1])
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=make_loss(config),
         metrics=make_metrics(config, classes),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
 
 
@@ -228,7 +240,11 @@ def compile_for_export(model: keras.Model, config: RunConfig, num_classes: int) 
     metrics = [
         m for m in make_metrics(config, num_classes) if type(m).__module__.startswith("keras.")
     ]
-    model.compile(optimizer=optimizer, loss=make_loss(config), metrics=metrics)
+    # No LossScaleOptimizer around it under mixed_float16: loading the file compiles a plain
+    # optimizer, which would find the saved one's extra variables and skip its state.
+    model.compile(
+        optimizer=optimizer, loss=make_loss(config), metrics=metrics, auto_scale_loss=False
+    )
 
 
 def callbacks(config: RunConfig, steps_per_epoch: int) -> list[keras.callbacks.Callback]:

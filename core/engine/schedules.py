@@ -148,6 +148,8 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     Returns:
         The rate as a float (the initial rate before any update).
     """
+    # Under mixed_float16 the optimizer is Keras's LossScaleOptimizer around the configured one.
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     schedule = compat.learning_rate_schedule(optimizer)
     if schedule is not None:
         step = max(int(ops.convert_to_numpy(optimizer.iterations)) - 1, 0)

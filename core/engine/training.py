@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine import checkpoints, peak_memory, run_logs
+from core.engine import checkpoints, devices, peak_memory, run_logs
 from core.engine.executor import (
     EpochRecorder,
     best_epoch,
@@ -72,7 +72,8 @@ def run_trial(
     """
     root = root or paths.cache_dir()
     try:
-        return _train(store, trial, monitor, root, on_epoch)
+        with devices.determinism_errors():
+            return _train(store, trial, monitor, root, on_epoch)
     except StoreError:
         raise
     except ConfigError as exc:

@@ -58,6 +58,10 @@ class RunConfig:
         early_stopping_patience: Epochs without improvement of ``early_stopping_monitor``
             before stopping (0 turns early stopping off); the best weights are restored.
         seed: Seed for the split, the initial weights and the shuffling.
+        deterministic: Whether TensorFlow's ops run deterministically.
+        precision: The Keras dtype policy the model is built under.
+        jit_compile: ``auto``, ``on`` or ``off``: XLA compilation of the training step.
+        steps_per_execution: Batches per call of the training function (0: auto).
     """
 
     # data
@@ -71,6 +75,10 @@ class RunConfig:
     batch_size: int = 64
     folds: int = 1
     seed: int = 0
+    deterministic: bool = True
+    precision: str = "float32"
+    jit_compile: str = "auto"
+    steps_per_execution: int = 0
     # optimization
     optimizer: str = "adam"
     learning_rate: float = 1e-3
@@ -335,6 +343,14 @@ def _validate(cfg: RunConfig) -> None:
             "warmup_epochs",
             f"the warm-up must end before the last epoch: use fewer warm-up epochs than "
             f"epochs ({cfg.warmup_epochs} warm-up, {cfg.epochs} epochs).",
+        )
+    if cfg.jit_compile == "on" and cfg.deterministic:
+        # Keras compiles without XLA while op determinism is on (not every XLA op has a
+        # deterministic form), so the run would silently train without it.
+        raise ConfigError(
+            "jit_compile",
+            "XLA compilation needs Deterministic ops off (Keras turns XLA off while ops are "
+            "deterministic); set deterministic=off, or XLA compilation to auto or off.",
         )
     object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
     if not cfg.filters:

@@ -183,6 +183,57 @@ PARAMS: tuple[Param, ...] = (
         low=0,
         high=2**32 - 1,
     ),
+    _p(
+        "deterministic",
+        "training",
+        "Deterministic ops",
+        "On: the same seed gives the same metrics, run after run. Off: seeds are still set, "
+        "but TensorFlow may pick faster kernels whose sums differ a little from run to run; "
+        "on a GPU the deterministic kernels (convolution gradients, reductions) are slower "
+        "and a few ops have none.",
+        "bool",
+    ),
+    _p(
+        "precision",
+        "training",
+        "Precision",
+        "Float32 everywhere, or mixed precision: layers compute in float16 or bfloat16 and "
+        "keep float32 weights, and the softmax output stays float32. Mixed precision speeds "
+        "up GPUs with tensor cores (float16) or bfloat16 support and halves activation "
+        "memory; on a CPU it is usually slower.",
+        "str",
+        {
+            "float32": "Float32",
+            "mixed_float16": "Mixed float16 (GPU)",
+            "mixed_bfloat16": "Mixed bfloat16",
+        },
+    ),
+    _p(
+        "jit_compile",
+        "training",
+        "XLA compilation",
+        "Compile each training step with XLA. Auto is Keras's own choice: on when a GPU is "
+        "visible and Deterministic ops is off, else off (Keras never uses XLA while ops are "
+        "deterministic, so On needs them off). On a 2-core CPU XLA made report 000's CNN "
+        "2.5x slower.",
+        "str",
+        {"auto": "Auto (on with a GPU)", "on": "On", "off": "Off"},
+    ),
+    _p(
+        "steps_per_execution",
+        "training",
+        "Batches per call",
+        "Training batches run per call into TensorFlow, with the progress, cancel and other "
+        "per-batch callbacks in between (0 = auto). Auto runs one on a CPU, where they cost "
+        "little (about 11 microseconds a batch, benchmarks/batch_callbacks.py); with a GPU "
+        "it times a step and runs as many as take 0.1 s, so progress and Cancel stay as "
+        "quick. A number is a cap: the largest count up to it that divides an epoch's "
+        "batches.",
+        "int",
+        low=0,
+        high=1000,
+        wide=True,
+    ),
     # optimization
     _p(
         "optimizer",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from core.spec.config import RunConfig
 from core.store import Status, Store
 
 # Settings beyond the defaults, so the script has to get the schedule, smoothing (one-hot
-# labels), augmentation and the penalty right, not only the plain path.
+# labels), augmentation, the penalty and the device settings right, not only the plain path.
 EXPORTED = RunConfig(
     model="cnn",
     epochs=3,
@@ -24,6 +26,9 @@ EXPORTED = RunConfig(
     lr_schedule="cosine",
     label_smoothing=0.1,
     l2=1e-4,
+    precision="mixed_bfloat16",
+    jit_compile="off",
+    steps_per_execution=4,
 )
 
 
@@ -55,7 +60,14 @@ def test_the_exported_script_reaches_the_stored_test_accuracy_on_its_own(
     found = re.fullmatch(r"test_accuracy=(\d\.\d{4}) test_loss=(\d+\.\d{4})", last)
     assert found, last
     assert abs(float(found[1]) - trial.test_accuracy) <= 0.02
-    assert (folder / "model.keras").is_file()
+    with zipfile.ZipFile(folder / "model.keras") as saved:
+        model = json.loads(saved.read("config.json"))
+    policies = {layer["name"]: layer["config"]["dtype"] for layer in model["config"]["layers"]}
+    assert policies["output"]["config"]["name"] == "float32"
+    assert policies["conv1"]["config"]["name"] == "mixed_bfloat16"
+    compiled = model["compile_config"]
+    # 18 batches an epoch: at most 4 a call is 3, as in the app.
+    assert (compiled["jit_compile"], compiled["steps_per_execution"]) == (False, 3)
 
 
 @pytest.mark.parametrize("model", ["cnn", "resnet", "mlp", "transfer"])

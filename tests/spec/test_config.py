@@ -211,3 +211,36 @@ def test_folds_hold_out_one_fold_for_validation() -> None:
     assert train_size(RunConfig(folds=5)) == 1437 - 288
     with pytest.raises(ConfigError, match="larger than the training set"):
         RunConfig(folds=2, batch_size=720)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"precision": "float16"}, "precision", "choose one of: float32, mixed_float16"),
+        ({"jit_compile": "yes"}, "jit_compile", "choose one of: auto, on, off"),
+        ({"jit_compile": True}, "jit_compile", "non-empty text"),
+        ({"deterministic": "off"}, "deterministic", "true or false"),
+        ({"steps_per_execution": -1}, "steps_per_execution", "batches per call must be at least 0"),
+        ({"steps_per_execution": 1.5}, "steps_per_execution", "whole number"),
+        ({"jit_compile": "on"}, "jit_compile", "needs Deterministic ops off"),
+    ],
+)
+def test_device_settings_refuse_bad_values_by_name(changes: dict, field: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as caught:
+        RunConfig(**changes)
+    assert caught.value.field == field
+
+
+def test_device_settings_default_to_exact_float32_runs_keras_decides_the_rest() -> None:
+    cfg = RunConfig()
+    assert (cfg.deterministic, cfg.precision, cfg.jit_compile, cfg.steps_per_execution) == (
+        True,
+        "float32",
+        "auto",
+        0,
+    )
+    fast = RunConfig(deterministic=False, jit_compile="on", precision="mixed_bfloat16")
+    assert RunConfig.from_json(fast.to_json()) == fast
+    # A config saved before these settings existed reads back with their defaults.
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("precision", "jit_compile")}
+    assert RunConfig.from_dict(old) == cfg

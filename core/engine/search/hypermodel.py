@@ -19,7 +19,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from core.engine import checkpoints, optim
+from core.engine import checkpoints, devices, optim
 from core.engine.executor import (
     EpochRecorder,
     compiled_model,
@@ -165,17 +165,18 @@ class SearchHyperModel(kt.HyperModel):
             extra = standard_callbacks(
                 cfg, steps, execution.recorder, execution.checkpoints, execution.logs
             )
-        return model.fit(
-            # Epoch e's order and augmentations depend on (seed, e) only, as in a single run.
-            dataset(cfg, splits, "train", span=(start, end)),
-            validation_data=dataset(cfg, splits, "val"),
-            epochs=end,
-            initial_epoch=start,
-            steps_per_epoch=steps,
-            shuffle=False,  # the dataset shuffles itself, seeded
-            callbacks=[*kwargs.get("callbacks", []), *extra],
-            verbose=0,
-        )
+        with devices.determinism_errors():  # an op without a deterministic kernel: one line
+            return model.fit(
+                # Epoch e's order and augmentations depend on (seed, e) only, as in a single run.
+                dataset(cfg, splits, "train", span=(start, end)),
+                validation_data=dataset(cfg, splits, "val"),
+                epochs=end,
+                initial_epoch=start,
+                steps_per_epoch=steps,
+                shuffle=False,  # the dataset shuffles itself, seeded
+                callbacks=[*kwargs.get("callbacks", []), *extra],
+                verbose=0,
+            )
 
 
 def best_value(values: list[float], direction: str) -> float | None:
