@@ -92,7 +92,7 @@ def _plan(args: argparse.Namespace) -> tuple[Any, SweepSpec, RunConfig]:
         args.repeats,
         args.scale_lr,
         args.name,
-        run_title(base.to_dict()),
+        run_title(base.to_dict(), omit=args.param),  # the swept keys are named already
     )
     for cfg in check_configs(plan.configs):
         check_weights(cfg)

@@ -87,7 +87,8 @@ def run_train(args: argparse.Namespace) -> int:
         spec={"source": "cli"},
         reserve_for=None if args.no_wait else os.getpid(),
     )
-    logger.info("study %d: %s, %d epochs", study_id, plan.name, cfg.epochs)
+    shown = args.name or run_title(cfg.to_dict(), omit=("epochs",))  # the count follows
+    logger.info("study %d: %s, %d epochs", study_id, shown, cfg.epochs)
     if args.no_wait:
         return hand_to_pool(root, study_id, trial_ids, args.json)
 

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, fields
 from typing import Any
 
+from core.spec.blocks import blocks_problem, filters_problem
 from core.spec.catalog import AUGMENTATIONS, BACKBONE_MIN_SIZE, DATASETS, DatasetInfo
 from core.spec.params import PARAMS
 from core.spec.quoting import shown_value
@@ -273,7 +274,9 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
 
 
 def _coerce_list(name: str, item_kind: str, value: Any) -> tuple:
-    """A list, tuple or comma-separated text of items, as a tuple."""
+    """A list, tuple or comma-separated text of items, as a tuple (one whole number: one item)."""
+    if item_kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        value = [value]  # ``--set filters=16`` reads 16 as a number
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
@@ -355,6 +358,9 @@ def _validate(cfg: RunConfig) -> None:
     object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
     if not cfg.filters:
         raise ConfigError("filters", "give at least one filter count, e.g. 16,64.")
+    unused = filters_problem(cfg.model, cfg.conv_blocks, cfg.filters)
+    if unused:
+        raise ConfigError("filters", unused)
     if cfg.dataset in DATASETS:  # the catalog knows a built-in dataset: no disk needed
         check_against(cfg, DATASETS[cfg.dataset])
 
@@ -384,6 +390,10 @@ def check_against(cfg: RunConfig, info: DatasetInfo) -> None:
             f"({n_train} images of {cfg.dataset} after the validation split); "
             f"use at most {n_train}.",
         )
+    height, width = (cfg.img_size, cfg.img_size) if cfg.img_size else info.shape[:2]
+    too_deep = blocks_problem(cfg.model, cfg.conv_blocks, height, width)
+    if too_deep:
+        raise ConfigError("conv_blocks", too_deep)
     if cfg.model == "transfer":
         side = cfg.img_size or min(info.shape[:2])
         need = BACKBONE_MIN_SIZE[cfg.backbone]

@@ -137,16 +137,20 @@ class SearchSpace:
         merged = {d.key: d.value for d in self.dimensions if not d.searched}
         merged.update(values)
         data = base.to_dict()
-        filters = list(data["filters"])
+        blocks = {}
         for key, value in merged.items():
             match = FILTER_KEY.match(key)
             if match:
-                index = int(match.group(1))
-                filters.extend([filters[-1]] * (index + 1 - len(filters)))
-                filters[index] = value  # checked, as a whole number, by RunConfig
+                blocks[int(match.group(1))] = value
             else:
                 data[key] = list(value) if isinstance(value, tuple) else value
-        data["filters"] = filters
+        if blocks:  # one block's count, on top of the whole list (the base's, or the space's)
+            filters = data["filters"]
+            filters = filters.split(",") if isinstance(filters, str) else list(filters)
+            for index, value in blocks.items():
+                filters.extend(filters[-1:] * (index + 1 - len(filters)))
+                filters[index] = value  # checked, as a whole number, by RunConfig
+            data["filters"] = filters
         return RunConfig.from_dict(data)
 
     def to_list(self) -> list[dict[str, Any]]:

@@ -114,7 +114,8 @@ def _describe_trial(trial: Trial) -> str:
     """How a trial starts: its study, model and dataset, and epochs."""
     epochs = trial.config.get("epochs")
     count = f"{epochs} epoch" if epochs == 1 else f"{epochs} epochs"
-    return f"study {trial.study_id} #{trial.number}, {run_title(trial.config)}, {count}"
+    title = run_title(trial.config, omit=("epochs",))  # the count follows
+    return f"study {trial.study_id} #{trial.number}, {title}, {count}"
 
 
 def _log_trial_end(trial: Trial, status: Status) -> None:

@@ -61,3 +61,14 @@ def test_reuse_settings_fills_the_form_from_a_run(store: Store) -> None:
     assert at.selectbox(key="optimizer").value == "rmsprop"
     assert at.text_input(key="filters").value == "8, 8"
     assert at.checkbox(key="augment_flip").value is True
+
+
+def test_filter_counts_beyond_the_conv_blocks_are_refused_not_dropped(store: Store) -> None:
+    at = run(TRAIN)
+    at.text_input(key="filters").set_value("16, 64, 128, 256, 512")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == [
+        "**filters** — Filters per block: 5 values for 2 conv blocks; give 2 (one per block), "
+        "or set Conv blocks to 5."
+    ]
+    assert store.studies() == []

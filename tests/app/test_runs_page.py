@@ -79,7 +79,7 @@ def test_selecting_two_runs_overlays_their_curves_and_diffs_their_settings(
     chart = at.get("plotly_chart")[0]
     figure = json.loads(chart.proto.spec)
     legend = [t["name"] for t in figure["data"] if t.get("showlegend", True)]
-    assert legend == [f"run {fast} · cnn on digits", f"run {slow} · cnn on digits"]
+    assert legend == [f"run {fast} · cnn · lr 0.1 on digits", f"run {slow} · cnn on digits"]
     diff = at.dataframe[1].value
     assert "learning_rate" in diff.index and "model" not in diff.index
     assert list(diff.loc["learning_rate", [f"run {fast}", f"run {slow}"]]) == ["0.1", "0.001"]

@@ -115,6 +115,15 @@ def test_an_unreadable_config_file_is_named_as_the_flag(tmp_path: Path) -> None:
         (["--set", "colour=red"], "unknown setting"),
         (["--set", "epochs"], "key=value"),
         (["--config", "does-not-exist.json"], "cannot read"),
+        (
+            ["--set", "filters=16,64,128"],
+            "error: filters: Filters per block: 3 values for 2 conv blocks; give 2 (one per "
+            "block), or set Conv blocks to 3.",
+        ),
+        (
+            ["--set", "conv_blocks=5", "--set", "filters=16"],
+            "Conv blocks: 8×8 images allow at most 3 blocks (each halves the size); got 5.",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_queues_nothing(

@@ -72,6 +72,14 @@ def test_sweep_trains_every_value_and_repeat_and_ends_with_one_json_line(
     [
         (("--param", "batch_size", "--values", "20,5000"), "batch_size: value '5000'"),
         (("--param", "dropout", "--values", "0.1", "--param", "l2"), "one --values list"),
+        (
+            ("--param", "conv_blocks", "--values", "2,3,4"),
+            "conv_blocks: value '4': conv blocks: 8×8 images allow at most 3 blocks",
+        ),
+        (
+            ("--param", "filters", "--values", "16,64; 16,64,128"),
+            "filters: value '16,64,128': filters per block: 3 values for 2 conv blocks",
+        ),
     ],
 )
 def test_bad_values_exit_2_with_one_line_and_record_nothing(

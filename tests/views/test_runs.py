@@ -109,7 +109,7 @@ def test_overlay_draws_both_metrics_per_trial_in_its_own_colour(
     assert len(fig.data) == 4
     legend = [t for t in fig.data if t.showlegend]
     assert [t.name for t in legend] == [
-        f"run {one} · mlp on digits",
+        f"run {one} · mlp · sgd · epochs 3 on digits",
         f"run {fold1} · cnn on digits",
     ]
     colours = {t.legendgroup: t.line.color for t in fig.data}
