@@ -1,6 +1,10 @@
 """What the store reads back: trials, studies and epochs as records.
 
-A base of ``core.store.sqlite.Store``; each read is one statement on a connection of its own.
+A base of ``core.store.sqlite.Store``; each read is one statement on the calling thread's
+connection. One trial read by its id carries its whole results (from ``trial_results``); lists
+of trials carry them without their large parts (``core.store.records.brief_results``: no model
+summary, confusion matrix or per-image hits), so a list of thousands of runs reads a kilobyte or
+two per run, not tens.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ class StoreReads(StoreFile):
     def trial(self, trial_id: int) -> Trial:
         """Return one trial. Raises KeyError if there is none with that id."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
+            row = db.execute(
+                "SELECT t.*, r.full FROM trials t LEFT JOIN trial_results r ON r.trial_id = t.id "
+                "WHERE t.id=?",
+                (trial_id,),
+            ).fetchone()
         if row is None:
             raise KeyError(f"no trial {trial_id}")
         return trial_from_row(row)
@@ -29,8 +37,19 @@ class StoreReads(StoreFile):
         study_ids: Sequence[int] | None = None,
         statuses: Sequence[Status] | None = None,
         limit: int | None = None,
+        parent_id: int | None = None,
+        after: int | None = None,
     ) -> list[Trial]:
-        """Return trials, newest first, optionally of some studies and/or some statuses."""
+        """Return trials, newest first, with their brief results (see the module docstring).
+
+        Args:
+            study_ids: Only trials of these studies.
+            statuses: Only trials in one of these statuses.
+            limit: At most this many (the newest).
+            parent_id: Only trials derived from this one (its forks and promotions).
+            after: Only trials whose id is above this one: what was added since a list
+                that ended there was read.
+        """
         where: list[str] = []
         args: list[Any] = []
         if study_ids is not None:
@@ -39,6 +58,12 @@ class StoreReads(StoreFile):
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
+        if parent_id is not None:
+            where.append("parent_id=?")
+            args.append(parent_id)
+        if after is not None:
+            where.append("id>?")
+            args.append(after)
         sql = "SELECT * FROM trials"
         if where:
             sql += " WHERE " + " AND ".join(where)

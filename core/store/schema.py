@@ -1,14 +1,16 @@
 """The store's SQLite schema, its version, and the steps that bring older files up to date.
 
 A store file records its schema version in ``meta``. Opening a file at an older version adds
-what later versions added (columns, never drops), so every row survives an upgrade.
+what later versions added (columns and indexes, never drops), so every row survives an upgrade.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+from core.store import records
+
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +61,10 @@ CREATE TABLE IF NOT EXISTS epochs (
     recorded_at REAL NOT NULL,
     PRIMARY KEY (trial_id, epoch)
 );
+CREATE TABLE IF NOT EXISTS trial_results (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+    full TEXT NOT NULL
+);
 """
 
 
@@ -92,7 +98,28 @@ _MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
         ("trials", "worker_started", "REAL"),
         ("studies", "owner_started", "REAL"),
     ],
+    # A trial's whole results move to a table of their own (``trial_results``); its row in
+    # ``trials`` keeps them without their large parts (``core.store.records.brief_results``),
+    # so that reading many trials never walks through model summaries and confusion matrices.
+    4: [],
 }
+
+# What a step does to the rows once its columns are there, keyed like ``_MIGRATIONS``.
+_BACKFILLS: dict[int, list[str]] = {
+    4: [
+        "INSERT OR REPLACE INTO trial_results SELECT id, results FROM trials WHERE results != '{}'",
+        "UPDATE trials SET results = json_remove(results, "
+        + ", ".join(f"'{path}'" for path in records.LARGE_PATHS)
+        + ") WHERE results != '{}' AND json_valid(results)",
+    ],
+}
+
+# Indexes over columns that later versions added: made once those columns exist (after the
+# steps above), so a file of any version gets them on open.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS trials_by_parent ON trials(parent_id);
+CREATE INDEX IF NOT EXISTS studies_by_state ON studies(state, kind);
+"""
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -126,6 +153,10 @@ def migrate(db: sqlite3.Connection, had_trials: bool) -> None:
         for table, column, decl in _MIGRATIONS[step]:
             if column not in _columns(db, table):
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        for statement in _BACKFILLS.get(step, []):
+            db.execute(statement)
+    for statement in filter(str.strip, INDEXES.split(";")):
+        db.execute(statement)
     db.execute(
         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
         (str(max(version, SCHEMA_VERSION)),),

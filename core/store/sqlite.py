@@ -19,7 +19,7 @@ from typing import Any
 from core.spec.config import RunConfig
 from core.store import errors, liveness, paths
 from core.store.reads import StoreReads
-from core.store.records import Epoch, Status, Study, Trial
+from core.store.records import Epoch, Status, Study, Trial, read_results, write_results
 from core.store.schema import SCHEMA_VERSION
 from core.store.store_file import BUSY_TIMEOUT_S
 
@@ -134,6 +134,8 @@ class Store(StoreReads):
 
     def claim_next(self, pid: int) -> Trial | None:
         """Mark the oldest queued trial no process reserved as running for ``pid``; return it."""
+        if not self.waiting_for_worker():  # an idle worker asks often: look without the lock
+            return None
         owner = liveness.owner_here(pid)
         now = time.time()
         with self._write() as db:
@@ -221,13 +223,13 @@ class Store(StoreReads):
                 results["reconciled"] = _note_reconciled(db, trial_id, row, status)
             elif "reconciled" in json.loads(row["results"]):
                 results["reconciled"] = json.loads(row["results"])["reconciled"]
+            write_results(db, trial_id, results)
             db.execute(
-                "UPDATE trials SET status=?, finished_at=?, results=?, test_loss=?, "
+                "UPDATE trials SET status=?, finished_at=?, test_loss=?, "
                 "test_accuracy=?, error=?, traceback=?, diverged_epoch=? WHERE id=?",
                 (
                     status,
                     time.time(),
-                    json.dumps(results),
                     results.get("test_loss"),
                     results.get("test_accuracy"),
                     error,
@@ -341,6 +343,7 @@ class Store(StoreReads):
             rows = db.execute("SELECT id FROM trials WHERE study_id=?", (study_id,)).fetchall()
             ids = [int(r["id"]) for r in rows]
             db.executemany("DELETE FROM epochs WHERE trial_id=?", [(i,) for i in ids])
+            db.executemany("DELETE FROM trial_results WHERE trial_id=?", [(i,) for i in ids])
             db.execute("DELETE FROM trials WHERE study_id=?", (study_id,))
             db.execute("DELETE FROM studies WHERE id=?", (study_id,))
         return len(ids)
@@ -426,8 +429,7 @@ def _note_reconciled(
         The note: when it was marked interrupted, the message it got, and what it is now.
     """
     note = {"interrupted_at": row["finished_at"], "interruption": row["error"], "now": str(now)}
-    merged = {**json.loads(row["results"]), "reconciled": note}
-    db.execute("UPDATE trials SET results=? WHERE id=?", (json.dumps(merged), trial_id))
+    write_results(db, trial_id, {**read_results(db, trial_id), "reconciled": note})
     logger.warning(
         "trial %d was marked interrupted while its process (%s) was paused or slow; that "
         "process went on, so the trial is %s again, with every epoch and result it reports",
