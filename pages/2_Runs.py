@@ -12,7 +12,7 @@ import streamlit as st
 from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle
 from core.store import Store, paths
-from core.views import runs
+from core.views import run_curves, runs
 from pages.ui.components import TRAIN_PAGE, page_setup, render_trial
 from pages.ui.session import store
 
@@ -243,6 +243,22 @@ def _url_trial(s: Store) -> int | None:
     return None
 
 
+@st.fragment(run_every=2.0)
+def _summaries_pending(s: Store) -> None:
+    """While curve summaries are worked out in the background, say so; redraw when done."""
+    left = run_curves.pending(s)
+    if left:
+        st.caption(
+            f":material/hourglass_top: Working out the best accuracy and diagnosis of {left:,} "
+            "older runs; their rows fill in when it is done."
+        )
+    elif st.session_state.pop("runs-summaries-pending", False):
+        st.rerun()
+    else:
+        return
+    st.session_state["runs-summaries-pending"] = True
+
+
 s = store()
 s.reap_stale()
 if FLASH_KEY in st.session_state:
@@ -257,6 +273,8 @@ if frame.empty:
     st.stop()
 
 selected = _table(_filters(frame), len(frame))
+if run_curves.pending(s):
+    _summaries_pending(s)
 if len(selected) > 1:
     _compare(s, selected)
 elif selected:

@@ -39,6 +39,7 @@ class StoreReads(StoreFile):
         limit: int | None = None,
         parent_id: int | None = None,
         after: int | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[Trial]:
         """Return trials, newest first, with their brief results (see the module docstring).
 
@@ -49,6 +50,7 @@ class StoreReads(StoreFile):
             parent_id: Only trials derived from this one (its forks and promotions).
             after: Only trials whose id is above this one: what was added since a list
                 that ended there was read.
+            ids: Only these trials.
         """
         where: list[str] = []
         args: list[Any] = []
@@ -64,6 +66,9 @@ class StoreReads(StoreFile):
         if after is not None:
             where.append("id>?")
             args.append(after)
+        if ids is not None:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
         sql = "SELECT * FROM trials"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -72,6 +77,22 @@ class StoreReads(StoreFile):
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
             return [trial_from_row(r) for r in db.execute(sql, args).fetchall()]
+
+    def revisions(self) -> dict[int, int]:
+        """Every trial's id and revision (its count of changes), read from an index alone.
+
+        A reader holding many trials compares these with the ones it holds and reads again
+        only the trials whose revision moved (``core.store.trial_cache``).
+        """
+        with self._connect() as db:
+            rows = db.execute("SELECT id, revision FROM trials").fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def epoch_counts(self) -> dict[int, int]:
+        """How many epochs each trial with any has, read from the epochs' index alone."""
+        with self._connect() as db:
+            rows = db.execute("SELECT trial_id, COUNT(*) FROM epochs GROUP BY trial_id").fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def epochs(self, trial_id: int, after: int = -1) -> list[Epoch]:
         """Return a trial's epochs in order, only those numbered above ``after``."""

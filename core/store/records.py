@@ -119,6 +119,7 @@ class Trial:
     fork_epoch: int | None = None  # the parent's epoch (0-based) this one continues after
     worker: str | None = None  # the process that runs (or ran, or reserved) it, as host:pid
     worker_started: float | None = None  # when that process started (core.store.liveness)
+    revision: int = 0  # how many times the row changed: a reader holding it knows it is current
 
     @property
     def run_config(self) -> RunConfig:

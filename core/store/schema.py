@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS trials (
     parent_id INTEGER,
     fork_epoch INTEGER,
     worker TEXT,
-    worker_started REAL
+    worker_started REAL,
+    revision INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
 CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
@@ -64,6 +65,11 @@ CREATE TABLE IF NOT EXISTS epochs (
 CREATE TABLE IF NOT EXISTS trial_results (
     trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
     full TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS curve_summaries (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+    finished_at REAL,
+    summary TEXT NOT NULL
 );
 """
 
@@ -101,7 +107,9 @@ _MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
     # A trial's whole results move to a table of their own (``trial_results``); its row in
     # ``trials`` keeps them without their large parts (``core.store.records.brief_results``),
     # so that reading many trials never walks through model summaries and confusion matrices.
-    4: [],
+    # Each row counts its changes (``revision``, kept by a trigger), so a reader that holds
+    # many trials reads again only those that changed.
+    4: [("trials", "revision", "INTEGER NOT NULL DEFAULT 0")],
 }
 
 # What a step does to the rows once its columns are there, keyed like ``_MIGRATIONS``.
@@ -114,12 +122,16 @@ _BACKFILLS: dict[int, list[str]] = {
     ],
 }
 
-# Indexes over columns that later versions added: made once those columns exist (after the
-# steps above), so a file of any version gets them on open.
-INDEXES = """
-CREATE INDEX IF NOT EXISTS trials_by_parent ON trials(parent_id);
-CREATE INDEX IF NOT EXISTS studies_by_state ON studies(state, kind);
-"""
+# Indexes (and the trigger) over columns that later versions added: made once those columns
+# exist (after the steps above), so a file of any version gets them on open.
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS trials_by_parent ON trials(parent_id)",
+    "CREATE INDEX IF NOT EXISTS trials_by_revision ON trials(revision)",
+    "CREATE INDEX IF NOT EXISTS studies_by_state ON studies(state, kind)",
+    "CREATE TRIGGER IF NOT EXISTS trials_revision AFTER UPDATE ON trials "
+    "WHEN NEW.revision = OLD.revision "
+    "BEGIN UPDATE trials SET revision = OLD.revision + 1 WHERE id = NEW.id; END",
+)
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -155,7 +167,7 @@ def migrate(db: sqlite3.Connection, had_trials: bool) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         for statement in _BACKFILLS.get(step, []):
             db.execute(statement)
-    for statement in filter(str.strip, INDEXES.split(";")):
+    for statement in INDEXES:
         db.execute(statement)
     db.execute(
         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",

@@ -343,7 +343,8 @@ class Store(StoreReads):
             rows = db.execute("SELECT id FROM trials WHERE study_id=?", (study_id,)).fetchall()
             ids = [int(r["id"]) for r in rows]
             db.executemany("DELETE FROM epochs WHERE trial_id=?", [(i,) for i in ids])
-            db.executemany("DELETE FROM trial_results WHERE trial_id=?", [(i,) for i in ids])
+            for table in ("trial_results", "curve_summaries"):
+                db.executemany(f"DELETE FROM {table} WHERE trial_id=?", [(i,) for i in ids])
             db.execute("DELETE FROM trials WHERE study_id=?", (study_id,))
             db.execute("DELETE FROM studies WHERE id=?", (study_id,))
         return len(ids)

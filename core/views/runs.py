@@ -12,18 +12,19 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from core.analysis.diagnosis import diagnose_trial
 from core.analysis.trial_scores import accuracy_on_test
 from core.data.names import dataset_name, run_title
 from core.spec.scores import format_interval
-from core.store import Epoch, Status, Store, Trial, paths
+from core.store import Status, Store, Trial, paths
+from core.store.trial_cache import TrialCache
+from core.views import run_curves
 
 RUN_COLUMNS = [
     "study",
@@ -60,16 +61,9 @@ MISSING = "(not set)"
 RUN_COLOURS = qualitative.Plotly + qualitative.D3
 
 
-class _Curves(NamedTuple):
-    """What a trial's epochs say in short, for its row of the table."""
-
-    best_val_accuracy: float | None
-    diagnosis: str
-    epochs_run: int
-
-
-# (trial id, finished at) -> the curves' summary of finished trials.
-_SUMMARIES: dict[tuple[int, float], _Curves] = {}
+# The store (its id: a store file replaced at the same path is another) -> every trial of it,
+# read again only where a trial changed.
+_CACHES: dict[str, TrialCache] = {}
 
 
 def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataFrame:
@@ -88,11 +82,14 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
     seconds from start to finish (None until it ends); and when it was created (seconds
     since the epoch).
     """
-    trials = store.trials(study_ids=study_ids)
+    if study_ids is None:
+        trials = _CACHES.setdefault(str(store.id), TrialCache()).trials(store)
+    else:
+        trials = store.trials(study_ids=study_ids)
     wanted = {t.study_id for t in trials}
     studies = {s.id: s for s in store.studies(limit=max(len(wanted), 1) * 4) if s.id in wanted}
     studies.update({sid: store.study(sid) for sid in wanted - studies.keys()})
-    curves = _curve_summaries(store, trials)
+    curves = run_curves.summaries(store, trials)
     names: dict[str, str] = {}
     rows = []
     for t in trials:
@@ -149,39 +146,7 @@ def interval_labels(frame: pd.DataFrame) -> pd.Series:
 
 def best_val_accuracy(store: Store, trial_id: int) -> float | None:
     """The highest ``val_accuracy`` over a trial's finished epochs (None if it has none)."""
-    return _best_val_accuracy(store.epochs(trial_id))
-
-
-def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, _Curves]:
-    """Each trial's best validation accuracy, diagnosis and number of epochs, from its epochs.
-
-    A finished trial's epochs never change, so its summary is kept for the life of the
-    process; only running trials and ones not seen before are read, all in one query.
-    """
-    found: dict[int, _Curves] = {}
-    missing = []
-    for t in trials:
-        key = (t.id, t.finished_at)
-        if t.finished_at is not None and key in _SUMMARIES:
-            found[t.id] = _SUMMARIES[key]
-        else:
-            missing.append(t)
-    if not missing:
-        return found
-    many = len(missing) > 500  # past a few hundred ids, reading every epoch is quicker
-    epochs = store.epochs_by_trial(None if many else [t.id for t in missing])
-    for t in missing:
-        own = epochs.get(t.id, [])
-        labels = ", ".join(f.label for f in diagnose_trial(t, own))
-        found[t.id] = _Curves(_best_val_accuracy(own), labels, len(own))
-        if t.finished_at is not None:
-            _SUMMARIES[(t.id, t.finished_at)] = found[t.id]
-    return found
-
-
-def _best_val_accuracy(epochs: Sequence[Epoch]) -> float | None:
-    values = [e.metrics["val_accuracy"] for e in epochs if "val_accuracy" in e.metrics]
-    return max(values) if values else None
+    return run_curves.best_val_accuracy(store.epochs(trial_id))
 
 
 def _duration(trial: Trial) -> float | None:

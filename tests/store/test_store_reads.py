@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 
 from core.spec.config import RunConfig
-from core.store import SCHEMA_VERSION, Status, Store, backup, liveness
+from core.store import SCHEMA_VERSION, Status, Store, backup, curves, liveness
 from core.store import searches as search_store
 from core.store.records import brief_results
+from core.store.trial_cache import TrialCache
 
 BIG = {
     "test_accuracy": 0.9,
@@ -92,7 +93,9 @@ def _as_version_4(path: Path) -> None:
     db.executescript(
         "UPDATE trials SET results = (SELECT full FROM trial_results WHERE trial_id = trials.id)"
         " WHERE id IN (SELECT trial_id FROM trial_results);"
-        "DROP TABLE trial_results; DROP INDEX trials_by_parent; DROP INDEX studies_by_state;"
+        "DROP TABLE trial_results; DROP TABLE curve_summaries; DROP TRIGGER trials_revision;"
+        "DROP INDEX trials_by_parent; DROP INDEX studies_by_state; DROP INDEX trials_by_revision;"
+        "ALTER TABLE trials DROP COLUMN revision;"
         "UPDATE meta SET value='4' WHERE key='schema_version';"
     )
     db.close()
@@ -116,6 +119,8 @@ def test_a_version_4_store_gets_the_parent_index_and_its_results_moved(store: St
     (listed,) = reopened.trials()
     assert listed.results == brief_results(BIG)
     assert reopened.trial(tid).results == BIG
+    reopened.heartbeat(tid)
+    assert reopened.revisions() == {tid: 1}
 
 
 def test_a_thread_reuses_its_connection_and_sees_other_writers(store: Store) -> None:
@@ -181,3 +186,30 @@ def test_the_idle_workers_calls_take_no_write_lock(store: Store) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_trial_cache_reads_again_only_the_trials_that_changed(store: Store) -> None:
+    ids = _finished(store, {"test_accuracy": 0.5}, count=4)
+    cache = TrialCache()
+    first = cache.trials(store)
+    assert [t.id for t in first] == ids[::-1]
+    search_store.set_results(store, ids[1], {"rank": 1})  # a finished trial changes
+    new = _finished(store, {"test_accuracy": 0.6})
+    read = _columns_read(store, lambda: cache.trials(store))
+    assert ("trials", "config") in read  # the changed and new rows were read in full
+    second = cache.trials(store)
+    assert [t.id for t in second] == [*new, *ids[::-1]]
+    by_id = {t.id: t for t in second}
+    assert by_id[ids[1]].results["rank"] == 1
+    assert by_id[ids[0]] is first[-1]  # unchanged: the object held, not read again
+    untouched = _columns_read(store, lambda: cache.trials(store))
+    assert ("trials", "config") not in untouched  # nothing changed: revisions only
+
+
+def test_curve_summaries_are_kept_per_ending_and_go_with_their_trial(store: Store) -> None:
+    (tid,) = _finished(store, {"test_accuracy": 0.5})
+    done = store.trial(tid).finished_at
+    curves.save(store, {tid: (done, {"best": 0.9}), 999: (1.0, {"best": 0.1})})
+    assert curves.read(store) == {tid: (done, {"best": 0.9})}  # no trial 999: skipped
+    store.delete_study(store.trial(tid).study_id)
+    assert curves.read(store) == {}
