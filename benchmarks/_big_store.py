@@ -4,14 +4,14 @@ Not a benchmark itself: ``runs_load.py`` and ``page_render.py`` open a copy of i
 carries what ``core.engine.executor.save_results`` writes: test and validation scores with
 their intervals, a model summary (one row per layer), split sizes, 100 class names, a 100-class
 confusion matrix with per-class precision, recall, F1 and support, and the packed per-image
-test hits of 10,000 test images; ``--epochs`` epochs of metrics each. Most studies are sweeps of
-20 trials; a few are searches of 200 trials (hyperparameters and objective in their results),
-and some trials are forks of others. The rows go in with ``executemany`` inside the store's own
-transactions (whole results and brief ones as ``core.store.records.write_results`` lays them
-out), so 10,000
-trials of 30 epochs take well under a minute; the file is kept in ``cache/benchmarks/`` under a
-name that holds the schema version (and a checksum of the tables' layout) and the sizes, and
-built again only when one changes.
+test hits of 10,000 test images; ``--epochs`` epochs of metrics each. Most studies are sweeps
+of 20 trials (five learning rates, four seeds each); a few are searches of 200 trials (their
+hyperparameters and objective in their results), and some trials are forks of others. The
+rows go in with ``executemany`` inside the store's own transactions (whole results and brief
+ones as ``core.store.records.write_results`` lays them out), so 10,000 trials of 30 epochs
+take a minute or two; the file is kept in ``cache/benchmarks/`` under a name that holds the
+schema version (and a checksum of the tables' layout) and the sizes, and built again only
+when one changes.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ PER_STUDY = 20
 PER_SEARCH = 200
 SEARCHES = 5
 LAYERS = 12
+SWEPT = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]  # each sweep's learning rates, PER_STUDY // 5 seeds each
 
 
 def cached(trials: int, epochs: int) -> Path:
@@ -128,6 +129,7 @@ def results(rng: random.Random, accuracy: float, extra: dict | None = None) -> d
 def build(path: Path, trials: int, epochs: int) -> None:
     """Write ``trials`` finished trials of ``epochs`` epochs into a new store at ``path``."""
     from core.spec.config import RunConfig
+    from core.spec.sweeps import plan_sweep
     from core.store import Store
     from core.store import searches as search_store
     from core.store.records import brief_results
@@ -152,11 +154,16 @@ def build(path: Path, trials: int, epochs: int) -> None:
             settings = SearchSettings(tuner="random", max_trials=count)
             study_id = launch_search(store, base, space, settings, baseline=False)
         else:
-            study_id, _ = store.create_study(f"sweep {made // PER_STUDY + 1}", "sweep", [])
+            plan, sweep = plan_sweep(base, {"learning_rate": SWEPT}, repeats=PER_STUDY // 5)
+            study_id, _ = store.create_study(plan.name, plan.kind, [], spec=sweep.to_dict())
         rows, wholes, epoch_rows = [], [], []
         for number in range(count):
-            lr = 10 ** rng.uniform(-4, -2)
-            cfg = base.replace(learning_rate=lr, batch_size=(32, 64, 128)[number % 3])
+            if search:
+                lr = 10 ** rng.uniform(-4, -2)
+                cfg = base.replace(learning_rate=lr, batch_size=(32, 64, 128)[number % 3])
+            else:
+                cfg = plan.configs[number]
+                lr = cfg.learning_rate
             accuracy = rng.uniform(0.3, 0.95)
             extra = {}
             if search:

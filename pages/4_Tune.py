@@ -88,7 +88,7 @@ def _chosen(searches: list) -> int | None:
 
 
 s = store()
-searches = [x for x in s.studies(limit=200) if x.kind == SEARCH_KIND]
+searches = s.studies(limit=200, kind=SEARCH_KIND)
 with st.expander("New search", expanded=not searches, icon=":material/add:"):
     launched = _new_search()
 if launched is not None:

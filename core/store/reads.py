@@ -141,8 +141,11 @@ class StoreReads(StoreFile):
             raise KeyError(f"no study {study_id}")
         return study_from_row(row)
 
-    def studies(self, limit: int = 20) -> list[Study]:
-        """Return the latest studies, newest first."""
+    def studies(self, limit: int = 20, kind: str | None = None) -> list[Study]:
+        """Return the latest studies (of one ``kind`` when given), newest first."""
+        where, args = ("", ()) if kind is None else (" WHERE kind=?", (kind,))
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM studies ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(
+                f"SELECT * FROM studies{where} ORDER BY id DESC LIMIT ?", (*args, limit)
+            ).fetchall()
         return [study_from_row(r) for r in rows]
