@@ -19,6 +19,7 @@ from pages.ui.session import store
 FLASH_KEY = "runs-flash"
 CONFIRM_KEY = "runs-confirm-delete"
 HIGHLIGHT = "background-color: rgba(255, 189, 69, 0.25)"
+ROWS_SHOWN = 1000
 
 COLUMNS = {
     "trial": st.column_config.NumberColumn("Run", format="%d", width=50),
@@ -85,8 +86,12 @@ def _filters(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(view: pd.DataFrame, total: int) -> list[int]:
-    """Draw the runs table; return the trial ids of the selected rows, in table order."""
-    shown = view.reset_index(drop=True)
+    """Draw the runs table; return the trial ids of the selected rows, in table order.
+
+    At most ``ROWS_SHOWN`` rows, the newest that the filters keep: a table of many thousand
+    rows takes seconds to send and draw, and nobody scrolls through it.
+    """
+    shown = view.head(ROWS_SHOWN).reset_index(drop=True)
     display = shown.assign(
         created_at=[datetime.fromtimestamp(t) for t in shown["created_at"]],
         test_ci=runs.interval_labels(shown),
@@ -104,8 +109,13 @@ def _table(view: pd.DataFrame, total: int) -> list[int]:
         key=f"runs-{newest}-{len(view)}-{revision}",
         height=min(420, 38 + 35 * max(len(view), 1)),
     )
+    counted = f"{len(view)} of {total} runs"
+    if len(view) > len(shown):
+        counted = (
+            f"The newest {len(shown):,} of {len(view):,} runs (of {total:,}); filter to see others"
+        )
     st.caption(
-        f"{len(view)} of {total} runs · click a column to sort · select one row to open it, "
+        f"{counted} · click a column to sort · select one row to open it, "
         "or several to compare them."
     )
     return [int(shown.iloc[i]["trial"]) for i in sorted(picked.selection.rows) if i < len(shown)]
