@@ -64,6 +64,9 @@ RUN_COLOURS = qualitative.Plotly + qualitative.D3
 # The store (its id: a store file replaced at the same path is another) -> every trial of it,
 # read again only where a trial changed.
 _CACHES: dict[str, TrialCache] = {}
+# The store -> (what its last table was made of, that table): a table asked for again while
+# no trial, study or summary changed is the one made last time.
+_FRAMES: dict[str, tuple[int, pd.DataFrame]] = {}
 
 
 def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataFrame:
@@ -90,6 +93,22 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
     studies = {s.id: s for s in store.studies(limit=max(len(wanted), 1) * 4) if s.id in wanted}
     studies.update({sid: store.study(sid) for sid in wanted - studies.keys()})
     curves = run_curves.summaries(store, trials)
+    made_of = hash(
+        (tuple((t.id, t.revision) for t in trials), len(studies), tuple(curves.values()))
+    )
+    last = _FRAMES.get(str(store.id)) if study_ids is None else None
+    if last is not None and last[0] == made_of:
+        return last[1].copy()
+    frame = _frame(trials, studies, curves)
+    if study_ids is None:
+        _FRAMES[str(store.id)] = (made_of, frame.copy())
+    return frame
+
+
+def _frame(
+    trials: Sequence[Trial], studies: dict[int, Any], curves: dict[int, run_curves.Curves]
+) -> pd.DataFrame:
+    """The table's rows for these trials (see ``runs_frame``)."""
     names: dict[str, str] = {}
     rows = []
     for t in trials:
