@@ -11,7 +11,9 @@ app reports ``data-test-script-state='notRunning'`` (the script run ended).
 
 Reported per page: ``first_s``, the page's first visit on this server (what a person opening it
 first waits: the page's own imports and caches are cold), and ``median_s`` over ``--repeats``
-further visits, each in a fresh browser session.
+further visits, each in a fresh browser session. For scale, the same visits to a one-line page
+(``st.title("hello")``) on a server of its own: what Streamlit and the browser cost here with
+no app at all (``one_line``).
 
     python benchmarks/page_render.py                  # every page
     python benchmarks/page_render.py --page Runs      # one page: one figure
@@ -32,6 +34,7 @@ from benchmarks.runs_load import add_running  # noqa: E402
 
 GOAL_S = 1.5
 PAGES = ("Home", "Train", "Runs", "Compare", "Tune")
+ONE_LINE = 'import streamlit as st\nst.title("hello")\n'
 TITLES = {"Home": "Hyperparameter Explorer"}
 
 READY = """(title) => {
@@ -55,6 +58,28 @@ def visit(browser, url: str, title: str, timeout: float) -> float:
         return time.monotonic() - start
     finally:
         context.close()
+
+
+def _one_line(browser, root: Path, args: argparse.Namespace) -> dict[str, object]:
+    """The visits to a one-line page on a server of its own."""
+    script = root / "hello.py"
+    script.write_text(ONE_LINE)
+    port = common.free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = common.spawn_streamlit(script, port, root, root / "hello.log")
+    try:
+        page = browser.new_page()
+        common.goto_with_retries(page, url, time.monotonic() + args.timeout)
+        page.close()
+        times = [visit(browser, url, "hello", args.timeout) for _ in range(args.repeats + 1)]
+    finally:
+        common.stop(proc)
+    print(f"  one-line {times}", flush=True)
+    return {
+        "first_s": round(times[0], 3),
+        "median_s": round(common.median(times[1:]), 3),
+        "max_s": round(max(times[1:]), 3),
+    }
 
 
 def main() -> int:
@@ -91,6 +116,7 @@ def main() -> int:
                     for name in pages
                 }
                 context.close()
+                results["one_line"] = _one_line(browser, root, args)
                 for name in pages:
                     title = TITLES.get(name, name)
                     times = [visit(browser, urls[name], title, args.timeout)]
@@ -113,7 +139,7 @@ def main() -> int:
             [[n, r["first_s"], r["median_s"], r["max_s"]] for n, r in results.items()],
         )
     )
-    worst = max(max(r["first_s"], r["median_s"]) for r in results.values())
+    worst = max(max(r["first_s"], r["median_s"]) for n, r in results.items() if n != "one_line")
     common.emit(
         {
             "benchmark": "page_render",
