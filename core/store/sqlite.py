@@ -1,10 +1,10 @@
 """The store: the one source of truth for studies, trials, per-epoch metrics and workers.
 
 SQLite in WAL mode, so the UI process reads while the worker writes. The worker (or the CLI)
-is the only writer of training results; pages only read, queue and ask to cancel. Every call
-opens its own short-lived connection (``core.store.store_file``), which keeps the store safe
-to use from Streamlit's script threads and from several processes at once; the reads are
-``core.store.reads``'.
+is the only writer of training results; pages only read, queue and ask to cancel. Each thread
+of each process uses a connection of its own, reused from call to call
+(``core.store.store_file``), which keeps the store safe to use from Streamlit's script threads
+and from several processes at once; the reads are ``core.store.reads``'.
 """
 
 from __future__ import annotations
