@@ -12,13 +12,14 @@ import streamlit as st
 from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle
 from core.store import Store, paths
-from core.views import runs
+from core.views import run_curves, runs
 from pages.ui.components import TRAIN_PAGE, page_setup, render_trial
 from pages.ui.session import store
 
 FLASH_KEY = "runs-flash"
 CONFIRM_KEY = "runs-confirm-delete"
 HIGHLIGHT = "background-color: rgba(255, 189, 69, 0.25)"
+ROWS_SHOWN = 1000
 
 COLUMNS = {
     "trial": st.column_config.NumberColumn("Run", format="%d", width=50),
@@ -88,8 +89,12 @@ def _filters(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(view: pd.DataFrame, total: int) -> list[int]:
-    """Draw the runs table; return the trial ids of the selected rows, in table order."""
-    shown = view.reset_index(drop=True)
+    """Draw the runs table; return the trial ids of the selected rows, in table order.
+
+    At most ``ROWS_SHOWN`` rows, the newest that the filters keep: a table of many thousand
+    rows takes seconds to send and draw, and nobody scrolls through it.
+    """
+    shown = view.head(ROWS_SHOWN).reset_index(drop=True)
     display = shown.assign(
         created_at=[datetime.fromtimestamp(t) for t in shown["created_at"]],
         test_ci=runs.interval_labels(shown),
@@ -107,8 +112,13 @@ def _table(view: pd.DataFrame, total: int) -> list[int]:
         key=f"runs-{newest}-{len(view)}-{revision}",
         height=min(420, 38 + 35 * max(len(view), 1)),
     )
+    counted = f"{len(view)} of {total} runs"
+    if len(view) > len(shown):
+        counted = (
+            f"The newest {len(shown):,} of {len(view):,} runs (of {total:,}); filter to see others"
+        )
     st.caption(
-        f"{len(view)} of {total} runs · click a column to sort · select one row to open it, "
+        f"{counted} · click a column to sort · select one row to open it, "
         "or several to compare them."
     )
     return [int(shown.iloc[i]["trial"]) for i in sorted(picked.selection.rows) if i < len(shown)]
@@ -246,6 +256,22 @@ def _url_trial(s: Store) -> int | None:
     return None
 
 
+@st.fragment(run_every=2.0)
+def _summaries_pending(s: Store) -> None:
+    """While curve summaries are worked out in the background, say so; redraw when done."""
+    left = run_curves.pending(s)
+    if left:
+        st.caption(
+            f":material/hourglass_top: Working out the best accuracy and diagnosis of {left:,} "
+            "older runs; their rows fill in when it is done."
+        )
+    elif st.session_state.pop("runs-summaries-pending", False):
+        st.rerun()
+    else:
+        return
+    st.session_state["runs-summaries-pending"] = True
+
+
 s = store()
 s.reap_stale()
 if FLASH_KEY in st.session_state:
@@ -260,6 +286,8 @@ if frame.empty:
     st.stop()
 
 selected = _table(_filters(frame), len(frame))
+if run_curves.pending(s):
+    _summaries_pending(s)
 if len(selected) > 1:
     _compare(s, selected)
 elif selected:

@@ -20,7 +20,7 @@ st.caption(
 
 def _sweeps() -> list[tuple[Study, SweepSpec]]:
     found = []
-    for study in store().studies(limit=200):
+    for study in store().studies(limit=200, kind=SWEEP_KIND):
         spec = SweepSpec.from_dict(study.spec) if study.kind == SWEEP_KIND else None
         if spec is not None:
             found.append((study, spec))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
-from core.spec.config import ConfigError
+from core.spec.config import ConfigError, RunConfig
+from core.spec.search_space import SearchSettings, SearchSpace
 from core.worker.estimates import estimate_search
 from core.worker.launch import ensure_worker
 from core.worker.searches import SEARCH_KIND, launch_search
@@ -46,10 +49,32 @@ def _estimate(dataset: str) -> None:
     try:
         request = read_request(dataset)
         with store_trouble():
-            estimate = estimate_search(store(), request.base, request.space, request.settings)
+            sentence = _estimate_sentence(
+                request.base.to_json(),
+                json.dumps(request.space.to_list(), sort_keys=True),
+                json.dumps(request.settings.to_dict(), sort_keys=True),
+                len(store().revisions()),
+            )
     except ConfigError:
         return  # the error shows when Launch is pressed
-    st.caption(f":material/schedule: {estimate.sentence}")
+    st.caption(f":material/schedule: {sentence}")
+
+
+@st.cache_data(max_entries=32, ttl=300, show_spinner=False)
+def _estimate_sentence(base: str, space: str, settings: str, trials: int) -> str:
+    """The estimate of one search request, worked out again when the store's trials change.
+
+    It reads the timings of past trials (hundreds of rows), which a page redrawn at every
+    widget change should not do each time; ``trials`` (how many the store holds) is in the key
+    so that a newly finished run counts.
+    """
+    estimate = estimate_search(
+        store(),
+        RunConfig.from_json(base),
+        SearchSpace.from_list(json.loads(space)),
+        SearchSettings.from_dict(json.loads(settings)),
+    )
+    return estimate.sentence
 
 
 def _new_search() -> int | None:
@@ -88,7 +113,7 @@ def _chosen(searches: list) -> int | None:
 
 
 s = store()
-searches = [x for x in s.studies(limit=200) if x.kind == SEARCH_KIND]
+searches = s.studies(limit=200, kind=SEARCH_KIND)
 with st.expander("New search", expanded=not searches, icon=":material/add:"):
     launched = _new_search()
 if launched is not None:

@@ -110,5 +110,4 @@ def is_promotion(store: Store, trial: Trial) -> bool:
 
 def promotions_of(store: Store, trial_id: int) -> list[Trial]:
     """Return the promotions of a run, newest first."""
-    found = [t for t in store.trials() if t.parent_id == trial_id]
-    return [t for t in found if is_promotion(store, t)]
+    return [t for t in store.trials(parent_id=trial_id) if is_promotion(store, t)]

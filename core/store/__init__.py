@@ -2,8 +2,10 @@
 
 SQLite by default (``core.store.sqlite``), its schema and records, a search's own state
 (``core.store.searches``), the live views' reader of new epochs (``core.store.epoch_reader``),
-and where everything lives on disk (``core.store.paths``). The
-store's API is importable from the package: ``from core.store import Store, Status``.
+a holder of many trials that re-reads only the changed ones (``core.store.trial_cache``), the
+curve summaries kept per finished trial (``core.store.curves``), and where everything lives on
+disk (``core.store.paths``). The store's API is importable from the package:
+``from core.store import Store, Status``.
 """
 
 from core.store.errors import StoreError

@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 FOLDER = "backups"
 KEEP = 3
 EVERY_S = 3600.0
+# A backup that failed (a full disk, say) is tried again after this long.
+RETRY_S = 300.0
+
+# When the next backup of each (store file, interval) falls due, as this process last found.
+_due: dict[tuple[str, float], float] = {}
 
 
 def backup_dir(store_path: Path) -> Path:
@@ -66,14 +71,27 @@ def take(store_path: Path, keep: int = KEEP) -> Path:
 def take_if_due(store_path: Path, every_s: float = EVERY_S) -> Path | None:
     """Take a backup unless the newest is younger than ``every_s``; never raises.
 
+    The worker asks between every two polls: once it knows when the next backup falls due
+    it answers from memory until then, touching no file. A backup that could not be taken is
+    tried again after ``RETRY_S``, not at every poll.
+
     Returns:
         The new backup, or None when none was due or it could not be taken (logged).
     """
-    newest = latest(store_path)
-    if newest is not None and time.time() - newest.stat().st_mtime < every_s:
+    key = (str(store_path), every_s)
+    if time.time() < _due.get(key, 0.0):
         return None
+    newest = latest(store_path)
+    if newest is not None:
+        due = newest.stat().st_mtime + every_s
+        if time.time() < due:
+            _due[key] = due
+            return None
     try:
-        return take(store_path)
+        taken = take(store_path)
     except (OSError, sqlite3.Error) as exc:
         logger.warning("could not back up %s: %s", store_path, exc)
+        _due[key] = time.time() + min(RETRY_S, every_s)
         return None
+    _due[key] = time.time() + every_s
+    return taken

@@ -38,6 +38,12 @@ class EpochReader:
         Returns:
             ``epochs``, updated in place.
         """
+        unseen = [t.id for t in trials if t.id not in self.epochs]
+        if len(unseen) > 1:  # a view opened on many trials reads them all in one query
+            first = store.epochs_by_trial(unseen)
+            for trial_id in unseen:
+                self.epochs[trial_id] = first.get(trial_id, [])
+        fresh = set(unseen) if len(unseen) > 1 else set()
         for trial in trials:
             if trial.id in self.settled:
                 if trial.status.finished and self.settled[trial.id] == trial.finished_at:
@@ -45,7 +51,8 @@ class EpochReader:
                 del self.settled[trial.id]
                 self.epochs[trial.id] = []
             held = self.epochs.setdefault(trial.id, [])
-            held.extend(store.epochs(trial.id, after=held[-1].epoch if held else -1))
+            if trial.id not in fresh:
+                held.extend(store.epochs(trial.id, after=held[-1].epoch if held else -1))
             if trial.status.finished:
                 self.settled[trial.id] = trial.finished_at
         return self.epochs

@@ -1,6 +1,10 @@
 """What the store reads back: trials, studies and epochs as records.
 
-A base of ``core.store.sqlite.Store``; each read is one statement on a connection of its own.
+A base of ``core.store.sqlite.Store``; each read is one statement on the calling thread's
+connection. One trial read by its id carries its whole results (from ``trial_results``); lists
+of trials carry them without their large parts (``core.store.records.brief_results``: no model
+summary, confusion matrix or per-image hits), so a list of thousands of runs reads a kilobyte or
+two per run, not tens.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ class StoreReads(StoreFile):
     def trial(self, trial_id: int) -> Trial:
         """Return one trial. Raises KeyError if there is none with that id."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
+            row = db.execute(
+                "SELECT t.*, r.full FROM trials t LEFT JOIN trial_results r ON r.trial_id = t.id "
+                "WHERE t.id=?",
+                (trial_id,),
+            ).fetchone()
         if row is None:
             raise KeyError(f"no trial {trial_id}")
         return trial_from_row(row)
@@ -29,8 +37,21 @@ class StoreReads(StoreFile):
         study_ids: Sequence[int] | None = None,
         statuses: Sequence[Status] | None = None,
         limit: int | None = None,
+        parent_id: int | None = None,
+        after: int | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[Trial]:
-        """Return trials, newest first, optionally of some studies and/or some statuses."""
+        """Return trials, newest first, with their brief results (see the module docstring).
+
+        Args:
+            study_ids: Only trials of these studies.
+            statuses: Only trials in one of these statuses.
+            limit: At most this many (the newest).
+            parent_id: Only trials derived from this one (its forks and promotions).
+            after: Only trials whose id is above this one: what was added since a list
+                that ended there was read.
+            ids: Only these trials.
+        """
         where: list[str] = []
         args: list[Any] = []
         if study_ids is not None:
@@ -39,6 +60,15 @@ class StoreReads(StoreFile):
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
+        if parent_id is not None:
+            where.append("parent_id=?")
+            args.append(parent_id)
+        if after is not None:
+            where.append("id>?")
+            args.append(after)
+        if ids is not None:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
         sql = "SELECT * FROM trials"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -47,6 +77,22 @@ class StoreReads(StoreFile):
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
             return [trial_from_row(r) for r in db.execute(sql, args).fetchall()]
+
+    def revisions(self) -> dict[int, int]:
+        """Every trial's id and revision (its count of changes), read from an index alone.
+
+        A reader holding many trials compares these with the ones it holds and reads again
+        only the trials whose revision moved (``core.store.trial_cache``).
+        """
+        with self._connect() as db:
+            rows = db.execute("SELECT id, revision FROM trials").fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def epoch_counts(self) -> dict[int, int]:
+        """How many epochs each trial with any has, read from the epochs' index alone."""
+        with self._connect() as db:
+            rows = db.execute("SELECT trial_id, COUNT(*) FROM epochs GROUP BY trial_id").fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def epochs(self, trial_id: int, after: int = -1) -> list[Epoch]:
         """Return a trial's epochs in order, only those numbered above ``after``."""
@@ -95,8 +141,11 @@ class StoreReads(StoreFile):
             raise KeyError(f"no study {study_id}")
         return study_from_row(row)
 
-    def studies(self, limit: int = 20) -> list[Study]:
-        """Return the latest studies, newest first."""
+    def studies(self, limit: int = 20, kind: str | None = None) -> list[Study]:
+        """Return the latest studies (of one ``kind`` when given), newest first."""
+        where, args = ("", ()) if kind is None else (" WHERE kind=?", (kind,))
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM studies ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(
+                f"SELECT * FROM studies{where} ORDER BY id DESC LIMIT ?", (*args, limit)
+            ).fetchall()
         return [study_from_row(r) for r in rows]

@@ -14,6 +14,55 @@ from typing import Any
 
 from core.spec.config import RunConfig
 
+# The large parts of a trial's results, as JSON paths: the model summary's rows, the packed
+# per-image test hits, the class names, and the per-class confusion matrix and scores. Lists
+# of trials carry the results without them (``brief_results``); one trial read by its id has
+# them all.
+LARGE_PATHS = (
+    "$.summary",
+    "$.test_hits",
+    "$.class_names",
+    "$.classes.confusion",
+    "$.classes.class_names",
+    "$.classes.precision",
+    "$.classes.recall",
+    "$.classes.f1",
+)
+
+
+def brief_results(results: dict[str, Any]) -> dict[str, Any]:
+    """A trial's results without their large parts (``LARGE_PATHS``): what lists carry."""
+    brief = dict(results)
+    for path in LARGE_PATHS:
+        keys = path.removeprefix("$.").split(".")
+        holder = brief
+        for key in keys[:-1]:
+            if not isinstance(holder.get(key), dict):
+                break
+            holder[key] = holder = dict(holder[key])
+        else:
+            holder.pop(keys[-1], None)
+    return brief
+
+
+def write_results(db: sqlite3.Connection, trial_id: int, results: dict[str, Any]) -> None:
+    """Record a trial's results: whole in ``trial_results``, brief in its ``trials`` row.
+
+    Inside the caller's write transaction.
+    """
+    db.execute(
+        "INSERT OR REPLACE INTO trial_results VALUES (?, ?)", (trial_id, json.dumps(results))
+    )
+    db.execute(
+        "UPDATE trials SET results=? WHERE id=?", (json.dumps(brief_results(results)), trial_id)
+    )
+
+
+def read_results(db: sqlite3.Connection, trial_id: int) -> dict[str, Any]:
+    """A trial's whole results ({} for none, or no such trial)."""
+    row = db.execute("SELECT full FROM trial_results WHERE trial_id=?", (trial_id,)).fetchone()
+    return {} if row is None else json.loads(row[0])
+
 
 class Status(StrEnum):
     """Where a trial is in its life. A closed set; pages colour and word each one."""
@@ -70,6 +119,7 @@ class Trial:
     fork_epoch: int | None = None  # the parent's epoch (0-based) this one continues after
     worker: str | None = None  # the process that runs (or ran, or reserved) it, as host:pid
     worker_started: float | None = None  # when that process started (core.store.liveness)
+    revision: int = 0  # how many times the row changed: a reader holding it knows it is current
 
     @property
     def run_config(self) -> RunConfig:
@@ -98,7 +148,8 @@ def trial_from_row(row: sqlite3.Row) -> Trial:
     data = dict(row)
     data["config"] = json.loads(data["config"])
     data["progress"] = json.loads(data["progress"])
-    data["results"] = json.loads(data["results"])
+    full = data.pop("full", None)  # the whole results, where the read joined them in
+    data["results"] = json.loads(data["results"] if full is None else full)
     data["status"] = Status(data["status"])
     data["cancel_requested"] = bool(data["cancel_requested"])
     return Trial(**data)

@@ -1,14 +1,16 @@
 """The store's SQLite schema, its version, and the steps that bring older files up to date.
 
 A store file records its schema version in ``meta``. Opening a file at an older version adds
-what later versions added (columns, never drops), so every row survives an upgrade.
+what later versions added (columns and indexes, never drops), so every row survives an upgrade.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+from core.store import records
+
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +49,8 @@ CREATE TABLE IF NOT EXISTS trials (
     parent_id INTEGER,
     fork_epoch INTEGER,
     worker TEXT,
-    worker_started REAL
+    worker_started REAL,
+    revision INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS trials_by_status ON trials(status, id);
 CREATE INDEX IF NOT EXISTS trials_by_study ON trials(study_id, number);
@@ -58,6 +61,15 @@ CREATE TABLE IF NOT EXISTS epochs (
     seconds REAL NOT NULL,
     recorded_at REAL NOT NULL,
     PRIMARY KEY (trial_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS trial_results (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+    full TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS curve_summaries (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+    finished_at REAL,
+    summary TEXT NOT NULL
 );
 """
 
@@ -92,7 +104,34 @@ _MIGRATIONS: dict[int, list[tuple[str, str, str]]] = {
         ("trials", "worker_started", "REAL"),
         ("studies", "owner_started", "REAL"),
     ],
+    # A trial's whole results move to a table of their own (``trial_results``); its row in
+    # ``trials`` keeps them without their large parts (``core.store.records.brief_results``),
+    # so that reading many trials never walks through model summaries and confusion matrices.
+    # Each row counts its changes (``revision``, kept by a trigger), so a reader that holds
+    # many trials reads again only those that changed.
+    4: [("trials", "revision", "INTEGER NOT NULL DEFAULT 0")],
 }
+
+# What a step does to the rows once its columns are there, keyed like ``_MIGRATIONS``.
+_BACKFILLS: dict[int, list[str]] = {
+    4: [
+        "INSERT OR REPLACE INTO trial_results SELECT id, results FROM trials WHERE results != '{}'",
+        "UPDATE trials SET results = json_remove(results, "
+        + ", ".join(f"'{path}'" for path in records.LARGE_PATHS)
+        + ") WHERE results != '{}' AND json_valid(results)",
+    ],
+}
+
+# Indexes (and the trigger) over columns that later versions added: made once those columns
+# exist (after the steps above), so a file of any version gets them on open.
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS trials_by_parent ON trials(parent_id)",
+    "CREATE INDEX IF NOT EXISTS trials_by_revision ON trials(revision)",
+    "CREATE INDEX IF NOT EXISTS studies_by_state ON studies(state, kind)",
+    "CREATE TRIGGER IF NOT EXISTS trials_revision AFTER UPDATE ON trials "
+    "WHEN NEW.revision = OLD.revision "
+    "BEGIN UPDATE trials SET revision = OLD.revision + 1 WHERE id = NEW.id; END",
+)
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -126,6 +165,10 @@ def migrate(db: sqlite3.Connection, had_trials: bool) -> None:
         for table, column, decl in _MIGRATIONS[step]:
             if column not in _columns(db, table):
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        for statement in _BACKFILLS.get(step, []):
+            db.execute(statement)
+    for statement in INDEXES:
+        db.execute(statement)
     db.execute(
         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
         (str(max(version, SCHEMA_VERSION)),),

@@ -29,6 +29,7 @@ from typing import Any
 from core.spec.config import ConfigError, RunConfig
 from core.spec.search_space import SearchSettings, SearchSpace
 from core.store import liveness
+from core.store.records import read_results, write_results
 from core.store.sqlite import HEARTBEAT_TIMEOUT_S, Status, Store
 
 SEARCH_KIND = "search"
@@ -112,11 +113,12 @@ def claim(store: Store, owner: str | None = None, study_id: int | None = None) -
         The claimed study id, or None when there was nothing to claim.
     """
     only = "" if study_id is None else f" AND id={int(study_id)}"
+    sql = f"SELECT id FROM studies WHERE kind=? AND state='queued'{only} ORDER BY id LIMIT 1"
+    with store.connection() as db:  # an idle worker asks often: look without the write lock
+        if db.execute(sql, (SEARCH_KIND,)).fetchone() is None:
+            return None
     with store.transaction() as db:
-        row = db.execute(
-            f"SELECT id FROM studies WHERE kind=? AND state='queued'{only} ORDER BY id LIMIT 1",
-            (SEARCH_KIND,),
-        ).fetchone()
+        row = db.execute(sql, (SEARCH_KIND,)).fetchone()
         if row is None:
             return None
         me = liveness.this_process()
@@ -217,11 +219,11 @@ def start_trial(
 def set_results(store: Store, trial_id: int, changes: dict[str, Any]) -> None:
     """Merge ``changes`` into a finished trial's results (test metrics, artifacts, kept)."""
     with store.transaction() as db:
-        row = db.execute("SELECT results FROM trials WHERE id=?", (trial_id,)).fetchone()
-        merged = {**json.loads(row["results"]), **changes}
+        merged = {**read_results(db, trial_id), **changes}
+        write_results(db, trial_id, merged)
         db.execute(
-            "UPDATE trials SET results=?, test_loss=?, test_accuracy=? WHERE id=?",
-            (json.dumps(merged), merged.get("test_loss"), merged.get("test_accuracy"), trial_id),
+            "UPDATE trials SET test_loss=?, test_accuracy=? WHERE id=?",
+            (merged.get("test_loss"), merged.get("test_accuracy"), trial_id),
         )
 
 

@@ -1,10 +1,10 @@
 """The store: the one source of truth for studies, trials, per-epoch metrics and workers.
 
 SQLite in WAL mode, so the UI process reads while the worker writes. The worker (or the CLI)
-is the only writer of training results; pages only read, queue and ask to cancel. Every call
-opens its own short-lived connection (``core.store.store_file``), which keeps the store safe
-to use from Streamlit's script threads and from several processes at once; the reads are
-``core.store.reads``'.
+is the only writer of training results; pages only read, queue and ask to cancel. Each thread
+of each process uses a connection of its own, reused from call to call
+(``core.store.store_file``), which keeps the store safe to use from Streamlit's script threads
+and from several processes at once; the reads are ``core.store.reads``'.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from core.spec.config import RunConfig
 from core.store import errors, liveness, paths
 from core.store.reads import StoreReads
-from core.store.records import Epoch, Status, Study, Trial
+from core.store.records import Epoch, Status, Study, Trial, read_results, write_results
 from core.store.schema import SCHEMA_VERSION
 from core.store.store_file import BUSY_TIMEOUT_S
 
@@ -146,6 +146,8 @@ class Store(StoreReads):
 
     def claim_next(self, pid: int) -> Trial | None:
         """Mark the oldest queued trial no process reserved as running for ``pid``; return it."""
+        if not self.waiting_for_worker():  # an idle worker asks often: look without the lock
+            return None
         owner = liveness.owner_here(pid)
         now = time.time()
         with self._write() as db:
@@ -233,13 +235,13 @@ class Store(StoreReads):
                 results["reconciled"] = _note_reconciled(db, trial_id, row, status)
             elif "reconciled" in json.loads(row["results"]):
                 results["reconciled"] = json.loads(row["results"])["reconciled"]
+            write_results(db, trial_id, results)
             db.execute(
-                "UPDATE trials SET status=?, finished_at=?, results=?, test_loss=?, "
+                "UPDATE trials SET status=?, finished_at=?, test_loss=?, "
                 "test_accuracy=?, error=?, traceback=?, diverged_epoch=? WHERE id=?",
                 (
                     status,
                     time.time(),
-                    json.dumps(results),
                     results.get("test_loss"),
                     results.get("test_accuracy"),
                     error,
@@ -353,6 +355,8 @@ class Store(StoreReads):
             rows = db.execute("SELECT id FROM trials WHERE study_id=?", (study_id,)).fetchall()
             ids = [int(r["id"]) for r in rows]
             db.executemany("DELETE FROM epochs WHERE trial_id=?", [(i,) for i in ids])
+            for table in ("trial_results", "curve_summaries"):
+                db.executemany(f"DELETE FROM {table} WHERE trial_id=?", [(i,) for i in ids])
             db.execute("DELETE FROM trials WHERE study_id=?", (study_id,))
             db.execute("DELETE FROM studies WHERE id=?", (study_id,))
         return len(ids)
@@ -438,8 +442,7 @@ def _note_reconciled(
         The note: when it was marked interrupted, the message it got, and what it is now.
     """
     note = {"interrupted_at": row["finished_at"], "interruption": row["error"], "now": str(now)}
-    merged = {**json.loads(row["results"]), "reconciled": note}
-    db.execute("UPDATE trials SET results=? WHERE id=?", (json.dumps(merged), trial_id))
+    write_results(db, trial_id, {**read_results(db, trial_id), "reconciled": note})
     logger.warning(
         "trial %d was marked interrupted while its process (%s) was paused or slow; that "
         "process went on, so the trial is %s again, with every epoch and result it reports",

@@ -1,14 +1,19 @@
 """The store file itself: opening, migrating and knowing it, and its connections.
 
-:class:`StoreFile` is what every store call goes through: a short-lived connection per call
-that never creates the file once it is open, checks the file still holds this store's id
-(``core.store.identity``), and turns SQLite's errors about the file into one line
-(``core.store.errors``). ``core.store.sqlite.Store`` adds the studies, trials and epochs.
+:class:`StoreFile` is what every store call goes through: a connection that never creates
+the file once it is open, checks the file still holds this store's id (``core.store.identity``)
+and turns SQLite's errors about the file into one line (``core.store.errors``). Each thread of
+each process keeps one connection open and reuses it from call to call (opening one costs more
+than most reads); a call made while that thread's connection is in use (a read inside a
+transaction) gets one of its own, and a connection that met an error is closed.
+``core.store.sqlite.Store`` adds the studies, trials and epochs.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +56,7 @@ class StoreFile:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
         self.id: str | None = None  # read below; connections check it from then on
+        self._held = threading.local()  # this thread's reusable connection (see _connect)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect(create=True) as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -90,7 +96,42 @@ class StoreFile:
 
         After the store is open, a connection never creates the file (a deleted store is not
         silently replaced by an empty one) and checks the file still holds this store's id.
+        Outside a transaction each statement sees what was committed when it ran, so reusing
+        this thread's connection reads the same as a new one would.
         """
+        held = self._held
+        reuse = not create and self.id is not None and not getattr(held, "busy", False)
+        mine = getattr(held, "pid", None) == os.getpid()
+        db = getattr(held, "db", None) if reuse and mine else None
+        if reuse and db is not None and self.replaced():
+            self._drop()  # its file was deleted or replaced: reconnect to say which
+            db = None
+        fresh = db is None
+        if fresh:
+            db = self._open(create)
+        ok = False
+        try:
+            if fresh:
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA synchronous=NORMAL")
+            if self.id is not None and identity.read_id(db) != self.id:
+                raise errors.replaced(self.path)
+            if reuse:
+                held.db, held.pid, held.busy = db, os.getpid(), True
+            yield db
+            ok = not db.in_transaction
+        except sqlite3.Error as exc:
+            raise self._trouble(exc) from exc
+        finally:
+            if reuse:
+                held.busy = False
+                if not ok:
+                    self._drop()
+            elif db is not None:
+                db.close()
+
+    def _open(self, create: bool) -> sqlite3.Connection:
+        """A new connection to the store file (created with ``create``)."""
         mode = "rwc" if create else "rw"
         try:
             db = sqlite3.connect(
@@ -104,16 +145,18 @@ class StoreFile:
                 raise errors.replaced(self.path) from exc
             raise self._trouble(exc) from exc
         db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA synchronous=NORMAL")
-            if self.id is not None and identity.read_id(db) != self.id:
-                raise errors.replaced(self.path)
-            yield db
-        except sqlite3.Error as exc:
-            raise self._trouble(exc) from exc
-        finally:
+        return db
+
+    def _drop(self) -> None:
+        """Close this thread's reusable connection, if it has one; the next call opens anew."""
+        db = getattr(self._held, "db", None)
+        self._held.db = None
+        if db is not None and getattr(self._held, "pid", None) == os.getpid():
             db.close()
+
+    def close(self) -> None:
+        """Close the calling thread's connection (the store stays usable: it opens again)."""
+        self._drop()
 
     def _trouble(self, exc: sqlite3.Error) -> Exception:
         """The one-line error for a SQLite error about the file itself, else ``exc``."""

@@ -5,6 +5,7 @@ Plain functions the pages render; nothing here imports Streamlit or TensorFlow.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -22,7 +23,7 @@ def confusion_figure(classes_result: dict) -> go.Figure:
         ``ANNOTATE_MAX_CLASSES`` classes.
     """
     names = [str(name) for name in classes_result["class_names"]]
-    matrix = classes_result["confusion"]
+    matrix = np.asarray(classes_result["confusion"])  # Plotly checks an array at once, not cells
     annotate = len(names) <= ANNOTATE_MAX_CLASSES
     heatmap = go.Heatmap(
         z=matrix,

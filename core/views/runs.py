@@ -12,18 +12,19 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from core.analysis.diagnosis import diagnose_trial
 from core.analysis.trial_scores import accuracy_on_test
 from core.data.names import dataset_name, run_title
 from core.spec.scores import format_interval
-from core.store import Epoch, Status, Store, Trial, paths
+from core.store import Status, Store, Trial, paths
+from core.store.trial_cache import TrialCache
+from core.views import run_curves
 
 RUN_COLUMNS = [
     "study",
@@ -61,16 +62,12 @@ MISSING = "(not set)"
 RUN_COLOURS = qualitative.Plotly + qualitative.D3
 
 
-class _Curves(NamedTuple):
-    """What a trial's epochs say in short, for its row of the table."""
-
-    best_val_accuracy: float | None
-    diagnosis: str
-    epochs_run: int
-
-
-# (trial id, finished at) -> the curves' summary of finished trials.
-_SUMMARIES: dict[tuple[int, float], _Curves] = {}
+# The store (its id: a store file replaced at the same path is another) -> every trial of it,
+# read again only where a trial changed.
+_CACHES: dict[str, TrialCache] = {}
+# The store -> (what its last table was made of, that table): a table asked for again while
+# no trial, study or summary changed is the one made last time.
+_FRAMES: dict[str, tuple[int, pd.DataFrame]] = {}
 
 
 def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataFrame:
@@ -89,11 +86,30 @@ def runs_frame(store: Store, study_ids: Sequence[int] | None = None) -> pd.DataF
     seconds from start to finish (None until it ends); the worker that ran it (``host:pid``,
     None until one claims it); and when it was created (seconds since the epoch).
     """
-    trials = store.trials(study_ids=study_ids)
+    if study_ids is None:
+        trials = _CACHES.setdefault(str(store.id), TrialCache()).trials(store)
+    else:
+        trials = store.trials(study_ids=study_ids)
     wanted = {t.study_id for t in trials}
     studies = {s.id: s for s in store.studies(limit=max(len(wanted), 1) * 4) if s.id in wanted}
     studies.update({sid: store.study(sid) for sid in wanted - studies.keys()})
-    curves = _curve_summaries(store, trials)
+    curves = run_curves.summaries(store, trials)
+    made_of = hash(
+        (tuple((t.id, t.revision) for t in trials), len(studies), tuple(curves.values()))
+    )
+    last = _FRAMES.get(str(store.id)) if study_ids is None else None
+    if last is not None and last[0] == made_of:
+        return last[1].copy()
+    frame = _frame(trials, studies, curves)
+    if study_ids is None:
+        _FRAMES[str(store.id)] = (made_of, frame.copy())
+    return frame
+
+
+def _frame(
+    trials: Sequence[Trial], studies: dict[int, Any], curves: dict[int, run_curves.Curves]
+) -> pd.DataFrame:
+    """The table's rows for these trials (see ``runs_frame``)."""
     names: dict[str, str] = {}
     rows = []
     for t in trials:
@@ -151,39 +167,7 @@ def interval_labels(frame: pd.DataFrame) -> pd.Series:
 
 def best_val_accuracy(store: Store, trial_id: int) -> float | None:
     """The highest ``val_accuracy`` over a trial's finished epochs (None if it has none)."""
-    return _best_val_accuracy(store.epochs(trial_id))
-
-
-def _curve_summaries(store: Store, trials: Sequence[Trial]) -> dict[int, _Curves]:
-    """Each trial's best validation accuracy, diagnosis and number of epochs, from its epochs.
-
-    A finished trial's epochs never change, so its summary is kept for the life of the
-    process; only running trials and ones not seen before are read, all in one query.
-    """
-    found: dict[int, _Curves] = {}
-    missing = []
-    for t in trials:
-        key = (t.id, t.finished_at)
-        if t.finished_at is not None and key in _SUMMARIES:
-            found[t.id] = _SUMMARIES[key]
-        else:
-            missing.append(t)
-    if not missing:
-        return found
-    many = len(missing) > 500  # past a few hundred ids, reading every epoch is quicker
-    epochs = store.epochs_by_trial(None if many else [t.id for t in missing])
-    for t in missing:
-        own = epochs.get(t.id, [])
-        labels = ", ".join(f.label for f in diagnose_trial(t, own))
-        found[t.id] = _Curves(_best_val_accuracy(own), labels, len(own))
-        if t.finished_at is not None:
-            _SUMMARIES[(t.id, t.finished_at)] = found[t.id]
-    return found
-
-
-def _best_val_accuracy(epochs: Sequence[Epoch]) -> float | None:
-    values = [e.metrics["val_accuracy"] for e in epochs if "val_accuracy" in e.metrics]
-    return max(values) if values else None
+    return run_curves.best_val_accuracy(store.epochs(trial_id))
 
 
 def _duration(trial: Trial) -> float | None:

@@ -148,7 +148,7 @@ def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict
 
 def children(store: Store, trial_id: int) -> list[Trial]:
     """Return the forks of a trial (not its promotions), newest first."""
-    return [t for t in store.trials() if t.parent_id == trial_id and t.fork_epoch is not None]
+    return [t for t in store.trials(parent_id=trial_id) if t.fork_epoch is not None]
 
 
 def lineage(store: Store, trial: Trial) -> list[tuple[Trial, int | None]]:

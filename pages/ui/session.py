@@ -1,12 +1,17 @@
 """What every page shares in one server process: the store, and a worker kept going.
 
-And, per browser session, the epochs each live view already holds. A store that is damaged,
+And, per browser session, the epochs each live view already holds; and, soon after the first
+page, the imports other pages need (:data:`WARM_MODULES`). A store that is damaged,
 busy for longer than a page waits, or deleted is one sentence on the page
 (:func:`store_trouble`), never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +25,41 @@ from core.worker.launch import ensure_worker, start_problem
 
 # A page's write waits this long for another process's write lock, so a button answers.
 PAGE_BUSY_TIMEOUT_S = 2.0
+# What some page needs that takes seconds to import (SciPy's statistics, Plotly's figures,
+# scikit-learn's forests): imported by a background thread soon after the server's first
+# page, so that the first visit to each other page does not wait for it. The thread then reads
+# the Runs page's table once, so that its trials are held (``core.views.runs``) by then too.
+WARM_MODULES = (
+    "core.views.charts",
+    "core.views.diagnosis_chart",
+    "core.analysis.sweep_summary",
+    "core.views.sweep_charts",
+    "core.views.tune_charts",
+    "core.views.runs",
+    "sklearn.ensemble",
+    "sklearn.inspection",
+    "sklearn.model_selection",
+)
+WARM_AFTER_S = 2.0
+
+
+def _warm_up() -> None:
+    """Import what other pages need, then read the runs table once (its trials are kept)."""
+    time.sleep(WARM_AFTER_S)  # the first page draws first
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a page that needs it says so itself
+            continue
+    from core.views import runs
+
+    path = paths.store_path()
+    with contextlib.suppress(StoreError):  # the page that opens the store says what is wrong
+        if path.is_file():
+            runs.runs_frame(Store(path, PAGE_BUSY_TIMEOUT_S))
+
+
+threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
 
 
 @st.cache_resource

@@ -29,6 +29,7 @@ from core.worker.searches import (
 )
 from pages.ui.components import render_trial
 from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
+from pages.ui.tune_importance import render_importance
 
 POLL_SECONDS = 2.0
 RUNS_PAGE = "pages/2_Runs.py"
@@ -80,7 +81,7 @@ def _render(study_id: int, state: dict, live: bool) -> None:
     selected = _table(study, frame)
     if selected:
         _selection(s, selected, live)
-    _charts(study, frame)
+    _charts(study, frame, live)
     _versus_baseline(s, study, state, live)
 
 
@@ -277,7 +278,7 @@ def _selection(s: Store, selected: list[int], live: bool) -> None:
         )
 
 
-def _charts(study: Study, frame: pd.DataFrame) -> None:
+def _charts(study: Study, frame: pd.DataFrame, live: bool) -> None:
     objective = tune_views.objective_of(study)
     if tune_views.finished_rows(frame).empty:
         st.caption("The charts appear when the first trial finishes.")
@@ -304,41 +305,13 @@ def _charts(study: Study, frame: pd.DataFrame) -> None:
             "to keep only the trials in that range."
         )
     with importance:
-        done = tuple(tune_views.finished_rows(frame)["trial"])
-        result = _importance(study.id, done, study, frame)
-        if result is None:
-            one_budget = " of one budget" if study.spec.get("tuner") == "hyperband" else ""
-            st.caption(
-                f"Importance needs {tune_views.MIN_TRIALS_FOR_IMPORTANCE} finished trials"
-                f"{one_budget} that scored differently, and a parameter that took more than "
-                "one value."
-            )
-        else:
-            if result.verdict:
-                st.info(result.verdict, icon=":material/help:")
-            else:
-                st.plotly_chart(
-                    tune_charts.importance_figure(result),
-                    key="tune-importance",
-                    config={"displaylogo": False},
-                )
-            if result.pair:
-                st.markdown(f"**{result.pair}**")
-            st.caption(result.method)
+        render_importance(study, frame, live)
     with scatter:
         st.plotly_chart(
             tune_charts.scatter_figure(study, frame),
             key="tune-scatter",
             config={"displaylogo": False},
         )
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _importance(
-    study_id: int, finished: tuple, _study: Study, _frame: pd.DataFrame
-) -> tune_views.Importance | None:
-    """Importance, measured again only when the set of finished trials changes."""
-    return tune_views.parameter_importance(_study, _frame)
 
 
 def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
