@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data import fingerprint
-from core.engine import checkpoints, memory_guard, optim, run_logs
+from core.engine import batches, checkpoints, memory_guard, optim, run_logs
 from core.engine.evaluation import evaluate_classes, misclassified_grid
 from core.engine.loading.datasets import Splits, load_splits, merge_validation
 from core.engine.loading.folds import load_fold
@@ -208,7 +208,8 @@ def compiled_model(cfg: RunConfig, splits: Splits, root: Path) -> keras.Model:
     classes = splits.num_classes
     model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
     optim.compile_model(model, cfg, steps_per_epoch(cfg, splits), classes)
-    memory_guard.check_step_fits(model, cfg.batch_size)  # fail clearly, not by a killed worker
+    held = batches.held_bytes(splits.x_train, cfg.batch_size, bool(cfg.augment), splits.x_val)
+    memory_guard.check_step_fits(model, cfg.batch_size, held)  # fail clearly, not by a kill
     return model
 
 
@@ -340,6 +341,8 @@ def save_results(
         "input_shape": list(splits.input_shape),
         "artifacts": artifacts,
     }
+    if splits.skipped:  # a folder's files that did not decode, left out of every split
+        results["unreadable"] = dict(splits.skipped)
     if class_result is not None:
         results["classes"] = class_result
     if probs is not None and part == "test":  # image by image, to compare runs on this set
