@@ -30,8 +30,12 @@ from core.engine.loading.image_files import ImageFiles
 
 # A folder's shuffle buffer: at most this many bytes of images, and at least MIN_SHUFFLE
 # images (fewer only when the split is smaller).
-SHUFFLE_BYTES = 128 * 2**20
+SHUFFLE_BYTES = 32 * 2**20
 MIN_SHUFFLE = 1024
+# A window is held several times over while it is read, gathered in its new order and cut
+# into batches, with the next one on its way: six times, measured on 64 × 64 images with
+# windows of 32 and 128 MiB (benchmarks/folder_stream.py's folder).
+WINDOW_COPIES = 6
 # Batches the pipeline holds besides the shuffle buffer, as core.engine.memory_guard counts
 # them: the prefetch buffer and the batches being made in parallel maps.
 PREFETCH_BATCHES = 4
@@ -67,14 +71,15 @@ def memory_cached(x: Any) -> bool:
 def held_bytes(x: Any, batch_size: int, augmented: bool, x_val: Any = None) -> int:
     """What reading ``x`` for training (and ``x_val`` to validate) holds in memory.
 
-    The shuffle window of a folder's split, ``PREFETCH_BATCHES`` batches (float32 once
-    augmented), and a folder's validation split when it is kept in memory. Arrays held in
-    memory are already counted where the process's memory is.
+    The shuffle window of a folder's split (``WINDOW_COPIES`` times), ``PREFETCH_BATCHES``
+    batches (float32 once augmented), and a folder's validation split when it is kept in
+    memory. Arrays held in memory are already counted where the process's memory is.
     """
     image_bytes = int(np.prod(x.shape[1:]))
     batch = min(batch_size, max(len(x), 1)) * image_bytes * (4 if augmented else 1)
     kept = x_val.nbytes if memory_cached(x_val) else 0
-    return shuffle_images(x) * image_bytes + PREFETCH_BATCHES * batch + kept
+    window = WINDOW_COPIES * shuffle_images(x) * image_bytes
+    return window + PREFETCH_BATCHES * batch + kept
 
 
 def ordered_batches(x: Any, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
@@ -126,13 +131,16 @@ def epoch_batches(
     """
     labels = tf.constant(y)
     if isinstance(x, ImageFiles):
-        stream, window = x.blocks(), shuffle_images(x)
+        stream, window = x.placed_blocks(), shuffle_images(x)
 
         def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
             def mix(number: tf.Tensor, block: tuple) -> tuple:
+                images, at = block
+                ours = tf.where(at >= 0)[:, 0]  # the window's images of this split
                 key = tf.stack([tf.constant(seed, tf.int64), epoch * 2**20 + number])
-                order = tf.argsort(tf.random.stateless_uniform(tf.shape(block[1]), seed=key))
-                return tf.gather(block[0], order), tf.gather(block[1], order)
+                order = tf.argsort(tf.random.stateless_uniform(tf.shape(ours), seed=key))
+                picks = tf.gather(ours, order)
+                return tf.gather(images, picks), tf.gather(at, picks)
 
             return (
                 stream.rebatch(window)

@@ -105,8 +105,11 @@ def test_what_the_pipeline_holds_counts_and_a_folder_is_not_counted_whole(
     files = load_splits(str(tmp_path / "jelly"), 0.2, 0, tmp_path / "cache", img_size=16).x_train
     # A small split is read through one window the size of the split, plus the prefetch.
     image = 16 * 16 * 3
-    assert (
-        batches.held_bytes(files, 4, False) == (len(files) + 4 * batches.PREFETCH_BATCHES) * image
+    window = batches.WINDOW_COPIES * len(files)
+    assert batches.held_bytes(files, 4, False) == (window + 4 * batches.PREFETCH_BATCHES) * image
+    val = load_splits(str(tmp_path / "jelly"), 0.2, 0, tmp_path / "cache", img_size=16).x_val
+    assert batches.held_bytes(files, 4, False, val) - batches.held_bytes(files, 4, False) == (
+        val.nbytes  # a small validation split is kept in memory once read
     )
     model = _mlp()
     monkeypatch.setattr(memory_guard, "_rss_bytes", lambda: 0)

@@ -155,8 +155,7 @@ def load_splits(
     fit, val = train_test_split(
         np.arange(n_train), test_size=n_val, stratify=y_train, random_state=seed
     )
-    if isinstance(x_train, ImageFiles):  # a split of a folder is read in cache order
-        fit, val = np.sort(fit), np.sort(val)
+    if isinstance(x_train, ImageFiles):
         x_fit, x_val = x_train.subset(fit), x_train.subset(val)
     else:
         x_fit, x_val = _split_rows(x_train, fit, val)
@@ -298,18 +297,13 @@ def merge_validation(splits: Splits) -> Splits:
         validation arrays are empty.
     """
     y_train = np.concatenate([splits.y_train, splits.y_val])
-    if isinstance(splits.x_train, ImageFiles):
-        x_train, order = join(splits.x_train, splits.x_val)
-        return dataclasses.replace(
-            splits,
-            x_train=x_train,
-            y_train=y_train[order],
-            x_val=splits.x_val.subset(np.arange(0)),
-            y_val=splits.y_val[:0],
-        )
     return dataclasses.replace(
         splits,
-        x_train=_rejoined(splits.x_train, splits.x_val),
+        x_train=(
+            join(splits.x_train, splits.x_val)
+            if isinstance(splits.x_train, ImageFiles)
+            else _rejoined(splits.x_train, splits.x_val)
+        ),
         y_train=y_train,
         x_val=splits.x_val[:0],
         y_val=splits.y_val[:0],

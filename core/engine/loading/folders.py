@@ -39,17 +39,20 @@ def folder_files(
         root: The cache folder; defaults to ``paths.cache_dir()``.
 
     Returns:
-        ``x_train, y_train, x_test, y_test, class_names, skipped``: the two splits (in cache
-        order), their 1-D int64 labels, the class folder names, and the files that did not
-        decode, by name, with why.
+        ``x_train, y_train, x_test, y_test, class_names, skipped``: the two splits (each in
+        the scan's order), their 1-D int64 labels, the class folder names, and the files that
+        did not decode, by name, with why.
 
     Raises:
         UploadError: if the folder is not a usable dataset.
     """
     info = scan_folder(folder)
     cache = folder_cache(info, side, root or paths.cache_dir())
-    everything = ImageFiles(cache, np.flatnonzero(cache.kept))
-    labels = cache.labels[everything.rows]
+    # In the scan's order, as Keras lists a folder: the draws below are the ones a script
+    # exported from a run makes (core.handover), whatever order the cache keeps.
+    rows = cache.scan_rows[cache.kept[cache.scan_rows]]
+    everything = ImageFiles(cache, rows)
+    labels = cache.labels[rows]
     counts = np.bincount(labels, minlength=len(info.class_names))
     n_test = folder_test_size(counts.tolist())
     if n_test:

@@ -37,7 +37,9 @@ def training_split(config: RunConfig, root: Path | None = None) -> Splits:
     """
     parts = load_splits(config.dataset, config.validation_split, config.seed, root, config.img_size)
     if isinstance(parts.x_train, ImageFiles):
-        files, order = join(parts.x_train, parts.x_val)
+        joined = join(parts.x_train, parts.x_val)
+        order = np.argsort(joined.rows, kind="stable")  # cache order: by a hash of each path
+        files = joined.subset(order)
         y_all = np.concatenate([parts.y_train, parts.y_val])[order]
         none = np.arange(0)
         return Splits(

@@ -12,9 +12,10 @@ own copy under a temporary name and rename it into place.
 
 The cache holds the images in a fixed order that looks random (by a hash of each file's path
 in the folder), so a bounded shuffle buffer over any split of it mixes every class. A split is
-an :class:`ImageFiles`: the cache and the rows of it that belong to the split. Reading a split
-reads the cache from start to end, ``BLOCK`` images at a time, and keeps its rows; splits are
-made from paths and labels alone, without decoding.
+an :class:`ImageFiles`: the cache and the rows of it that belong to the split, in the split's
+own order (the order its labels are in, the order an array of it would have). Reading a split
+reads the cache from start to end, ``BLOCK`` images at a time, and keeps its rows, each with
+its place in the split; splits are made from paths and labels alone, without decoding.
 
 TensorFlow is imported inside the functions that read or write the cache.
 """
@@ -53,6 +54,8 @@ class FolderCache:
         names: The same files as the person knows them (relative to their folder).
         labels: Class index of each file, int64.
         kept: Whether each file decoded (the cache holds only those).
+        scan_rows: The cache row of each file in the scan's order (class by class, each
+            class's files sorted, as ``keras.utils.image_dataset_from_directory`` lists them).
         skipped: The files that did not decode, by name, with why.
         key: The folder's fingerprint and the side: what the cache is named by.
     """
@@ -63,20 +66,22 @@ class FolderCache:
     names: tuple[str, ...]
     labels: np.ndarray
     kept: np.ndarray
+    scan_rows: np.ndarray
     skipped: dict[str, str]
     key: str
 
 
 @dataclass(frozen=True, eq=False)
 class ImageFiles:
-    """The images of one split of a folder: rows of its disk cache, in cache order.
+    """The images of one split of a folder: rows of its disk cache, in the split's order.
 
     Stands where a split's uint8 image array stands elsewhere (``len``, ``shape``, ``take``),
-    but reads its images from the cache each time they are needed.
+    but reads its images from the cache each time they are needed, in cache order, each with
+    its position in the split (the index of its label).
 
     Attributes:
         cache: The folder's cache.
-        rows: Which of the cache's files belong to the split, ascending.
+        rows: The cache row of each of the split's images, in the split's order.
     """
 
     cache: FolderCache
@@ -104,11 +109,8 @@ class ImageFiles:
         return self.size
 
     def subset(self, picks: np.ndarray) -> ImageFiles:
-        """The split's images at ``picks`` (positions in this split, kept in order)."""
-        picks = np.asarray(picks, dtype=np.int64)
-        if len(picks) > 1 and np.any(np.diff(picks) <= 0):
-            raise ValueError("picks must be ascending: a split is read in cache order.")
-        return ImageFiles(self.cache, self.rows[picks])
+        """The images at ``picks`` (positions in this split), in that order: ``x[picks]``."""
+        return ImageFiles(self.cache, self.rows[np.asarray(picks, dtype=np.int64)])
 
     def identity(self) -> np.ndarray:
         """Bytes that name the split's images: the cache's key and the split's rows."""
@@ -116,8 +118,22 @@ class ImageFiles:
         digest.update(np.ascontiguousarray(self.rows, dtype=np.int64).tobytes())
         return np.frombuffer(digest.digest(), dtype=np.uint8)
 
+    def placed_blocks(self) -> Any:
+        """The cache's ``(images, positions)`` blocks of ``BLOCK`` images, in cache order.
+
+        Each image comes with its position in this split, or -1 for an image of another
+        split: a reader that gathers images anyway (a shuffle window) keeps the split's own
+        with the same gather, instead of copying each block once more to drop the others.
+        """
+        import tensorflow as tf
+
+        where = np.full(len(self.cache.paths), -1, dtype=np.int64)
+        where[self.rows] = np.arange(len(self.rows))
+        where_t = tf.constant(where)
+        return _cached(self.cache).map(lambda images, rows: (images, tf.gather(where_t, rows)))
+
     def blocks(self) -> Any:
-        """A ``tf.data.Dataset`` of ``(images, positions)`` blocks of the split, in order.
+        """A ``tf.data.Dataset`` of ``(images, positions)`` blocks of the split, in cache order.
 
         The cache is read a block of ``BLOCK`` images at a time (a cache read image by image
         costs several times more) and each block keeps the split's images, with their places
@@ -125,30 +141,27 @@ class ImageFiles:
         """
         import tensorflow as tf
 
-        where = np.full(len(self.cache.paths), -1, dtype=np.int64)
-        where[self.rows] = np.arange(len(self.rows))
-        where_t = tf.constant(where)
-
-        def select(images: Any, rows: Any) -> tuple:
-            at = tf.gather(where_t, rows)
+        def select(images: Any, at: Any) -> tuple:
             keep = at >= 0
             return tf.boolean_mask(images, keep), tf.boolean_mask(at, keep)
 
-        return _cached(self.cache).map(select).filter(lambda _, at: tf.size(at) > 0)
+        return self.placed_blocks().map(select).filter(lambda _, at: tf.size(at) > 0)
 
     def stream(self) -> Any:
         """A ``tf.data.Dataset`` of ``(image, position)``: each image with its place here."""
         return self.blocks().unbatch()
 
     def batches(self, size: int) -> Iterator[np.ndarray]:
-        """The split's images in order, ``size`` at a time, as uint8 arrays."""
+        """All the split's images, ``size`` at a time, as uint8 arrays, in cache order."""
         for images, _ in self.blocks().rebatch(size).as_numpy_iterator():
             yield images
 
     def load(self) -> np.ndarray:
-        """The whole split as one uint8 array: for a split known to fit in memory."""
-        parts = list(self.batches(1024))
-        return np.concatenate(parts) if parts else np.zeros(self.shape, dtype=np.uint8)
+        """The whole split as one uint8 array, in its order: for a split known to fit in memory."""
+        out = np.zeros(self.shape, dtype=np.uint8)
+        for images, positions in self.blocks().as_numpy_iterator():
+            out[positions] = images
+        return out
 
     def take(self, indices: np.ndarray, axis: int = 0) -> np.ndarray:
         """The images at ``indices`` (positions in this split), read in one pass.
@@ -178,15 +191,9 @@ class ImageFiles:
         return out
 
 
-def join(first: ImageFiles, second: ImageFiles) -> tuple[ImageFiles, np.ndarray]:
-    """Two splits of one cache as one, in cache order.
-
-    Returns:
-        The joined split and the order that puts ``concatenate([labels_1, labels_2])`` in it.
-    """
-    rows = np.concatenate([first.rows, second.rows])
-    order = np.argsort(rows, kind="stable")
-    return ImageFiles(first.cache, rows[order]), order
+def join(first: ImageFiles, second: ImageFiles) -> ImageFiles:
+    """Two splits of one cache as one: ``concatenate([first, second])``."""
+    return ImageFiles(first.cache, np.concatenate([first.rows, second.rows]))
 
 
 def folder_cache(info: FolderInfo, side: int, root: Path) -> FolderCache:
@@ -200,10 +207,14 @@ def folder_cache(info: FolderInfo, side: int, root: Path) -> FolderCache:
     Returns:
         The cache, with the files that did not decode named in ``skipped``.
     """
-    entries = [
-        (path, label) for label, files in enumerate(info.images) for path in files
-    ]  # class by class; the cache's order comes next
-    entries.sort(key=lambda e: hashlib.blake2b(info.shown(e[0]).encode(), digest_size=8).digest())
+    scanned = [(path, label) for label, files in enumerate(info.images) for path in files]
+    order = sorted(
+        range(len(scanned)),
+        key=lambda i: hashlib.blake2b(info.shown(scanned[i][0]).encode(), digest_size=8).digest(),
+    )
+    entries = [scanned[i] for i in order]
+    scan_rows = np.empty(len(order), dtype=np.int64)
+    scan_rows[order] = np.arange(len(order))
     key = f"{folder_fingerprint(info)[:16]}-{side}"
     folder = root / "datasets" / "folders" / key
     prefix = folder / _PREFIX
@@ -219,6 +230,7 @@ def folder_cache(info: FolderInfo, side: int, root: Path) -> FolderCache:
         names=names,
         labels=np.array([label for _, label in entries], dtype=np.int64),
         kept=np.array([name not in skipped for name in names], dtype=bool),
+        scan_rows=scan_rows,
         skipped=skipped,
         key=key,
     )
