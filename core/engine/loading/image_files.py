@@ -246,6 +246,8 @@ def _read_note(path: Path, names: tuple[str, ...]) -> dict | None:
         return None
     if note.get("block") != BLOCK:  # laid out otherwise: written again
         return None
+    if not (path.parent / f"{_PREFIX}.index").is_file():  # its images were removed
+        return None
     return note
 
 
