@@ -244,4 +244,9 @@ def result_line(trial: Trial) -> str:
         parts.append(f"val_accuracy={val.value:.4f} ({_interval(val)})")
     if test is None and (trial.results.get("sizes") or {}).get("test") == 0:
         parts.append("no test set: the folder is too small for one; train with --set folds=5")
+    if unreadable := trial.results.get("unreadable"):
+        noun = "image" if len(unreadable) == 1 else "images"
+        parts.append(
+            f"{len(unreadable)} {noun} that cannot be used left out ({', '.join(unreadable)})"
+        )
     return "  ".join(parts) or "not tested"

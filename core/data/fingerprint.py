@@ -5,7 +5,8 @@ A run's ``config.json`` holds the config's keys as they are, plus one ``provenan
     {"batch_size": 64, ..., "provenance": {"seed": 0, "data": {...}, "versions": {...}}}
 
 ``data`` is a SHA-256 over the exact arrays the run trained, validated and was tested on
-(shapes, dtypes and bytes, split by split), so two runs with the same fingerprint saw the same
+(shapes, dtypes and bytes, split by split; for a folder, which of its files each split holds,
+with the folder's :func:`folder_fingerprint`), so two runs with the same fingerprint saw the same
 images in the same order; ``test_sha256`` covers the test split alone, the same for every run
 on a dataset whatever its seed. ``RunConfig.from_json`` ignores the section, so the file loads
 back as the config that made it.
@@ -67,7 +68,9 @@ def data_fingerprint(splits: Any, key: tuple[Any, ...] | None = None) -> dict[st
     if key is not None and key in _cache:
         return _cache[key]
     parts = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-    arrays = [getattr(splits, name) for name in parts]
+    # A split read from disk (``core.engine.loading.image_files.ImageFiles``) is hashed by what
+    # names its images (the folder's fingerprint, the side and its rows), not by its pixels.
+    arrays = [_digestible(getattr(splits, name)) for name in parts]
     found = {
         "sha256": array_digest(arrays),
         "test_sha256": array_digest(arrays[4:]),
@@ -81,6 +84,32 @@ def data_fingerprint(splits: Any, key: tuple[Any, ...] | None = None) -> dict[st
     if key is not None:
         _cache[key] = found
     return found
+
+
+def _digestible(images: Any) -> Any:
+    identity = getattr(images, "identity", None)
+    return identity() if identity is not None else images
+
+
+def folder_fingerprint(info: Any) -> str:
+    """Return the SHA-256 that names a folder's images as they are now, without reading them.
+
+    Args:
+        info: A ``core.data.folder_scan.FolderInfo``: each image's class, its path in the
+            folder, its size and modification time, and whether it is read converted.
+
+    Returns:
+        64 hex digits; they change when an image is added, removed, moved to another class,
+        or rewritten.
+    """
+    digest = hashlib.sha256()
+    for label, files in enumerate(info.images):
+        for path in files:
+            stat = path.stat()
+            converted = info.converted.get(path, "")
+            line = f"{label}\t{info.shown(path)}\t{stat.st_size}\t{stat.st_mtime_ns}\t{converted}\n"
+            digest.update(line.encode())
+    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

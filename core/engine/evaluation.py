@@ -158,7 +158,8 @@ def misclassified_grid(
 
     Args:
         x_test: Test images ``(n, h, w)`` or ``(n, h, w, c)`` with one (grayscale) or three
-            (RGB) channels; uint8, or floats in 0..255.
+            (RGB) channels; uint8, or floats in 0..255: an array, or anything with NumPy's
+            ``take(indices, axis=0)`` (a folder's split read from its cache).
         y_true: True class indices.
         y_pred: Predicted class indices.
         class_names: Name of each class, indexed by label.
@@ -173,7 +174,8 @@ def misclassified_grid(
     wrong = np.flatnonzero(y_true != y_pred)[: max(limit, 0)]
     if len(wrong) == 0:
         return 0
-    tiles = [_tile(x_test[i]) for i in wrong]
+    # ``take`` reads only these images (a folder's test split is read from its cache).
+    tiles = [_tile(image) for image in x_test.take(wrong, axis=0)]
     font = ImageFont.load_default()
     captions = [(str(class_names[y_true[i]]), str(class_names[y_pred[i]])) for i in wrong]
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))

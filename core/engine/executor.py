@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from core.data import fingerprint
-from core.engine import checkpoints, devices, memory_guard, optim, run_logs
+from core.engine import batches, checkpoints, devices, memory_guard, optim, run_logs
 from core.engine.epoch_recorder import EpochRecorder
 from core.engine.evaluation import evaluate_classes, misclassified_grid
 from core.engine.loading.datasets import Splits, load_splits, merge_validation
@@ -115,16 +115,16 @@ def compiled_model(cfg: RunConfig, splits: Splits, root: Path) -> keras.Model:
     with devices.precision_policy(cfg.precision):  # the layers keep it; the process does not
         model = build_model(cfg, splits.input_shape, classes, x_sample=splits.x_train, root=root)
     steps = steps_per_epoch(cfg, splits)
-    memory_guard.check_step_fits(model, cfg.batch_size)  # fail clearly, not by a killed worker
+    held = batches.held_bytes(splits.x_train, cfg.batch_size, bool(cfg.augment), splits.x_val)
+    memory_guard.check_step_fits(model, cfg.batch_size, held)  # fail clearly, not by a kill
+    first = splits.x_train.take(np.arange(min(cfg.batch_size, len(splits.x_train))), axis=0)
     optim.compile_model(
         model,
         cfg,
         steps,
         classes,
         jit_compile=devices.jit_compile_arg(cfg),
-        steps_per_execution=devices.steps_per_execution(
-            cfg, steps, model, splits.x_train[: cfg.batch_size]
-        ),
+        steps_per_execution=devices.steps_per_execution(cfg, steps, model, first),
     )
     return model
 
@@ -257,6 +257,8 @@ def save_results(
         "input_shape": list(splits.input_shape),
         "artifacts": artifacts,
     }
+    if splits.skipped:  # a folder's files that did not decode, left out of every split
+        results["unreadable"] = dict(splits.skipped)
     if class_result is not None:
         results["classes"] = class_result
     if probs is not None and part == "test":  # image by image, to compare runs on this set

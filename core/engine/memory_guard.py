@@ -11,8 +11,13 @@ same again for its gradients, plus four copies of the weights (weights, gradient
 optimizer slots). It is deliberately plain: it catches the runs that would need several times
 the memory there is (report 003's full-batch step), not the ones at the margin.
 
+The input pipeline adds what it will hold: a folder's shuffle buffer and the prefetched
+batches (``core.engine.batches.held_bytes``). A folder's images stay on disk, and a built-in
+dataset's arrays are already in the process when the check is made.
+
 What the worker may use is ``HPE_WORKER_MEMORY_MB`` when set (a cap for the whole worker
-process), else the memory the system reports available when the trial starts.
+process, less what it already holds), else the memory the system reports available when the
+trial starts (both read through psutil).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from typing import Any
+
+import psutil
 
 from core.spec.config import ConfigError
 from core.store import settings
@@ -69,19 +76,17 @@ def step_bytes(model: Any, batch_size: int) -> int:
 
 
 def _rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    try:
+        return int(psutil.Process().memory_info().rss)
+    except psutil.Error:
+        return 0
 
 
 def _available_bytes() -> int:
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    try:
+        return int(psutil.virtual_memory().available)
+    except (psutil.Error, OSError):
+        return 0
 
 
 def headroom_bytes() -> tuple[int | None, str]:
@@ -101,26 +106,34 @@ def headroom_bytes() -> tuple[int | None, str]:
     return _available_bytes() or None, "of the memory this machine has available"
 
 
-def check_step_fits(model: Any, batch_size: int) -> None:
+def check_step_fits(model: Any, batch_size: int, held: int = 0) -> None:
     """Raise a ``batch_size`` error when one training step would not fit in memory.
+
+    Args:
+        model: The built model.
+        batch_size: Images per step.
+        held: What the input pipeline will hold besides what the process holds already: a
+            folder's shuffle buffer and the prefetched batches (``core.engine.batches``).
 
     Raises:
         ConfigError: naming ``batch_size``, the estimate, the headroom and a batch size that fits.
     """
-    need = step_bytes(model, batch_size)
+    step = step_bytes(model, batch_size)
+    need = step + held
     headroom, source = headroom_bytes()
     if headroom is None or need <= headroom:  # nothing to judge by, or it fits
         return
-    per_image = max(need / batch_size, 1.0)
-    fits = int(headroom * 0.8 // per_image)
+    per_image = max(step / batch_size, 1.0)
+    fits = int(max(headroom * 0.8 - held, 0) // per_image)
     advice = (
         f"use a batch_size of at most {fits}"
         if fits >= 1
         else "use a smaller model or img_size, or give the worker more memory"
     )
+    pipeline = f" ({_mib(held)} of it for the input pipeline's buffers)" if held else ""
     raise ConfigError(
         "batch_size",
-        f"One training step at batch_size {batch_size} needs about {_mib(need)} "
+        f"One training step at batch_size {batch_size} needs about {_mib(need)}{pipeline} "
         f"but only {_mib(headroom)} is free ({source}); {advice}.",
     )
 

@@ -172,8 +172,15 @@ def _channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, n
     channels = images.shape[-1]
     total = np.zeros(channels)
     squares = np.zeros(channels)
-    for start in range(0, len(images), chunk):
-        part = images[start : start + chunk].reshape(-1, channels).astype(np.float64)
+    # A folder's split is read from its cache in chunks, an array sliced.
+    parts = getattr(images, "batches", None)
+    chunks = (
+        parts(chunk)
+        if parts is not None
+        else (images[start : start + chunk] for start in range(0, len(images), chunk))
+    )
+    for part in chunks:
+        part = part.reshape(-1, channels).astype(np.float64)
         total += part.sum(axis=0)
         squares += np.square(part).sum(axis=0)
     count = images.size // channels

@@ -1,7 +1,8 @@
 """The input pipeline: uint8 image arrays to batched, shuffled, augmented ``tf.data`` datasets.
 
 Images stay uint8 until a batch is taken (the model rescales pixels itself), so memory holds
-one byte per pixel (the training split twice: the arrays and the shuffle buffer).
+one byte per pixel: the arrays once (batches are gathered from them), or, for a folder, only a
+bounded shuffle buffer of its cache on disk (``core.engine.batches``).
 Augmentation works on whole batches inside the pipeline, its pixel work in a parallel
 ``Dataset.map``, and batches are prefetched, so it can overlap with training instead of
 holding up each step. It is made of Keras preprocessing layers named by ``RunConfig.augment``
@@ -24,7 +25,6 @@ transformed in parallel.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.engine import compat
+from core.engine import batches, compat
 from core.spec.catalog import AUGMENTATIONS
 
 # Pixels that rotation, translation and zoom bring in from outside the image repeat the
@@ -103,7 +103,7 @@ def make_augmenter(augment: Sequence[str], seed: int) -> keras.Sequential | None
 
 
 def make_dataset(
-    x: np.ndarray,
+    x: Any,
     y: np.ndarray,
     batch_size: int,
     seed: int,
@@ -113,13 +113,14 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Return the dataset ``fit``/``evaluate`` read one split from.
 
-    Training: shuffled over the whole split with ``seed`` (a new order every epoch, the same
-    sequence of orders every run), batched, then augmented batch by batch when ``augment``
-    names any augmentation. Otherwise (validation, test): batched in order, never augmented.
-    Both prefetch.
+    Training: shuffled with ``seed`` (a new order every epoch, the same sequence of orders
+    every run; see ``core.engine.batches`` for how far a folder's split is mixed), batched,
+    then augmented batch by batch when ``augment`` names any augmentation. Otherwise
+    (validation, test): batched in order, never augmented. Both prefetch.
 
     Args:
-        x: uint8 images ``(n, h, w, c)``.
+        x: uint8 images ``(n, h, w, c)``: an array, or a folder's split read from its cache
+            (``core.engine.loading.image_files.ImageFiles``).
         y: Labels as the loss takes them (``core.engine.optim.prepare_labels``: class indices, or
             one-hot rows when ``core.engine.optim.needs_one_hot``).
         batch_size: Images per batch (the last batch may be smaller).
@@ -137,11 +138,11 @@ def make_dataset(
         0..255 once augmented.
     """
     if training and epochs is not None:
-        return _epoch_seeded(x, y, batch_size, seed, augment, epochs)
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+        return _epoch_seeded(batches.epoch_batches(x, y, batch_size, seed, epochs), seed, augment)
     if training:
-        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+        dataset = batches.shuffled_batches(x, y, batch_size, seed)
+    else:
+        dataset = batches.ordered_batches(x, y, batch_size)
     augmenter = make_augmenter(augment, seed) if training else None
     if augmenter is not None:
         dataset = _augment(dataset, augmenter.layers)
@@ -294,35 +295,12 @@ def _then(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
     return tf.reshape(product / product[:, 2:, 2:], (-1, 9))[:, :8]
 
 
-def _epoch_seeded(
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    seed: int,
-    augment: Sequence[str],
-    epochs: tuple[int, int],
-) -> tf.data.Dataset:
-    """Epochs ``first..end-1`` back to back, each shuffled and augmented from ``(seed, e)``.
+def _epoch_seeded(dataset: tf.data.Dataset, seed: int, augment: Sequence[str]) -> tf.data.Dataset:
+    """Epoch-seeded ``(images, labels, epoch, number)`` batches, augmented from their place.
 
-    The order of epoch ``e`` is a stateless permutation seeded with ``(seed, e)``; a seeded
-    ``Dataset.shuffle`` would instead depend on how many epochs this process has read.
+    Each batch's augmentation is drawn from ``(seed, epoch, number)``
+    (:func:`_keyed_draws`), never from state carried over from earlier batches.
     """
-    images, labels = tf.constant(x), tf.constant(y)
-    count = len(x)
-
-    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
-        key = tf.stack([tf.constant(seed, tf.int64), epoch])
-        order = tf.argsort(tf.random.stateless_uniform([count], seed=key))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
-
-    def gather(epoch: tf.Tensor, number: tf.Tensor, idx: tf.Tensor) -> tuple:
-        return tf.gather(images, idx), tf.gather(labels, idx), epoch, number
-
-    dataset = (
-        tf.data.Dataset.range(*epochs)
-        .flat_map(lambda e: one_epoch(e).map(lambda n, idx: (e, n, idx)))
-        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    )
     augmenter = make_augmenter(augment, seed)
     if augmenter is None:
         return _prefetched(dataset.map(lambda images, labels, *_: (images, labels)))
@@ -341,7 +319,7 @@ def _epoch_seeded(
 
 def _augment_calls() -> int:
     """Batches augmented at once: one per core this process may use, less one."""
-    return max(1, len(os.sched_getaffinity(0)) - 1)
+    return max(1, batches.usable_cores() - 1)
 
 
 def _prefetched(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -86,3 +86,45 @@ def test_the_message_says_what_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "at most" in caught.value.message
     fits = int(caught.value.message.split("at most ")[1].split(".")[0])
     assert step_bytes(model, fits) <= 2**20 < step_bytes(model, 100_000)
+
+
+def test_what_the_pipeline_holds_counts_and_a_folder_is_not_counted_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from core.engine import batches, memory_guard
+    from core.engine.loading.datasets import load_splits
+
+    for label in range(2):
+        (tmp_path / "jelly" / f"c{label}").mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (16, 16), (label * 99, i, 0)).save(
+                tmp_path / "jelly" / f"c{label}/{i}.png"
+            )
+    files = load_splits(str(tmp_path / "jelly"), 0.2, 0, tmp_path / "cache", img_size=16).x_train
+    # A small split is read through one window the size of the split, plus the prefetch.
+    image = 16 * 16 * 3
+    window = batches.WINDOW_COPIES * len(files)
+    assert batches.held_bytes(files, 4, False) == (window + 4 * batches.PREFETCH_BATCHES) * image
+    val = load_splits(str(tmp_path / "jelly"), 0.2, 0, tmp_path / "cache", img_size=16).x_val
+    assert batches.held_bytes(files, 4, False, val) - batches.held_bytes(files, 4, False) == (
+        val.nbytes  # a small validation split is kept in memory once read
+    )
+    model = _mlp()
+    monkeypatch.setattr(memory_guard, "_rss_bytes", lambda: 0)
+    monkeypatch.setenv(MEMORY_ENV, "1")  # 1 MiB for the whole worker
+    check_step_fits(model, 400)  # the step alone fits ...
+    with pytest.raises(ConfigError, match=r"0\.5 MiB of it for the input pipeline") as caught:
+        check_step_fits(model, 400, held=2**19)  # ... not with what the pipeline holds
+    fits = int(caught.value.message.split("at most ")[1].split(".")[0])
+    assert fits < 400 and step_bytes(model, fits) + 2**19 <= 2**20
+
+
+def test_headroom_is_what_psutil_reports_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psutil
+
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    headroom, source = headroom_bytes()
+    assert headroom == pytest.approx(psutil.virtual_memory().available, rel=0.2)
+    assert source == "of the memory this machine has available"

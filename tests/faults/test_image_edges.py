@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from core.data.folders import UploadError, add_upload, scan_folder
-from core.engine.loading.folders import folder_arrays
+from core.engine.loading.folders import folder_files
 from core.views.folder_preview import folder_summary
 from tests.data import odd_images as odd
 from tests.data.raw_zips import raw_name_zip
@@ -29,6 +29,12 @@ from tests.data.test_folders import write_folder as write
 pytestmark = pytest.mark.faults
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def folder_arrays(folder: Path, side: int, root: Path) -> tuple:
+    """A small folder's splits as arrays, read whole from its cache."""
+    x_train, y_train, x_test, y_test, names, _ = folder_files(folder, side, root)
+    return x_train.load(), y_train, x_test.load(), y_test, names
 
 
 def png(seed: int = 0) -> bytes:

@@ -8,7 +8,11 @@ whether those files are in place.
 A dataset may also be the path of a folder of class folders (people's own photos, see
 ``core.data.folders``): nothing is ever missing for those, and ``load_splits`` reads them through
 ``core.engine.loading.folders`` with a fixed, stratified 20% test set (none for a folder too
-small to give every class 10 test images).
+small to give every class 10 test images), as files read from a cache on disk, never as one
+array in memory.
+
+A built-in dataset's arrays are held once: the validation draw moves rows in place and the
+two parts are views of one array.
 
 Only the standard library and NumPy are imported at module level; Keras and scikit-learn load
 when a dataset is read.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,7 @@ import numpy as np
 from core.data.availability import check_available
 from core.data.folders import dataset_info
 from core.engine import compat
+from core.engine.loading.image_files import ImageFiles, join
 from core.spec.catalog import DATASETS
 from core.spec.class_names import CLASS_NAMES
 from core.spec.config import ConfigError
@@ -36,13 +41,18 @@ from core.store import paths
 DIGITS_TEST_SIZE = 360
 DIGITS_TEST_SEED = 0
 
+# A split's images: an array in memory, or a folder's files read from their cache.
+Images = np.ndarray | ImageFiles
+
 
 @dataclass(frozen=True, eq=False)
 class Splits:
     """Train, validation and test arrays of one dataset.
 
-    Images are uint8 with shape ``(N, H, W, C)`` (the model rescales them); labels are 1-D
-    int64 class indices. Equality is identity: NumPy arrays have no single truth value.
+    Images are uint8 with shape ``(N, H, W, C)`` (the model rescales them): arrays for the
+    built-in datasets, a folder's :class:`~core.engine.loading.image_files.ImageFiles` (read
+    from its cache on disk) for a folder; labels are 1-D int64 class indices. Equality is
+    identity: NumPy arrays have no single truth value.
 
     Attributes:
         x_train: Training images.
@@ -52,15 +62,18 @@ class Splits:
         x_test: The dataset's own test images (a fixed held-out set for digits).
         y_test: Test labels.
         class_names: Name of each class, indexed by label.
+        skipped: A folder's files that did not decode, by name, with why (left out of
+            every split).
     """
 
-    x_train: np.ndarray
+    x_train: Images
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: Images
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: Images
     y_test: np.ndarray
     class_names: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -112,6 +125,7 @@ def load_splits(
             "validation_split",
             f"validation split must be above 0 and below 1 (got {validation_split:g}).",
         )
+    skipped: dict[str, str] = {}
     if name == "digits":
         x_train, y_train, x_test, y_test = _digits()
         classes = CLASS_NAMES[name]
@@ -120,10 +134,10 @@ def load_splits(
         x_train, y_train, x_test, y_test = _keras_arrays(name, root)
         classes = CLASS_NAMES[name]
     else:
-        from core.engine.loading.folders import folder_arrays
+        from core.engine.loading.folders import folder_files
 
         side = img_size or info.shape[0]
-        x_train, y_train, x_test, y_test, classes = folder_arrays(info.name, side, root)
+        x_train, y_train, x_test, y_test, classes, skipped = folder_files(info.name, side, root)
 
     n_train = len(y_train)
     n_val = math.ceil(n_train * validation_split)
@@ -137,10 +151,44 @@ def load_splits(
 
     from sklearn.model_selection import train_test_split
 
-    x_fit, x_val, y_fit, y_val = train_test_split(
-        x_train, y_train, test_size=n_val, stratify=y_train, random_state=seed
+    # The draw is made on positions, so no image is copied to make it.
+    fit, val = train_test_split(
+        np.arange(n_train), test_size=n_val, stratify=y_train, random_state=seed
     )
-    return Splits(x_fit, y_fit, x_val, y_val, x_test, y_test, list(classes))
+    if isinstance(x_train, ImageFiles):
+        x_fit, x_val = x_train.subset(fit), x_train.subset(val)
+    else:
+        x_fit, x_val = _split_rows(x_train, fit, val)
+    y_fit, y_val = y_train[fit], y_train[val]
+    return Splits(x_fit, y_fit, x_val, y_val, x_test, y_test, list(classes), skipped)
+
+
+def _split_rows(
+    x: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x[first]`` and ``x[second]`` as two views of ``x``, its rows moved in place.
+
+    ``first`` and ``second`` together hold every row once. The rows are permuted cycle by
+    cycle with one row of scratch, so the images exist once, not once per part as well.
+    """
+    if not x.flags.writeable:
+        x = x.copy()
+    order = np.concatenate([first, second])
+    done = np.zeros(len(order), dtype=bool)
+    for start in range(len(order)):
+        if done[start] or order[start] == start:
+            continue
+        held = x[start].copy()
+        at = start
+        while True:
+            done[at] = True
+            source = order[at]
+            if source == start:
+                x[at] = held
+                break
+            x[at] = x[source]
+            at = source
+    return x[: len(first)], x[len(first) :]
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -224,6 +272,20 @@ def _images(x: np.ndarray, channels_first: bool) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.uint8)
 
 
+def _rejoined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``concatenate([first, second])``; the array they are views of when they lie end to end."""
+    base = first.base
+    if (
+        isinstance(base, np.ndarray)
+        and second.base is base
+        and len(base) == len(first) + len(second)
+        and first.ctypes.data == base.ctypes.data
+        and second.ctypes.data == base.ctypes.data + first.nbytes
+    ):
+        return base
+    return np.concatenate([first, second])
+
+
 def merge_validation(splits: Splits) -> Splits:
     """Return the splits with the validation images moved into training (none left over).
 
@@ -234,10 +296,15 @@ def merge_validation(splits: Splits) -> Splits:
         A copy whose training arrays are the training then the validation arrays, and whose
         validation arrays are empty.
     """
+    y_train = np.concatenate([splits.y_train, splits.y_val])
     return dataclasses.replace(
         splits,
-        x_train=np.concatenate([splits.x_train, splits.x_val]),
-        y_train=np.concatenate([splits.y_train, splits.y_val]),
+        x_train=(
+            join(splits.x_train, splits.x_val)
+            if isinstance(splits.x_train, ImageFiles)
+            else _rejoined(splits.x_train, splits.x_val)
+        ),
+        y_train=y_train,
         x_val=splits.x_val[:0],
         y_val=splits.y_val[:0],
     )

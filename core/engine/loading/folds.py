@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engine.loading.datasets import Splits, load_splits
+from core.engine.loading.image_files import ImageFiles, join
 from core.spec.config import ConfigError, RunConfig
 
 
@@ -22,7 +23,9 @@ def training_split(config: RunConfig, root: Path | None = None) -> Splits:
     ``load_splits`` only hands out the training split already divided by the config's
     validation share, in an order that share and the seed decide; joining the two parts and
     sorting the images by a hash of their pixels and label gives the same order whatever the
-    share, so folds do not move when an unrelated setting changes.
+    share, so folds do not move when an unrelated setting changes. A folder's images are
+    already in such an order in its cache (by a hash of each file's path): its folds are made
+    from paths and labels, without reading a pixel.
 
     Args:
         config: The run config (``dataset``, ``validation_split``, ``seed``).
@@ -33,6 +36,22 @@ def training_split(config: RunConfig, root: Path | None = None) -> Splits:
         validation arrays are empty.
     """
     parts = load_splits(config.dataset, config.validation_split, config.seed, root, config.img_size)
+    if isinstance(parts.x_train, ImageFiles):
+        joined = join(parts.x_train, parts.x_val)
+        order = np.argsort(joined.rows, kind="stable")  # cache order: by a hash of each path
+        files = joined.subset(order)
+        y_all = np.concatenate([parts.y_train, parts.y_val])[order]
+        none = np.arange(0)
+        return Splits(
+            files,
+            y_all,
+            files.subset(none),
+            y_all[none],
+            parts.x_test,
+            parts.y_test,
+            parts.class_names,
+            parts.skipped,
+        )
     x = np.concatenate([parts.x_train, parts.x_val])
     y = np.concatenate([parts.y_train, parts.y_val])
     digests = np.array(
@@ -87,12 +106,18 @@ def load_fold(config: RunConfig, fold: int, root: Path | None = None) -> Splits:
     held = fold_indices(whole.y_train, config.folds, config.seed)[fold]
     keep = np.ones(len(whole.y_train), dtype=bool)
     keep[held] = False
+    kept = np.flatnonzero(keep)
+    x = whole.x_train
+    train, val = (
+        (x.subset(kept), x.subset(held)) if isinstance(x, ImageFiles) else (x[kept], x[held])
+    )
     return Splits(
-        whole.x_train[keep],
-        whole.y_train[keep],
-        whole.x_train[held],
+        train,
+        whole.y_train[kept],
+        val,
         whole.y_train[held],
         whole.x_test,
         whole.y_test,
         whole.class_names,
+        whole.skipped,
     )

@@ -40,6 +40,7 @@ from core.data.availability import DatasetUnavailable, check_available, missing_
 from core.data.checks import train_size
 from core.data.folders import FOLDER_IMAGE_SIZE
 from core.engine.loading.datasets import CLASS_NAMES, Splits, load_splits
+from core.engine.loading.image_files import ImageFiles
 from core.spec.catalog import DATASETS
 from core.spec.config import ConfigError, RunConfig
 from core.spec.scores import wilson_interval
@@ -225,7 +226,7 @@ def assert_labels_follow_images(splits: Splits, scale: int = 20) -> None:
     ):
         assert x.dtype == np.uint8
         assert y.ndim == 1 and y.dtype == np.int64
-        np.testing.assert_array_equal(x[:, 0, 0, 0], y * scale)
+        np.testing.assert_array_equal(pixels(x)[:, 0, 0, 0], y * scale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,6 +545,11 @@ def test_cifar_images_stay_channels_last_under_channels_first_config(
 # ---------------------------------------------------------------------------------------------
 
 
+def pixels(x: object) -> np.ndarray:
+    """A split's images as an array: a folder's split is read whole from its cache."""
+    return x.load() if isinstance(x, ImageFiles) else np.asarray(x)
+
+
 def write_photo_folder(root: Path, per_class: int = 30, side: int = 16) -> Path:
     """Three class folders of flat PNGs: red = 80 * label, green = 5 * index in the class."""
     from PIL import Image
@@ -571,17 +577,19 @@ def test_folder_loads_as_uint8_with_a_fixed_stratified_test_set(tmp_path: Path) 
     ids = [
         (int(y), int(g))
         for x, ys in ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
-        for y, g in zip(ys, x[:, 0, 0, 1], strict=True)
-    ] + [(int(y), int(g)) for y, g in zip(splits.y_test, splits.x_test[:, 0, 0, 1], strict=True)]
+        for y, g in zip(ys, pixels(x)[:, 0, 0, 1], strict=True)
+    ]
+    test_green = pixels(splits.x_test)[:, 0, 0, 1]
+    ids += [(int(y), int(g)) for y, g in zip(splits.y_test, test_green, strict=True)]
     assert sorted(ids) == [(label, 5 * i) for label in range(3) for i in range(50)]
     np.testing.assert_array_equal(np.bincount(splits.y_test), [10, 10, 10])  # stratified
     assert np.all(np.abs(np.bincount(splits.y_val, minlength=3) - 8) <= 1)
 
     again = load_splits(str(folder), 0.2, 0, tmp_path / "cache", img_size=16)
-    np.testing.assert_array_equal(again.x_val, splits.x_val)
+    np.testing.assert_array_equal(pixels(again.x_val), pixels(splits.x_val))
     other = load_splits(str(folder), 0.2, 7, tmp_path / "cache", img_size=16)
-    np.testing.assert_array_equal(other.x_test, splits.x_test)  # the same test photos
-    assert not np.array_equal(other.x_val, splits.x_val)  # another validation draw
+    np.testing.assert_array_equal(pixels(other.x_test), pixels(splits.x_test))  # same photos
+    assert not np.array_equal(pixels(other.x_val), pixels(splits.x_val))  # another draw
 
 
 def test_folder_images_are_resized_to_the_image_size(tmp_path: Path) -> None:
@@ -616,7 +624,8 @@ def test_a_folder_too_small_for_a_test_set_keeps_every_image_to_train_and_valida
     assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == (72, 18, 0)
     assert splits.x_test.shape == (0, 8, 8, 3) and splits.y_test.dtype == np.int64
     other = load_splits(str(folder), 0.2, 7, tmp_path / "cache", img_size=8)
-    assert len(other.y_test) == 0 and not np.array_equal(other.x_val, splits.x_val)
+    assert len(other.y_test) == 0
+    assert not np.array_equal(pixels(other.x_val), pixels(splits.x_val))
 
 
 def test_a_changed_folder_is_read_again(tmp_path: Path) -> None:
@@ -624,7 +633,7 @@ def test_a_changed_folder_is_read_again(tmp_path: Path) -> None:
 
     folder = write_photo_folder(tmp_path / "jelly", per_class=10, side=8)
     first = load_splits(str(folder), 0.3, 0, tmp_path / "cache", img_size=8)
-    assert (tmp_path / "cache" / "datasets" / "joblib").is_dir()
+    assert list((tmp_path / "cache" / "datasets" / "folders").glob("*/images.index"))
     for i in range(10, 13):
         Image.new("RGB", (8, 8), (160, 8 * i, 0)).save(folder / "moon" / f"{i}.png")
     again = load_splits(str(folder), 0.3, 0, tmp_path / "cache", img_size=8)

@@ -12,12 +12,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from core.data.folder_scan import FolderInfo, UploadError, scan_folder
+from core.data.folder_scan import FolderInfo, scan_folder
 from core.data.image_checks import check_image
-from core.engine.loading.folders import _decoded
+from core.engine.loading.image_files import ImageFiles, folder_cache
 from tests.data.odd_images import AS_THEY_ARE, CONVERTED, REFUSED, noise, padded_bmp, saved
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,15 +76,18 @@ def test_what_the_scan_converts_tensorflow_misreads_and_the_loader_reads_right(
     write_all(folder / "plain", [(f"{i}.png", lambda: saved(noise(), "PNG")) for i in range(3)])
     info = scan_folder(folder)
     assert len(info.converted) == len(CONVERTED)
-    x, y = _decoded(info, 8, tmp_path / "cache")
-    assert x.shape == (info.n_images, 8, 8, 3) and list(y) == [0] * 7 + [1] * 3
-    for image, path in zip(x, [p for paths in info.images for p in paths], strict=True):
-        expected = tf.image.resize(pillow_rgb(path), (8, 8)).numpy()
-        assert np.abs(image - np.rint(expected)).max() <= 1, path.name
-    assert not any((tmp_path / "cache" / "datasets").glob(".keras-view-*"))  # removed again
+    cache = folder_cache(info, 8, tmp_path / "cache")
+    x = ImageFiles(cache, np.flatnonzero(cache.kept)).load()
+    assert x.shape == (info.n_images, 8, 8, 3) and sorted(cache.labels) == [0] * 7 + [1] * 3
+    assert not cache.skipped
+    for image, path in zip(x, cache.paths, strict=True):
+        expected = tf.image.resize(pillow_rgb(Path(path)), (8, 8)).numpy()
+        assert np.abs(image - np.rint(expected)).max() <= 1, path
+    # The converted copies were made beside the cache while it was written, and removed.
+    assert not list(cache.prefix.parent.glob(".writing-*"))
 
 
-def test_an_image_tensorflow_fails_on_anyway_is_named(tmp_path: Path) -> None:
+def test_an_image_tensorflow_fails_on_anyway_is_skipped_and_named(tmp_path: Path) -> None:
     moon = tmp_path / "jelly" / "moon"
     moon.mkdir(parents=True)
     for i in range(2):
@@ -100,8 +102,10 @@ def test_an_image_tensorflow_fails_on_anyway_is_named(tmp_path: Path) -> None:
         source="jelly.zip",
         top=moon.parent,
     )
-    with pytest.raises(
-        UploadError,
-        match=r"moon/padded\.bmp in jelly\.zip cannot be decoded for training \(Input size",
-    ):
-        _decoded(info, 8, tmp_path / "cache")
+    cache = folder_cache(info, 8, tmp_path / "cache")
+    assert list(cache.skipped) == ["moon/padded.bmp"]
+    assert cache.skipped["moon/padded.bmp"].startswith("Input size")
+    assert (
+        int(cache.kept.sum()) == 2
+        and len(ImageFiles(cache, np.flatnonzero(cache.kept)).load()) == 2
+    )
