@@ -96,7 +96,8 @@ def prune(folder: Path, budget: Budget, monitor: str = "") -> list[int]:
     """
     epochs = saved_epochs(folder)
     sizes = {e: checkpoint_path(folder, e).stat().st_size for e in epochs}
-    gone = to_prune(sizes, _best(folder, epochs, monitor), budget)
+    best = _best(folder, epochs, monitor) if budget.copies > 1 else None  # 1: the newest
+    gone = to_prune(sizes, best, budget)
     for old in gone:
         checkpoint_path(folder, old).unlink(missing_ok=True)
     return gone
