@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psutil
 
-from core.store import Store, open_store, paths
+from core.store import Store, open_store, paths, settings
 from core.store import searches as search_store
 from core.store.searches import HANDOVER_GROWTH_MIB
 from core.worker.logs import setup_logging
@@ -89,6 +89,15 @@ def _orphaned() -> None:
     os._exit(1)  # as a kill would: the search is left running, and reaped as interrupted
 
 
+def handover_limit(handover_mib: float | None) -> float | None:
+    """The growth (MiB) after which a search child hands on: ``handover_mib``, or a quarter
+    of the worker's ``HPE_WORKER_MEMORY_MB`` cap when that is less, so trials keep room."""
+    cap = settings.read(settings.WORKER_MEMORY_MB)
+    if cap is None or handover_mib is None:
+        return handover_mib
+    return min(handover_mib, cap / 4)
+
+
 def run_in_child(
     store: Store,
     study_id: int,
@@ -105,12 +114,14 @@ def run_in_child(
         study_id: The search, claimed by this process.
         root: The cache folder.
         trials_per_process: Hand back after this many trials (None: no count).
-        handover_mib: Hand back once the child has grown this many MiB (None: never).
+        handover_mib: Hand back once the child has grown this many MiB (None: never); a
+            quarter of ``HPE_WORKER_MEMORY_MB`` at most, when that caps the worker.
 
     Returns:
         The search's state afterwards: ``queued`` when the child stopped to let a fresh
         process go on, else how the search ended. A child that died leaves it interrupted.
     """
+    handover_mib = handover_limit(handover_mib)
     limits = []
     if trials_per_process is not None:
         limits += ["--trials-per-process", str(trials_per_process)]

@@ -10,6 +10,8 @@ import threading
 import psutil
 import pytest
 
+from core.store import settings
+from core.store.searches import HANDOVER_GROWTH_MIB
 from core.worker import search_child
 
 
@@ -46,3 +48,12 @@ def test_without_prctl_the_child_starts_cleanly(monkeypatch: pytest.MonkeyPatch)
     for platform in ("darwin", "win32", "linux"):  # macOS, Windows, a Linux without glibc
         monkeypatch.setattr(sys, "platform", platform)
         search_child._die_with_parent()
+
+
+@pytest.mark.parametrize(("cap", "limit"), [("", 512.0), ("4000", 512.0), ("1000", 250.0)])
+def test_under_a_memory_cap_the_child_hands_on_sooner(
+    monkeypatch: pytest.MonkeyPatch, cap: str, limit: float
+) -> None:
+    monkeypatch.setenv(settings.WORKER_MEMORY_MB, cap)
+    assert search_child.handover_limit(HANDOVER_GROWTH_MIB) == limit
+    assert search_child.handover_limit(None) is None
