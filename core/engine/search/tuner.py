@@ -102,6 +102,9 @@ class StoreTunerMixin:
             return True
         if self.handover_mib is None or self._rss_at_first is None:
             return False
+        planned = self.store.study(self.study_id).spec.get("planned_trials")
+        if planned and len(self.oracle.trials) >= planned:
+            return False  # every planned trial ran: a fresh process would only end the search
         grown = psutil.Process().memory_info().rss - self._rss_at_first
         return grown > self.handover_mib * 2**20
 
