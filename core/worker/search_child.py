@@ -4,7 +4,7 @@ TensorFlow keeps a little memory for every model a process builds, even after
 ``keras.backend.clear_session()`` (about 16 MiB per trial of report 000's CNN on digits, with or
 without keras-tuner, in ``benchmarks/tune_memory.py``). The worker therefore runs a search in a
 child process (``python -m core.worker.search_child``) that, between trials, hands the search
-back as queued once it has grown by ``HANDOVER_GROWTH_MIB`` since its first trial
+back as queued once it has grown by ``HANDOVER_GROWTH_MIB`` since its first trial ended
 (``core.store.searches``); the worker starts a fresh child for the next ones, which goes on from
 the keras-tuner project folder like any Resume. While memory stays flat one child runs the
 whole search: each fresh one imports TensorFlow and reloads the tuner again.

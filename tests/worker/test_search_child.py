@@ -50,7 +50,7 @@ def test_without_prctl_the_child_starts_cleanly(monkeypatch: pytest.MonkeyPatch)
         search_child._die_with_parent()
 
 
-@pytest.mark.parametrize(("cap", "limit"), [("", 512.0), ("4000", 512.0), ("1000", 250.0)])
+@pytest.mark.parametrize(("cap", "limit"), [("", 1024.0), ("8000", 1024.0), ("1000", 250.0)])
 def test_under_a_memory_cap_the_child_hands_on_sooner(
     monkeypatch: pytest.MonkeyPatch, cap: str, limit: float
 ) -> None:

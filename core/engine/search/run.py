@@ -71,7 +71,7 @@ def run_search(
         trials_per_process: Stop, queued again, after this many trials (between trials), so
             a fresh process goes on (``core.worker.search_child``).
         handover_mib: Stop so too, between trials, once this process's memory has grown
-            this many MiB since its first trial.
+            this many MiB since its first trial ended.
 
     Returns:
         ``done``, ``out_of_time``, ``cancelled``, ``failed``, or ``queued`` when

@@ -68,7 +68,7 @@ class StoreTunerMixin:
         self.trials_here = 0  # trials ended in this process
         self.trials_per_process: int | None = None  # hand the search on after this many
         self.handover_mib: float | None = None  # or once this process has grown this much
-        self._rss_at_first: int | None = None  # this process's memory as its first trial began
+        self._rss_at_first: int | None = None  # this process's memory after its first trial
         super().__init__(*args, **kwargs)
 
     # Plugged into keras-tuner's override point (core.engine.compat.tuner_hooks); the space has
@@ -96,7 +96,7 @@ class StoreTunerMixin:
 
     def _hand_on(self) -> bool:
         """Whether this process has run its share: ``trials_per_process`` trials, or grown
-        ``handover_mib`` since its first trial (memory a fresh process gives back)."""
+        ``handover_mib`` since its first trial ended (memory a fresh process gives back)."""
         count = self.trials_per_process
         if count is not None and self.trials_here >= count:
             return True
@@ -109,8 +109,6 @@ class StoreTunerMixin:
         return grown > self.handover_mib * 2**20
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
-        if self._rss_at_first is None:
-            self._rss_at_first = psutil.Process().memory_info().rss
         super().on_trial_begin(trial)
         self._execution = 0
         if self.remote:
@@ -244,6 +242,8 @@ class StoreTunerMixin:
         )
         search_store.set_results(self.store, trial_id, {"worker_rss_mib": rss_mib()})
         self.trials_here += 1
+        if self._rss_at_first is None:  # TensorFlow has set itself up: growth counts from here
+            self._rss_at_first = psutil.Process().memory_info().rss
         self.close_monitor()
         if self.on_trial is not None:
             self.on_trial(self.trial_ids[trial.trial_id])
