@@ -3,9 +3,9 @@
 keras-tuner users see memory grow trial after trial. Clearing the Keras session is not enough
 with TensorFlow 2.21: a process that builds and fits model after model keeps about 16 MiB more
 per model (report 000's CNN on digits), with or without keras-tuner. So the worker runs a search
-in a child process that trains ``core.worker.search_child.TRIALS_PER_PROCESS`` trials and hands the
-search on to a fresh one. Each trial records the resident memory (``VmRSS``) of the process that
-trained it in its results (``worker_rss_mib``); this script reads it back.
+in a child process that hands the search on to a fresh one once it has grown
+``core.store.searches.HANDOVER_GROWTH_MIB``. Each trial records the resident memory (``VmRSS``)
+of the process that trained it in its results (``worker_rss_mib``); this script reads it back.
 
 Default: the real worker (``python -m core.worker`` on a temporary cache) runs a random search over
 report 000's space on digits, ``--trials`` trials of ``--epochs`` epoch(s). With ``--in-process``

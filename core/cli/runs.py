@@ -5,7 +5,8 @@
 
 ``runs`` prints one row per trial of every study (``core.views.runs.runs_frame``), with the
 epochs planned and those done, and the test accuracy with its 95% interval and test images;
-with ``--json`` it prints one JSON line, ``{"rows": [...]}`` (:func:`run_rows`).
+with ``--json`` it prints one JSON line, ``{"rows": [...]}`` (:func:`run_rows`), each row also
+with ``checkpoint_bytes``, what the run's checkpoints take on disk.
 ``export`` writes a trial's bundle into DIR (``core.handover.bundle``): its model, weights and
 config, a standalone ``train.py`` and its TensorBoard logs, under names that say which run they
 are (study, trial, dataset, model and test accuracy), and prints the new paths. An unknown
@@ -26,6 +27,7 @@ from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag, print_err
 from core.handover.bundle import write_bundle
 from core.spec.quoting import printable
 from core.store import Store, open_store
+from core.store.checkpoint_files import checkpoint_bytes, checkpoint_dir
 from core.views.runs import interval_labels, runs_frame
 
 _TABLE = {
@@ -100,9 +102,15 @@ def run_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    frame = runs_frame(_store())
+    store = _store()
+    frame = runs_frame(store)
     if args.json:
-        print(json.dumps({"rows": run_rows(frame)}))
+        rows = run_rows(frame)
+        trials = {t.id: t for t in store.trials()}
+        for row in rows:  # what its checkpoints take on disk now (the budget prunes them)
+            trial = trials.get(row["trial"])  # None: deleted since the table was read
+            row["checkpoint_bytes"] = checkpoint_bytes(checkpoint_dir(trial)) if trial else 0
+        print(json.dumps({"rows": rows}))
         return EXIT_OK
     if frame.empty:
         print("No runs yet. Train one with: python -m core train")

@@ -1,4 +1,4 @@
-"""A checkpoint per finished epoch, so a run can be forked from any of its recent epochs.
+"""A checkpoint per finished epoch, so a run can be forked from its best or its recent epochs.
 
 A checkpoint holds every variable of the model at the end of an epoch (weights, batch-norm
 statistics and the seed generators that drive dropout) and every variable of its optimizer
@@ -7,9 +7,12 @@ file by a background thread, so training hardly waits (see :class:`CheckpointCal
 With the epoch-seeded pipeline (``core.engine.pipeline``) this is everything the next epoch depends
 on, so training on from a checkpoint repeats the original run's later epochs exactly.
 
-A trial keeps its last ``HPE_CHECKPOINT_CAP`` checkpoints (default 50; 0 keeps none), the
-oldest dropped first. They live in ``runs/<study>/<trial>/checkpoints/``. This module imports
-Keras; only worker processes use it (see ``core.worker.forks`` for the TensorFlow-free side).
+A trial keeps the checkpoints of its newest epochs and of its best one, within the budget of
+``HPE_CHECKPOINT_CAP`` copies and ``HPE_CHECKPOINT_BYTES`` bytes (``core.store.checkpoint_files``),
+pruned after each write. Each file records the value of the metric early stopping watches, so
+the best epoch is found again by a later process (a resumed search trial). They live in
+``runs/<study>/<trial>/checkpoints/``. This module imports Keras; only worker processes use it
+(see ``core.worker.forks`` for the TensorFlow-free side).
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ from core.engine import optim
 from core.spec.params import FORKABLE
 from core.store import Store, Trial, disk_space
 from core.store.checkpoint_files import (
+    Budget,
     checkpoint_dir,
     checkpoint_path,
     saved_epochs,
+    to_prune,
 )
 
 # What np.savez adds to each array: its .npy header and the zip's local and central records.
 _ENTRY_BYTES = 512
+# The entry holding the epoch's value of the monitored metric (not a variable).
+MONITOR_KEY = "meta_monitor"
 
 
 def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
@@ -51,8 +58,18 @@ def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
     return state
 
 
-def write(state: dict[str, np.ndarray], folder: Path, epoch: int, cap: int) -> Path:
-    """Write a snapshot as the checkpoint of ``epoch``, then drop the oldest beyond ``cap``.
+def write(
+    state: dict[str, np.ndarray], folder: Path, epoch: int, budget: Budget, monitor: str = ""
+) -> Path:
+    """Write a snapshot as the checkpoint of ``epoch``, then prune to ``budget``.
+
+    Args:
+        state: From :func:`snapshot`, with the epoch's monitored value under ``MONITOR_KEY``
+            where it has one.
+        folder: The trial's checkpoint folder (created if needed).
+        epoch: The epoch just finished (0-based).
+        budget: What the trial's checkpoints may take (:func:`prune`).
+        monitor: The metric that says which epoch is best (``val_loss``, ``val_accuracy``).
 
     Raises:
         DiskFull: when the disk has no room for it (the half-written file is removed).
@@ -67,24 +84,55 @@ def write(state: dict[str, np.ndarray], folder: Path, epoch: int, cap: int) -> P
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(partial, **state)
         os.replace(partial, path)  # whole or not there: forks never read half a file
-    for old in saved_epochs(folder)[:-cap]:
-        checkpoint_path(folder, old).unlink(missing_ok=True)
+    prune(folder, budget, monitor)
     return path
 
 
-def save(model: keras.Model, folder: Path, epoch: int, cap: int) -> Path | None:
-    """Save the model's and its optimizer's state at the end of ``epoch``; keep ``cap``.
+def prune(folder: Path, budget: Budget, monitor: str = "") -> list[int]:
+    """Delete the checkpoints in ``folder`` beyond ``budget``; return their epochs.
+
+    The newest and the best (by the ``monitor`` values the files record; lowest loss or
+    highest accuracy) stay (``core.store.checkpoint_files.to_prune``).
+    """
+    epochs = saved_epochs(folder)
+    sizes = {e: checkpoint_path(folder, e).stat().st_size for e in epochs}
+    best = _best(folder, epochs, monitor) if budget.copies > 1 else None  # 1: the newest
+    gone = to_prune(sizes, best, budget)
+    for old in gone:
+        checkpoint_path(folder, old).unlink(missing_ok=True)
+    return gone
+
+
+def _best(folder: Path, epochs: list[int], monitor: str) -> int | None:
+    """The epoch whose recorded monitored value is best, or None when none has one."""
+    values = {}
+    for epoch in epochs:
+        try:
+            with np.load(checkpoint_path(folder, epoch)) as file:
+                if MONITOR_KEY in file.files:
+                    values[epoch] = float(file[MONITOR_KEY])
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            continue  # unreadable: never the one to keep for its score
+    finite = {e: v for e, v in values.items() if math.isfinite(v)}
+    if not finite:
+        return None
+    pick = max if "accuracy" in monitor else min
+    return pick(finite, key=finite.__getitem__)
+
+
+def save(model: keras.Model, folder: Path, epoch: int, budget: Budget) -> Path | None:
+    """Save the model's and its optimizer's state at the end of ``epoch``; prune to ``budget``.
 
     Args:
         model: The compiled model being trained.
         folder: The trial's checkpoint folder (created if needed).
         epoch: The epoch just finished (0-based).
-        cap: How many checkpoints to keep; the oldest beyond it are deleted. 0 saves none.
+        budget: What the trial's checkpoints may take; ``copies`` 0 saves none.
 
     Returns:
-        The file written, or None when ``cap`` is 0.
+        The file written, or None when the budget keeps no copies.
     """
-    return write(snapshot(model), folder, epoch, cap) if cap > 0 else None
+    return write(snapshot(model), folder, epoch, budget) if budget.copies > 0 else None
 
 
 def restore(model: keras.Model, folder: Path, epoch: int) -> None:
@@ -208,26 +256,38 @@ class CheckpointCallback(keras.callbacks.Callback):
 
     The state is copied at the epoch's end (milliseconds); writing it takes longer (Keras's
     own ``save_weights`` took about 0.2 s per epoch for the default CNN, as long as a digits
-    epoch), so one background thread writes, in order. Training waits for the last write
-    before it ends, so a finished trial has all its checkpoints.
+    epoch), so one background thread writes, in order, and prunes to the budget after each
+    write. Training waits for the last write before it ends, so a finished trial has all the
+    checkpoints its budget keeps.
+
+    Args:
+        folder: The trial's checkpoint folder.
+        budget: What its checkpoints may take (``core.store.checkpoint_files.Budget``).
+        offset: The number of epoch 0's file (a search trial's later execution).
+        monitor: The metric that names the best epoch (the config's early stopping one).
     """
 
-    def __init__(self, folder: Path, cap: int, offset: int = 0) -> None:
+    def __init__(self, folder: Path, budget: Budget, offset: int = 0, monitor: str = "") -> None:
         super().__init__()
         self.folder = folder
-        self.cap = cap
-        self.offset = offset  # the number of epoch 0's file (a search trial's later execution)
+        self.budget = budget
+        self.offset = offset
+        self.monitor = monitor
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: list[Future] = []
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.cap <= 0:
+        if self.budget.copies <= 0:
             return
         self._raise_failed()  # a full disk stops training now, not epochs later
         state = snapshot(self.model)
+        if self.monitor in (logs or {}):
+            state[MONITOR_KEY] = np.asarray(float(logs[self.monitor]))
         self._pending = [f for f in self._pending if not f.done()]
         row = self.offset + epoch
-        self._pending.append(self._writer.submit(write, state, self.folder, row, self.cap))
+        self._pending.append(
+            self._writer.submit(write, state, self.folder, row, self.budget, self.monitor)
+        )
 
     def on_train_end(self, logs: dict | None = None) -> None:
         for future in self._pending:

@@ -11,7 +11,8 @@ builds and fits through ``core.engine.search.hypermodel`` with the callbacks its
 * records its epochs through one writer (:class:`EpochRecorder`, in
   ``core.engine.epoch_recorder``), reports its batches and
   heartbeats through one monitor (``core.engine.monitor``), and
-  keeps a checkpoint per epoch and TensorBoard logs (:func:`standard_callbacks`);
+  checkpoints its epochs within a disk budget and keeps TensorBoard logs
+  (:func:`standard_callbacks`);
 * is tested and saved by one saver (:func:`save_results`): its validation and test scores,
   each with its image count and 95% interval, the model, its weights, its ``config.json``,
   per-class results and the grid of misclassified test images.
@@ -42,7 +43,7 @@ from core.spec.config import RunConfig
 from core.spec.hits import pack_hits
 from core.spec.scores import wilson_interval
 from core.store import disk_space
-from core.store.checkpoint_files import checkpoint_cap
+from core.store.checkpoint_files import checkpoint_budget
 
 # Before TensorFlow initialises its devices: every trial path imports this module first.
 devices.allow_memory_growth()
@@ -181,7 +182,10 @@ def standard_callbacks(
     if checkpoint_folder is not None:
         found.append(
             checkpoints.CheckpointCallback(
-                checkpoint_folder, checkpoint_cap(), offset=recorder.offset
+                checkpoint_folder,
+                checkpoint_budget(),
+                offset=recorder.offset,
+                monitor=cfg.early_stopping_monitor,  # the best epoch's copy is kept
             )
         )
     return found

@@ -35,9 +35,13 @@ from core.store.sqlite import HEARTBEAT_TIMEOUT_S, Status, Store
 SEARCH_KIND = "search"
 STATES = ("queued", "running", "done", "interrupted", "out_of_time", "cancelled", "failed")
 FINAL_STATES = ("done", "interrupted", "out_of_time", "cancelled", "failed")
-# A worker runs a search in child processes of this many trials each, so memory stays flat
-# (``core.worker.search_child``); each child imports TensorFlow and reloads the tuner again.
-TRIALS_PER_PROCESS = 8
+# A worker runs a search in a child process that hands it on to a fresh one, between trials,
+# once its memory has grown this much since its first trial ended (``core.worker.search_child``):
+# TensorFlow keeps a little memory for every model a process builds. A fresh child imports
+# TensorFlow and reloads the tuner again (seconds), so while memory stays flat one child goes on.
+HANDOVER_GROWTH_MIB = 1024.0
+# About what one trial of report 000's CNN adds to a process (``benchmarks/tune_memory.py``).
+TRIAL_GROWTH_MIB = 16.0
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ brackets and rounds, or ``max_trials`` trials of their epochs, each trained
 * each search process's end: the tuner's last save, garbage collected, the interpreter's exit;
 * a fresh process: Python, the TensorFlow import, the data, TensorFlow setting itself up in the
   first epoch. A command line search trains everything in its own process, so once; the app's
-  worker runs a search in child processes of ``TRIALS_PER_PROCESS`` trials, each a fresh one.
+  worker runs a search in a child process, handed on to a fresh one each time its memory has
+  grown by ``HANDOVER_GROWTH_MIB`` (about ``TRIAL_GROWTH_MIB`` a trial).
 
 Every phase has a default for each model and dataset (:func:`default_phases`): counted from the
 model's size (``core.spec.model_cost``: layers, weights, multiply-adds per image) and the
@@ -45,7 +46,7 @@ from core.spec.model_cost import model_cost
 from core.spec.schedule import Stage, planned_epochs, search_schedule
 from core.spec.search_space import Dimension, SearchSettings, SearchSpace, trial_config
 from core.store import Store
-from core.store.searches import TRIALS_PER_PROCESS
+from core.store.searches import HANDOVER_GROWTH_MIB, TRIAL_GROWTH_MIB
 from core.worker.timings import TrialTiming, past_timings
 
 # Configs drawn from the space to average a trial's cost over the values the tuner may try.
@@ -373,7 +374,7 @@ def estimate_search(
         settings: The tuner settings.
         baseline: The untuned baseline run is trained too (as ``launch_search`` queues it).
         here: The command line trains it all in its own process; else the app's worker does,
-            in a fresh child process every ``TRIALS_PER_PROCESS`` trials.
+            in a child process that hands on to a fresh one as its memory grows.
 
     Returns:
         The plan, its duration in parts, what the figures rest on and one sentence saying so.
@@ -408,7 +409,8 @@ def estimate_search(
     epoch_s = mean["epoch"]
     untuned_config = trial_config(space, settings, base, {})
     untuned = _costs(untuned_config, info, k)
-    processes = 1 if here else max(1, math.ceil(trials / TRIALS_PER_PROCESS))
+    # The worker's search process hands on once it has grown HANDOVER_GROWTH_MIB.
+    processes = 1 if here else 1 + math.floor(trials * TRIAL_GROWTH_MIB / HANDOVER_GROWTH_MIB)
     fresh = untuned["fresh"] if here and baseline else mean["fresh"]
     parts = {
         "start": processes * fresh,

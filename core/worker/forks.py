@@ -24,7 +24,8 @@ from core.data.names import run_title
 from core.spec.config import ConfigError, RunConfig
 from core.spec.params import FORKABLE_KEYS, PARAM_BY_KEY
 from core.store import Store, Trial
-from core.store.checkpoint_files import checkpoint_dir, saved_epochs
+from core.store.checkpoint_files import checkpoint_bytes, checkpoint_dir, saved_epochs
+from core.store.settings import format_bytes
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,19 @@ def fork_points(trial: Trial, root: Path | None = None) -> list[int]:
     The last epoch is included: a fork from it trains on when it raises ``epochs``.
     """
     return [e + 1 for e in saved_epochs(checkpoint_dir(trial, root))]
+
+
+def checkpoint_line(trial: Trial, root: Path | None = None) -> str | None:
+    """Say which epochs (1-based) of a trial keep a checkpoint and what they take on disk.
+
+    E.g. ``Checkpoints of epochs 3, 18, 19, 20 · 1.21 GB``; None when it keeps none.
+    """
+    points = fork_points(trial, root)
+    if not points:
+        return None
+    size = format_bytes(checkpoint_bytes(checkpoint_dir(trial, root)))
+    many = "s" if len(points) > 1 else ""
+    return f"Checkpoint{many} of epoch{many} {', '.join(map(str, points))} · {size}"
 
 
 def plan_fork(
@@ -92,10 +106,7 @@ def plan_fork(
             "finished an epoch yet).",
         )
     if epoch not in points:
-        raise ConfigError(
-            "epoch",
-            f"run #{parent.id} has checkpoints of epochs {_span(points)}; pick one of those.",
-        )
+        raise ConfigError("epoch", missing_checkpoint(store, parent, epoch, points))
     for key in changes:
         if key not in FORKABLE_KEYS:
             what = "is not a setting" if key not in PARAM_BY_KEY else "cannot change mid-training"
@@ -115,6 +126,21 @@ def plan_fork(
         )
     changed = changes_between(base.to_dict(), config.to_dict())
     return ForkPlan(parent, epoch, config, changed, fork_name(parent, epoch, changed))
+
+
+def missing_checkpoint(store: Store, parent: Trial, epoch: int, points: list[int]) -> str:
+    """Say that ``epoch`` (1-based) of ``parent`` has no checkpoint, and which epochs do.
+
+    An epoch the run finished lost its checkpoint to the run's disk budget
+    (``core.store.checkpoint_files``); a later one was never reached.
+    """
+    shown = ", ".join(str(p) for p in points)
+    finished = max((e.epoch + 1 for e in store.epochs(parent.id)), default=0)
+    if 1 <= epoch <= finished:
+        said = f"epoch {epoch} of run {parent.id} has no checkpoint any more; these epochs do"
+    else:
+        said = f"run {parent.id} has not finished epoch {epoch}; these epochs have a checkpoint"
+    return f"{said}: {shown}"
 
 
 def queue_fork(store: Store, plan: ForkPlan, reserve_for: int | None = None) -> tuple[int, int]:
@@ -183,12 +209,6 @@ def parent_of(store: Store, trial: Trial) -> Trial | None:
         return store.trial(trial.parent_id)
     except KeyError:
         return None
-
-
-def _span(points: list[int]) -> str:
-    if len(points) > 1 and points == list(range(points[0], points[-1] + 1)):
-        return f"{points[0]}-{points[-1]}"
-    return ", ".join(str(p) for p in points)
 
 
 def _show(value: Any) -> str:

@@ -1,15 +1,19 @@
-"""Run a search in a process of its own, a few trials at a time, so memory stays flat.
+"""Run a search in a process of its own, handed on to a fresh one as its memory grows.
 
 TensorFlow keeps a little memory for every model a process builds, even after
 ``keras.backend.clear_session()`` (about 16 MiB per trial of report 000's CNN on digits, with or
 without keras-tuner, in ``benchmarks/tune_memory.py``). The worker therefore runs a search in a
-child process (``python -m core.worker.search_child``) that trains at most ``TRIALS_PER_PROCESS``
-trials (``core.store.searches``), then hands the search back as queued; the worker starts a
-fresh child for the next ones, which goes on from the keras-tuner project folder like any
-Resume. The child dies with the worker (``PR_SET_PDEATHSIG``), so killing the worker still
-stops the search at once. The parent's side imports no TensorFlow; the child's (:func:`main`)
-loads it to run the search. The child writes its log lines (``core.worker.logs``) to the
-worker's own stderr, hence to the same log.
+child process (``python -m core.worker.search_child``) that, between trials, hands the search
+back as queued once it has grown by ``HANDOVER_GROWTH_MIB`` since its first trial ended
+(``core.store.searches``); the worker starts a fresh child for the next ones, which goes on from
+the keras-tuner project folder like any Resume. While memory stays flat one child runs the
+whole search: each fresh one imports TensorFlow and reloads the tuner again.
+
+The child dies with the worker, so killing the worker still stops the search at once: on Linux
+the kernel kills it (``PR_SET_PDEATHSIG``); everywhere, a thread of the child watches the
+worker (``psutil``) and ends the child within a second of the worker's end. The parent's side
+imports no TensorFlow; the child's (:func:`main`) loads it to run the search. The child writes
+its log lines (``core.worker.logs``) to the worker's own stderr, hence to the same log.
 """
 
 from __future__ import annotations
@@ -21,48 +25,111 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from core.store import Store, open_store, paths
+import psutil
+
+from core.store import Store, open_store, paths, settings
 from core.store import searches as search_store
-from core.store.searches import TRIALS_PER_PROCESS
+from core.store.searches import HANDOVER_GROWTH_MIB
 from core.worker.logs import setup_logging
 
 _PR_SET_PDEATHSIG = 1
+WATCH_S = 1.0  # how often the child looks for its worker
 
 # Named, not __name__: the child runs this file as __main__, outside the core loggers.
 logger = logging.getLogger("core.worker.search_child")
 
 
 def _die_with_parent() -> None:
-    """In the child, before it starts: be killed when the worker that started it dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    """In the child, before it starts: on Linux, be killed when the worker that started it dies.
+
+    Elsewhere (macOS has no ``prctl``) nothing happens here; :func:`watch_parent` does it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # a libc by another name (musl): the watching thread still ends the child
+        return
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def watch_parent(
+    parent: psutil.Process, on_gone: Callable[[], None], every_s: float = WATCH_S
+) -> threading.Thread:
+    """Start a daemon thread that calls ``on_gone`` once ``parent`` has ended.
+
+    ``psutil`` tells a process from a later one given the same id, so a reused id does not
+    keep the child alive.
+    """
+
+    def watch() -> None:
+        while _alive(parent):
+            threading.Event().wait(every_s)
+        on_gone()
+
+    thread = threading.Thread(target=watch, name="watch-worker", daemon=True)
+    thread.start()
+    return thread
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Whether a process still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _orphaned() -> None:
+    logger.warning("search child %d: its worker has ended; stopping", os.getpid())
+    os._exit(1)  # as a kill would: the search is left running, and reaped as interrupted
+
+
+def handover_limit(handover_mib: float | None) -> float | None:
+    """The growth (MiB) after which a search child hands on: ``handover_mib``, or a quarter
+    of the worker's ``HPE_WORKER_MEMORY_MB`` cap when that is less, so trials keep room."""
+    cap = settings.read(settings.WORKER_MEMORY_MB)
+    if cap is None or handover_mib is None:
+        return handover_mib
+    return min(handover_mib, cap / 4)
+
+
 def run_in_child(
-    store: Store, study_id: int, root: Path, trials_per_process: int = TRIALS_PER_PROCESS
+    store: Store,
+    study_id: int,
+    root: Path,
+    trials_per_process: int | None = None,
+    handover_mib: float | None = HANDOVER_GROWTH_MIB,
 ) -> str:
     """Run a claimed search in a child process until it ends or hands itself back.
 
     The child's log lines and TensorFlow's go to this process's stdout and stderr.
 
+    Args:
+        store: The store.
+        study_id: The search, claimed by this process.
+        root: The cache folder.
+        trials_per_process: Hand back after this many trials (None: no count).
+        handover_mib: Hand back once the child has grown this many MiB (None: never); a
+            quarter of ``HPE_WORKER_MEMORY_MB`` at most, when that caps the worker.
+
     Returns:
         The search's state afterwards: ``queued`` when the child stopped to let a fresh
         process go on, else how the search ended. A child that died leaves it interrupted.
     """
+    handover_mib = handover_limit(handover_mib)
+    limits = []
+    if trials_per_process is not None:
+        limits += ["--trials-per-process", str(trials_per_process)]
+    if handover_mib is not None:
+        limits += ["--handover-mib", str(handover_mib)]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "core.worker.search_child",
-            "--study",
-            str(study_id),
-            "--cache",
-            str(root),
-            "--trials-per-process",
-            str(trials_per_process),
-        ],
+        [sys.executable, "-m", "core.worker.search_child", "--study", str(study_id)]
+        + ["--cache", str(root), "--parent", str(os.getpid()), *limits],
         cwd=paths.PROJECT_ROOT,
         env={**os.environ, paths.CACHE_ENV: str(root)},
         stdin=subprocess.DEVNULL,
@@ -87,22 +154,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", type=int, required=True)
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--trials-per-process", type=int, default=None)
+    parser.add_argument("--handover-mib", type=float, default=None)
+    parser.add_argument("--parent", type=int, default=None, help="the worker's process id")
     args = parser.parse_args(argv)
     setup_logging()
+    if args.parent is not None:
+        try:
+            watch_parent(psutil.Process(args.parent), _orphaned)
+        except psutil.NoSuchProcess:  # gone before this process got going
+            _orphaned()
     root = (args.cache or paths.cache_dir()).resolve()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    limit = args.trials_per_process
+    limit, growth = args.trials_per_process, args.handover_mib
+    shares = [f"at most {limit} trials"] if limit else []
+    shares += [f"until it grows {growth:g} MiB"] if growth else []
     logger.info(
         "search %d: process %d started (%s)",
         args.study,
         os.getpid(),
-        f"at most {limit} trials" if limit else "every trial left",
+        ", ".join(shares) or "every trial left",
     )
     try:
         store = open_store(root)
         from core.engine.search.run import run_search  # TensorFlow loads here
 
-        state = run_search(store, args.study, root, trials_per_process=limit)
+        state = run_search(store, args.study, root, trials_per_process=limit, handover_mib=growth)
     except Exception:
         # run_search records its own failures; what reaches here left the search running,
         # and the worker marks it interrupted, quoting this exit status.

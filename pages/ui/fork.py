@@ -21,6 +21,10 @@ from core.worker import forks as fork
 from pages.ui.session import store_trouble
 
 TRAIN_PAGE = "pages/1_Train.py"
+CHECKPOINT_HELP = (
+    "A run keeps the checkpoints of its newest epochs and of its best one, within "
+    "HPE_CHECKPOINT_CAP copies and HPE_CHECKPOINT_BYTES bytes; a fork starts from one of them."
+)
 
 
 def render_fork(s: Store, trial: Trial) -> None:
@@ -29,15 +33,20 @@ def render_fork(s: Store, trial: Trial) -> None:
     points = fork.fork_points(trial)
     if not points:
         return
+    st.caption(fork.checkpoint_line(trial), help=CHECKPOINT_HELP)
     with (
         # Keyed, so it stays open while a running trial's view refreshes around it.
         st.expander("Fork from epoch k", icon=":material/fork_right:", key=f"fork-{trial.id}"),
         st.form(key=f"fork-form-{trial.id}", border=False),
     ):
+        # Every finished epoch, so one pruned while the form is open stays picked and is
+        # refused by name, rather than another one forked in its place.
+        options = sorted({e.epoch + 1 for e in s.epochs(trial.id)} | set(points))
         epoch = st.selectbox(
             "Continue after epoch",
-            points,
-            index=len(points) - 1,
+            options,
+            index=options.index(points[-1]),
+            format_func=lambda e: str(e) if e in points else f"{e} (no checkpoint kept)",
             key=f"fork-epoch-{trial.id}",
             help="Keeps this run's epochs up to here and trains the rest with the changes.",
         )

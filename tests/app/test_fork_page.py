@@ -32,7 +32,7 @@ def _run_with_checkpoints(store: Store, cache: Path) -> int:
         metrics = {"loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc}
         store.add_epoch(tid, i, metrics, 1.0)
         # The page only looks at which checkpoints exist; the worker reads them.
-        checkpoint_path(folder, i).write_bytes(b"")
+        checkpoint_path(folder, i).write_bytes(bytes(1000))
     store.finish_trial(tid, Status.COMPLETED, {"test_accuracy": 0.8, "test_loss": 0.9})
     return tid
 
@@ -139,4 +139,31 @@ def test_a_bound_the_widget_cannot_hold_is_refused_as_a_run_refuses_it(
     assert not at.exception
     errors = [e.value for e in at.error]
     assert errors == [f"**learning_rate** — {PARAM_BY_KEY['learning_rate'].check(0.0)}"]
+    assert [t.id for t in store.trials()] == [tid]
+
+
+def test_a_run_page_says_which_checkpoints_it_keeps_and_their_size(
+    store: Store, cache: Path
+) -> None:
+    tid = _run_with_checkpoints(store, cache)
+    checkpoint_path(checkpoint_dir(store.trial(tid), cache), 2).unlink()
+    at = _open(tid)
+    assert "Checkpoints of epochs 1, 2, 4, 5, 6 · 5 KB" in [c.value for c in at.caption]
+
+
+def test_a_fork_from_an_epoch_pruned_meanwhile_is_refused_and_queues_nothing(
+    store: Store, cache: Path
+) -> None:
+    tid = _run_with_checkpoints(store, cache)
+    at = _open(tid)
+    at.selectbox(key=f"fork-epoch-{tid}").set_value(3)
+    # The run's budget prunes epoch 3 while the form is open.
+    checkpoint_path(checkpoint_dir(store.trial(tid), cache), 2).unlink()
+    at.button(key=f"fork-go-{tid}").click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"**epoch** — epoch 3 of run {tid} has no checkpoint any more; "
+        "these epochs do: 1, 2, 4, 5, 6"
+    ]
     assert [t.id for t in store.trials()] == [tid]

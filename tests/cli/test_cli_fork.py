@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from core.cli.main import main
 from core.store import Status, Store
+from core.store.checkpoint_files import checkpoint_dir, checkpoint_path
 
 
 def test_fork_command_trains_the_fork_and_ends_with_json(
@@ -48,3 +50,16 @@ def test_fork_command_refuses_bad_input_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith(message) and len(err.strip().splitlines()) == 1
     assert store.trials() == []
+
+
+def test_fork_from_a_pruned_epoch_names_the_epochs_left_and_queues_nothing(
+    store: Store, cache: Path, completed_trial: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parent = store.trial(completed_trial)  # two epochs, both checkpointed
+    checkpoint_path(checkpoint_dir(parent, cache), 0).unlink()  # as the budget prunes it
+    assert main(["fork", str(parent.id), "--epoch", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: epoch: epoch 1 of run {parent.id} has no checkpoint any more; these epochs do: 2\n"
+    )
+    assert [t.id for t in store.trials()] == [parent.id]

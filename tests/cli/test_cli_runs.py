@@ -12,6 +12,7 @@ import pytest
 from core.cli.main import main
 from core.spec.config import RunConfig
 from core.store import Store
+from core.store.checkpoint_files import checkpoint_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +50,10 @@ def test_runs_json_is_one_line_with_every_trial(store: Store, completed: int) ->
     assert rows[waiting]["epochs_run"] == 0
     assert rows[waiting]["study"] == queued and rows[waiting]["status"] == "queued"
     assert rows[waiting]["test_accuracy"] is None and rows[waiting]["best_val_accuracy"] is None
+    # What its two checkpoints take on disk; none for a run not started.
+    folder = checkpoint_dir(trial)
+    assert done["checkpoint_bytes"] == sum(p.stat().st_size for p in folder.glob("epoch_*.npz"))
+    assert done["checkpoint_bytes"] > 0 and rows[waiting]["checkpoint_bytes"] == 0
 
 
 def test_runs_prints_a_table(

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from core.engine import checkpoints
-from core.store.checkpoint_files import checkpoint_path
+from core.store.checkpoint_files import Budget, checkpoint_path
 
 
 def _model() -> keras.Model:
@@ -36,7 +36,7 @@ def test_training_goes_on_from_the_last_checkpoint_with_its_weights_and_step(
     tmp_path: Path,
 ) -> None:
     first = _model()
-    _fit(first, 2, [checkpoints.CheckpointCallback(tmp_path, cap=5)])
+    _fit(first, 2, [checkpoints.CheckpointCallback(tmp_path, Budget(5, 10**9))])
     resumed = _model()
     assert checkpoints.restore_latest(resumed, tmp_path, 0, 3) == 1
     for saved, loaded in zip(_weights(first), _weights(resumed), strict=True):
@@ -47,9 +47,9 @@ def test_training_goes_on_from_the_last_checkpoint_with_its_weights_and_step(
 
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path: Path) -> None:
     model = _model()
-    _fit(model, 1, [checkpoints.CheckpointCallback(tmp_path, cap=5)])
+    _fit(model, 1, [checkpoints.CheckpointCallback(tmp_path, Budget(5, 10**9))])
     after_one = _weights(model)
-    _fit(model, 2, [checkpoints.CheckpointCallback(tmp_path, cap=5)], initial_epoch=1)
+    _fit(model, 2, [checkpoints.CheckpointCallback(tmp_path, Budget(5, 10**9))], initial_epoch=1)
     checkpoint_path(tmp_path, 1).write_bytes(b"PK\x03\x04 torn by a failing disk")
     resumed = _model()
     assert checkpoints.restore_latest(resumed, tmp_path, 0, 2) == 0
@@ -72,6 +72,6 @@ def test_with_no_readable_checkpoint_the_model_is_left_as_built_and_starts_over(
 
 def test_checkpoints_of_another_execution_are_not_used(tmp_path: Path) -> None:
     model = _model()
-    _fit(model, 2, [checkpoints.CheckpointCallback(tmp_path, cap=5, offset=0)])
+    _fit(model, 2, [checkpoints.CheckpointCallback(tmp_path, Budget(5, 10**9), offset=0)])
     # The second execution of a trial numbers its checkpoints from 2: none of them yet.
     assert checkpoints.restore_latest(_model(), tmp_path, 2, 4) is None

@@ -1,4 +1,4 @@
-"""Checkpoints: one per epoch, capped (oldest dropped first), restoring all training state."""
+"""Checkpoints: one per epoch within a budget (best and newest kept), restoring all state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from core.engine import checkpoints
-from core.store.checkpoint_files import CAP_ENV, checkpoint_cap, saved_epochs
+from core.engine.training import TrialMonitor, run_trial
+from core.spec.config import RunConfig
+from core.store import Store
+from core.store.checkpoint_files import (
+    CAP_ENV,
+    Budget,
+    checkpoint_bytes,
+    checkpoint_cap,
+    checkpoint_dir,
+    saved_epochs,
+)
 from core.store.settings import SettingError
 
 
@@ -29,20 +39,80 @@ def _fit(model: keras.Model, epochs: int, callbacks: list | None = None) -> None
 
 def test_a_checkpoint_per_epoch_keeps_the_newest_up_to_the_cap(tmp_path: Path) -> None:
     model = _model()
-    _fit(model, 5, [checkpoints.CheckpointCallback(tmp_path, cap=2)])
+    _fit(model, 5, [checkpoints.CheckpointCallback(tmp_path, Budget(2, 10**9))])
     assert saved_epochs(tmp_path) == [3, 4]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_0003.npz", "epoch_0004.npz"]
 
 
+class _Scripted(keras.callbacks.Callback):
+    """Puts a scripted ``score_loss`` into each epoch's logs, before the checkpoint sees them."""
+
+    def __init__(self, scores: list[float], first: int = 0) -> None:
+        super().__init__()
+        self.scores, self.first = scores, first
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs["score_loss"] = self.scores[epoch - self.first]
+
+
+SCORES = [5.0, 1.0, 4.0, 3.0, 6.0, 7.0, 8.0, 9.0]  # epoch 1 is best, early on
+
+
+def _scripted_run(folder: Path, budget: Budget) -> None:
+    callback = checkpoints.CheckpointCallback(folder, budget, monitor="score_loss")
+    _fit(_model(), len(SCORES), [_Scripted(SCORES), callback])
+
+
+def test_eight_epochs_keep_the_best_and_the_newest_up_to_five(tmp_path: Path) -> None:
+    _scripted_run(tmp_path, Budget(5, 10**9))
+    assert saved_epochs(tmp_path) == [1, 4, 5, 6, 7]
+    # A later process (a resumed trial) finds the best in the files and keeps it.
+    model = _model()
+    later = checkpoints.CheckpointCallback(
+        tmp_path, Budget(5, 10**9), offset=8, monitor="score_loss"
+    )
+    _fit(model, 2, [_Scripted([9.5, 9.9]), later])
+    assert saved_epochs(tmp_path) == [1, 6, 7, 8, 9]
+
+
+def test_the_size_cap_prunes_the_oldest_but_never_the_best(tmp_path: Path) -> None:
+    _fit(
+        _model(),
+        1,
+        [
+            _Scripted(SCORES),
+            checkpoints.CheckpointCallback(
+                tmp_path / "one", Budget(1, 10**9), monitor="score_loss"
+            ),
+        ],
+    )
+    size = checkpoint_bytes(tmp_path / "one")  # each epoch's file is as large
+    _scripted_run(tmp_path / "run", Budget(5, 3 * size + size // 2))
+    assert saved_epochs(tmp_path / "run") == [1, 6, 7]
+    assert checkpoint_bytes(tmp_path / "run") == 3 * size
+
+
+def test_a_real_run_keeps_its_best_epoch_and_its_last_ones(store: Store, cache: Path) -> None:
+    cfg = RunConfig(model="mlp", epochs=8, learning_rate=0.05)
+    _, (tid,) = store.create_study("eight", "single", [cfg], reserve_for=1)
+    with TrialMonitor(store, tid) as monitor:
+        run_trial(store, store.trial(tid), monitor, cache)
+    losses = [e.metrics["val_loss"] for e in store.epochs(tid)]
+    assert len(losses) == 8
+    best = int(np.argmin(losses))
+    expected = [3, 4, 5, 6, 7] if best >= 3 else [best, 4, 5, 6, 7]
+    assert saved_epochs(checkpoint_dir(store.trial(tid), cache)) == expected
+
+
 def test_a_cap_of_zero_saves_nothing(tmp_path: Path) -> None:
-    assert checkpoints.save(_model(), tmp_path / "none", 0, cap=0) is None
+    assert checkpoints.save(_model(), tmp_path / "none", 0, Budget(0, 10**9)) is None
     assert not (tmp_path / "none").exists()
 
 
 def test_restore_brings_back_weights_optimizer_and_seed_state(tmp_path: Path) -> None:
     model = _model()
     _fit(model, 2)
-    checkpoints.save(model, tmp_path, 1, cap=5)
+    checkpoints.save(model, tmp_path, 1, Budget(5, 10**9))
     weights = [w.numpy().copy() for w in model.weights]
     moments = [v.numpy().copy() for v in model.optimizer.variables]
     seeds = [v.numpy().copy() for v in model.variables if v.name == "seed_generator_state"]
@@ -65,14 +135,14 @@ def test_restore_of_a_missing_epoch_says_which(tmp_path: Path) -> None:
 
 
 def test_restore_refuses_a_checkpoint_of_another_model(tmp_path: Path) -> None:
-    checkpoints.save(_model(), tmp_path, 0, cap=1)
+    checkpoints.save(_model(), tmp_path, 0, Budget(1, 10**9))
     wider = keras.Sequential([keras.Input((4,)), keras.layers.Dense(9), keras.layers.Dense(3)])
     wider.compile(optimizer="adam", loss="mse")
     with pytest.raises(ValueError, match="holds 5 model variables, this model has 4"):
         checkpoints.restore(wider, tmp_path, 0)
 
 
-@pytest.mark.parametrize(("raw", "cap"), [("", 50), ("7", 7), ("0", 0)])
+@pytest.mark.parametrize(("raw", "cap"), [("", 5), ("7", 7), ("0", 0)])
 def test_the_cap_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, raw: str, cap: int
 ) -> None:

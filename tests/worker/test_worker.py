@@ -116,7 +116,8 @@ def test_the_worker_log_says_when_each_trial_and_search_started_and_how_it_ended
     assert one(lines, f"search {search}: started (")[1:3] == ("INFO", "core.worker.serve")
     child = [(level, message) for _, level, name, message in lines if name.endswith("_child")]
     assert [level for level, _ in child] == ["INFO", "INFO"]
-    assert re.fullmatch(rf"search {search}: process \d+ started \(at most 8 trials\)", child[0][1])
+    begun = rf"search {search}: process \d+ started \(until it grows 1024 MiB\)"
+    assert re.fullmatch(begun, child[0][1])
     assert child[1][1] == child[0][1].split(" started")[0] + " ended, search done"
     assert one(lines, f"search {search}: done")[1:3] == ("INFO", "core.worker.serve")
 

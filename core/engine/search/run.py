@@ -55,6 +55,7 @@ def run_search(
     on_trial: Callable[[int], None] | None = None,
     chief: tuple[str, int] | None = None,
     trials_per_process: int | None = None,
+    handover_mib: float | None = None,
 ) -> str:
     """Run (or go on with) a search already marked running; return the state it ends in.
 
@@ -69,10 +70,12 @@ def run_search(
             tuners that join it (``core.engine.search.distributed``) instead of training here.
         trials_per_process: Stop, queued again, after this many trials (between trials), so
             a fresh process goes on (``core.worker.search_child``).
+        handover_mib: Stop so too, between trials, once this process's memory has grown
+            this many MiB since its first trial ended.
 
     Returns:
         ``done``, ``out_of_time``, ``cancelled``, ``failed``, or ``queued`` when
-        ``trials_per_process`` trials ran.
+        ``trials_per_process`` trials ran or memory grew by ``handover_mib``.
     """
     root = root or paths.cache_dir()
     base, space, settings = search_parts(store, study_id)
@@ -101,6 +104,7 @@ def run_search(
                     tuner = make_tuner(store, study_id, root, clock, settings, hypermodel)
                 tuner.on_trial = on_trial
                 tuner.trials_per_process = trials_per_process
+                tuner.handover_mib = handover_mib
                 tuner.search(verbose=0)
         except SearchStopped as stop:
             state = stop.state

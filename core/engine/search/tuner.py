@@ -20,6 +20,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import psutil
 
 from core.engine import compat, run_logs
 from core.engine.executor import EpochRecorder
@@ -66,6 +67,8 @@ class StoreTunerMixin:
         self.on_trial: Callable[[int], None] | None = None  # told each finished store trial
         self.trials_here = 0  # trials ended in this process
         self.trials_per_process: int | None = None  # hand the search on after this many
+        self.handover_mib: float | None = None  # or once this process has grown this much
+        self._rss_at_first: int | None = None  # this process's memory after its first trial
         super().__init__(*args, **kwargs)
 
     # Plugged into keras-tuner's override point (core.engine.compat.tuner_hooks); the space has
@@ -86,11 +89,24 @@ class StoreTunerMixin:
         if self.remote:
             return  # the chief's oracle decides when the search ends
         self._check_stop()
-        limit = self.trials_per_process
-        if self._stop is None and limit is not None and self.trials_here >= limit:
+        if self._stop is None and self._hand_on():
             self._stop = SearchStopped("queued", "Handed on to a fresh process")
         if self._stop is not None:
             raise self._stop
+
+    def _hand_on(self) -> bool:
+        """Whether this process has run its share: ``trials_per_process`` trials, or grown
+        ``handover_mib`` since its first trial ended (memory a fresh process gives back)."""
+        count = self.trials_per_process
+        if count is not None and self.trials_here >= count:
+            return True
+        if self.handover_mib is None or self._rss_at_first is None:
+            return False
+        planned = self.store.study(self.study_id).spec.get("planned_trials")
+        if planned and len(self.oracle.trials) >= planned:
+            return False  # every planned trial ran: a fresh process would only end the search
+        grown = psutil.Process().memory_info().rss - self._rss_at_first
+        return grown > self.handover_mib * 2**20
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
@@ -226,6 +242,8 @@ class StoreTunerMixin:
         )
         search_store.set_results(self.store, trial_id, {"worker_rss_mib": rss_mib()})
         self.trials_here += 1
+        if self._rss_at_first is None:  # TensorFlow has set itself up: growth counts from here
+            self._rss_at_first = psutil.Process().memory_info().rss
         self.close_monitor()
         if self.on_trial is not None:
             self.on_trial(self.trial_ids[trial.trial_id])

@@ -171,3 +171,19 @@ def test_a_search_hands_itself_on_after_its_trials_per_process(store: Store, cac
     trials = store.trials([study_id])
     assert sorted(t.number for t in trials) == [0, 1]
     assert all(t.results["worker_rss_mib"] > 0 for t in trials)
+
+
+@pytest.mark.parametrize(("growth_mib", "state"), [(-1e6, "queued"), (1e6, "done")])
+def test_a_search_hands_itself_on_only_once_its_memory_has_grown(
+    store: Store, cache: Path, growth_mib: float, state: str
+) -> None:
+    from core.engine.search.run import run_search
+
+    study_id = launch_search(store, BASE, SPACE, SETTINGS["random"], baseline=False)
+    search_store.claim(store, "test:1", study_id)
+    # Any growth passes a limit below zero; none reaches a terabyte.
+    assert run_search(store, study_id, cache, handover_mib=growth_mib) == state
+    assert search_state(store, study_id)["trials_done"] == (1 if state == "queued" else 2)
+    if state == "queued":  # the fresh process runs the last trial and ends the search itself
+        search_store.claim(store, "test:2", study_id)
+        assert run_search(store, study_id, cache, handover_mib=growth_mib) == "done"
