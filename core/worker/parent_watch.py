@@ -1,44 +1,80 @@
-"""Ending a worker's child process when the process that started it ends.
+"""Ending a child process when the process that started it ends, on any system.
 
 A pool's workers and a worker's search children must not outlive their parent: killing the
-worker (or the pool) has to stop everything it runs, at once, so the store can tell what was
-interrupted. On Linux the kernel does it (``PR_SET_PDEATHSIG``); elsewhere a daemon thread
-notices that the parent is gone and ends the process the same way, within a second.
+pool (or a worker) has to stop everything it runs, at once, so the store can tell what was
+interrupted. On Linux the kernel does it (``PR_SET_PDEATHSIG``, :func:`kill_with_parent`);
+everywhere, a daemon thread watches the parent with psutil (:func:`watch_parent`) and ends the
+child within a second of the parent's end. psutil tells a process from a later one given the
+same id, and a parent that ended but was not yet reaped (a zombie) counts as ended.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
 import threading
-import time
+from collections.abc import Callable
+
+import psutil
 
 _PR_SET_PDEATHSIG = 1
-_WATCH_S = 0.5
+WATCH_S = 1.0  # how often a child looks for its parent
 
 
-def die_with_parent() -> None:
-    """End this process as soon as its parent ends (call it first thing in the child)."""
-    parent = os.getppid()
-    if not (sys.platform.startswith("linux") and _kernel_watch()):
-        threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
-    if os.getppid() != parent or parent == 1:  # the parent ended before the watch began
-        os._exit(1)
+def kill_with_parent() -> None:
+    """On Linux, have the kernel kill this process when its parent ends; elsewhere nothing.
 
-
-def _kernel_watch() -> bool:
-    """Ask Linux to kill this process when its parent thread ends; False if it cannot."""
+    Safe as a ``preexec_fn`` and in the child itself; where there is no ``prctl`` (macOS,
+    Windows, a libc by another name) :func:`watch_parent` still ends the child.
+    """
+    if not sys.platform.startswith("linux"):
+        return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def watch_parent(
+    parent: psutil.Process, on_gone: Callable[[], None], every_s: float = WATCH_S
+) -> threading.Thread:
+    """Start a daemon thread that calls ``on_gone`` once ``parent`` has ended."""
+
+    def watch() -> None:
+        while _alive(parent):
+            threading.Event().wait(every_s)
+        on_gone()
+
+    thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
+    thread.start()
+    return thread
+
+
+def die_with_parent(
+    parent_pid: int | None = None, on_gone: Callable[[], None] | None = None
+) -> None:
+    """End this process when ``parent_pid`` (default: its parent) ends; call it first thing.
+
+    Args:
+        parent_pid: The process to outlive no more.
+        on_gone: Called instead of exiting at once (it must end the process itself).
+    """
+    end = on_gone or (lambda: os._exit(1))
+    kill_with_parent()
+    try:
+        parent = psutil.Process(os.getppid() if parent_pid is None else parent_pid)
+    except psutil.NoSuchProcess:  # gone before this process got going
+        end()
+        return
+    watch_parent(parent, end)
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Whether a process still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-
-
-def _watch(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_WATCH_S)
-    os._exit(1)

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.store import open_store, paths
-from core.store.searches import TRIALS_PER_PROCESS
 from core.worker.shares import Share, shares
 
+# Trials a worker runs before a fresh process takes over: each run of the default CNN leaves
+# about 25 MiB behind in TensorFlow, so after 8 a worker has grown by about 200 MiB.
+TRIALS_PER_PROCESS = 8
 HANDOVER_EXIT = 3  # a worker's exit status when it stops only to let a fresh process go on
 POLL_S = 0.5
 # A worker that ends by itself this soon after starting, this many times in a row, is broken

@@ -10,8 +10,8 @@ the keras-tuner project folder like any Resume. While memory stays flat one chil
 whole search: each fresh one imports TensorFlow and reloads the tuner again.
 
 The child dies with the worker, so killing the worker still stops the search at once: on Linux
-the kernel kills it (``PR_SET_PDEATHSIG``); everywhere, a thread of the child watches the
-worker (``psutil``) and ends the child within a second of the worker's end. The parent's side
+the kernel kills it; everywhere, a thread of the child watches the worker and ends the child
+within a second of the worker's end (``core.worker.parent_watch``). The parent's side
 imports no TensorFlow; the child's (:func:`main`) loads it to run the search. The child writes
 its log lines (``core.worker.logs``) to the worker's own stderr, hence to the same log.
 """
@@ -19,69 +19,20 @@ its log lines (``core.worker.logs``) to the worker's own stderr, hence to the sa
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
-import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-
-import psutil
 
 from core.store import Store, open_store, paths, settings
 from core.store import searches as search_store
 from core.store.searches import HANDOVER_GROWTH_MIB
 from core.worker.logs import setup_logging
-
-_PR_SET_PDEATHSIG = 1
-WATCH_S = 1.0  # how often the child looks for its worker
+from core.worker.parent_watch import die_with_parent, kill_with_parent
 
 # Named, not __name__: the child runs this file as __main__, outside the core loggers.
 logger = logging.getLogger("core.worker.search_child")
-
-
-def _die_with_parent() -> None:
-    """In the child, before it starts: on Linux, be killed when the worker that started it dies.
-
-    Elsewhere (macOS has no ``prctl``) nothing happens here; :func:`watch_parent` does it.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:  # a libc by another name (musl): the watching thread still ends the child
-        return
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def watch_parent(
-    parent: psutil.Process, on_gone: Callable[[], None], every_s: float = WATCH_S
-) -> threading.Thread:
-    """Start a daemon thread that calls ``on_gone`` once ``parent`` has ended.
-
-    ``psutil`` tells a process from a later one given the same id, so a reused id does not
-    keep the child alive.
-    """
-
-    def watch() -> None:
-        while _alive(parent):
-            threading.Event().wait(every_s)
-        on_gone()
-
-    thread = threading.Thread(target=watch, name="watch-worker", daemon=True)
-    thread.start()
-    return thread
-
-
-def _alive(process: psutil.Process) -> bool:
-    """Whether a process still runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _orphaned() -> None:
@@ -133,7 +84,7 @@ def run_in_child(
         cwd=paths.PROJECT_ROOT,
         env={**os.environ, paths.CACHE_ENV: str(root)},
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+        preexec_fn=kill_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         check=False,
     )
     state = search_store.read(store, study_id).state
@@ -159,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     if args.parent is not None:
-        try:
-            watch_parent(psutil.Process(args.parent), _orphaned)
-        except psutil.NoSuchProcess:  # gone before this process got going
-            _orphaned()
+        die_with_parent(args.parent, _orphaned)
     root = (args.cache or paths.cache_dir()).resolve()
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
     limit, growth = args.trials_per_process, args.handover_mib

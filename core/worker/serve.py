@@ -25,13 +25,12 @@ from pathlib import Path
 from core.data.names import run_title
 from core.store import Status, Store, StoreError, Trial, backup, open_store, paths, settings
 from core.store.disk_space import DiskFull
-from core.store.searches import TRIALS_PER_PROCESS
 from core.store.settings import SettingError
 from core.worker import shares
 from core.worker.launch import IDLE_ENV, REFUSAL, mark_started, try_lock, unmark_started
 from core.worker.logs import setup_logging
 from core.worker.parent_watch import die_with_parent
-from core.worker.pool import HANDOVER_EXIT, run_pool
+from core.worker.pool import HANDOVER_EXIT, TRIALS_PER_PROCESS, run_pool
 
 NICENESS = 5
 

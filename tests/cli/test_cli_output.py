@@ -65,7 +65,7 @@ def test_runs_prints_typed_names_escaped_one_row_per_trial(typed: dict[str, int]
     assert len(rows) == 3 and header.split()[10:13] == ["epochs", "done", "status"]
     row = {int(line.split()[0]): line for line in rows}
     assert "a\\x1b[2Jb\\nfake line" in row[typed["hostile"]]
-    assert row[typed["hostile"]].split()[-8:-6] == ["2", "cancelled"]  # done, then status
+    assert row[typed["hostile"]].split()[-9:-7] == ["2", "cancelled"]  # done, then status
     assert KOREAN in row[typed["korean"]]
     assert "imgs\\x1b]0;owned\\x07\\u202e" in row[typed["images"]]
 
