@@ -64,7 +64,7 @@ def serve(
 
     _keep_to_cores()
     ran, trials, idle_since = 0, 0, time.monotonic()
-    while time.monotonic() - idle_since < idle_exit_s:
+    while True:  # looks for work at least once, however short the wait for it
         if trials_per_process is not None and trials >= trials_per_process:
             return ran, True
         backup.take_if_due(store.path)
@@ -74,6 +74,8 @@ def serve(
             if _run_one_search(store, root):
                 ran += 1
                 idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= idle_exit_s:
+                break
             else:
                 time.sleep(poll_s)
             continue

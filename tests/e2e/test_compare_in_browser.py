@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,9 @@ def test_a_three_value_sweep_draws_three_growing_curves_and_a_summary(
     page.wait_for_selector(READY)
     page.get_by_role("button", name="Launch sweep").click()
 
-    page.get_by_text("Batch size sweep · cnn on digits").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Batch size sweep · cnn( · [^·]+)* on digits")).wait_for(
+        timeout=30_000
+    )
     # Each value's curve appears while the sweep runs, then grows to both epochs.
     page.wait_for_function(f"({CURVE_POINTS})().length >= 2", timeout=180_000)
     assert Store(paths.store_path(cache)).trials(statuses=(Status.QUEUED, Status.RUNNING))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.data.names import run_title
 from core.spec.config import RunConfig
 from core.store import Status, Store
 from tests.e2e.conftest import READY
@@ -46,7 +47,9 @@ def test_select_two_runs_see_both_curves_then_download_a_script(
         page.wait_for_selector(READY)
     page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)
     page.wait_for_function(f"({LEGEND})().length === 2", timeout=30_000)
-    assert page.evaluate(LEGEND) == [f"run {fast} · cnn on digits", f"run {slow} · mlp on digits"]
+    names = [run_title(store.trial(t).config) for t in (fast, slow)]
+    assert names[0] == "cnn · lr 0.05 · seed 7 on digits"  # what differs from the defaults
+    assert page.evaluate(LEGEND) == [f"run {fast} · {names[0]}", f"run {slow} · {names[1]}"]
 
     page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 * 1 + 17)  # keep only the fast run
     page.wait_for_selector(READY)

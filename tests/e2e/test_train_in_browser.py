@@ -7,9 +7,13 @@ from pathlib import Path
 import keras
 import pytest
 
+from core.data.names import run_title
 from core.engine.loading.datasets import load_splits
+from core.spec.config import RunConfig
 from core.store import Status, Store, paths
 from tests.e2e.conftest import POINTS, READY
+
+TITLE = run_title(RunConfig(epochs=3).to_dict())  # the form's defaults but 3 epochs
 
 pytestmark = pytest.mark.e2e
 
@@ -23,11 +27,11 @@ def test_train_three_epochs_watch_the_curve_and_download_the_model(
     page.get_by_role("spinbutton", name="Epochs", exact=True).fill("3")
     page.get_by_role("button", name="Train").click()
 
-    page.get_by_text("Run 1 · cnn on digits").wait_for(timeout=30_000)
+    page.get_by_text(f"Run 1 · {TITLE}").wait_for(timeout=30_000)
     page.wait_for_function(f"({POINTS})() >= 1", timeout=120_000)
     # A refresh shows the same run, still going; nothing restarts.
     page.reload()
-    page.get_by_text("Run 1 · cnn on digits").wait_for(timeout=30_000)
+    page.get_by_text(f"Run 1 · {TITLE}").wait_for(timeout=30_000)
     page.wait_for_function(f"({POINTS})() >= 3", timeout=120_000)
     page.get_by_text("completed").first.wait_for(timeout=60_000)
 

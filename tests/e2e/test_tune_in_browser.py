@@ -50,7 +50,9 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     page.wait_for_selector(READY)
     page.get_by_role("button", name="Launch search").click()
 
-    page.get_by_text("Search 2 · Random search: cnn on digits").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Search 2 · Random search: cnn( · [^·]+)* on digits")).wait_for(
+        timeout=30_000
+    )
     # The table shows the first trial while it runs, then both, then the search ends.
     page.get_by_text("1 trial · click a column").wait_for(timeout=180_000)
     page.get_by_text("2 of 2 trials done").wait_for(timeout=300_000)
@@ -76,4 +78,6 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     page.wait_for_function(
         f"document.querySelectorAll('.js-plotly-plot').length > {charts}", timeout=30_000
     )
-    page.get_by_text(f"run {trials[-1].id} · cnn on digits").first.wait_for(timeout=10_000)
+    page.get_by_text(re.compile(rf"run {trials[-1].id} · cnn( · [^·]+)* on digits")).first.wait_for(
+        timeout=10_000
+    )

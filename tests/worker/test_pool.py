@@ -122,3 +122,9 @@ def test_a_worker_hands_over_to_a_fresh_process_after_its_trials(store: Store, c
         Status.COMPLETED,
         Status.QUEUED,  # left for the next process
     ]
+
+
+def test_a_worker_told_not_to_wait_still_takes_what_is_queued(store: Store, cache: Path) -> None:
+    _, (trial,) = store.create_study("one", "single", [RunConfig(model="mlp", epochs=1)])
+    assert serve(cache, idle_exit_s=0) == (1, False)  # else a pool would start it again and again
+    assert store.trial(trial).status == Status.COMPLETED
