@@ -41,8 +41,8 @@ def test_killed_worker_keeps_epochs_and_the_next_job_still_runs(
     assert trial.status == Status.INTERRUPTED and "kept" in trial.error
     assert len(store.epochs(victim)) == kept >= 2
 
-    assert worker_alive(cache)  # the pool outlives one of its workers
     wait_for(lambda: store.trial(next_job).status.finished)
+    assert store.trial(next_job).worker_pid != worker.pid  # a fresh worker of the same pool
     assert store.trial(next_job).status == Status.COMPLETED
     ledger("results", 1, int(store.trial(next_job).test_accuracy is not None))
     wait_for(lambda: not worker_alive(cache), timeout=30)
