@@ -198,7 +198,7 @@ def page_url(page, base: str, label: str, timeout: float = 30.0) -> str:
     """The URL of the app page whose navigation link reads ``label`` (the page must be open).
 
     Looked up in the page rather than hard-coded, because the URL path depends on how the app
-    declares its pages (``st.navigation``: ``/train``; a ``pages/1_Train.py`` file: ``/Train``).
+    declares its pages (``st.navigation`` names each URL after its page file).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -112,7 +112,7 @@ def poll_seconds(trial_id: int, repeats: int) -> list[float]:
         for _ in range(repeats + 1):  # the first opens the store and warms the imports
             at = AppTest.from_file(str(common.ROOT / "app.py"), default_timeout=120)
             at.query_params["trial"] = str(trial_id)
-            at.switch_page("pages/1_Train.py")
+            at.switch_page("pages/train.py")
             clock.seconds = 0.0
             at.run()
             if at.exception:

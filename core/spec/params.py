@@ -111,7 +111,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     _p(
         "validation_split",
-        "data",
+        "training",
         "Validation split",
         "Share of the training images held out, stratified, to validate each epoch.",
         "float",
@@ -137,7 +137,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     _p(
         "img_size",
-        "data",
+        "transfer",
         "Image size",
         "Side in pixels images are resized to (0 keeps the dataset's own size).",
         "int",

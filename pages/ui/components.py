@@ -25,33 +25,18 @@ from pages.ui.handover import render_handover
 from pages.ui.session import keep_queue_moving, store, store_trouble
 
 POLL_SECONDS = 0.5
-HOME_PAGE = "app.py"
-TRAIN_PAGE = "pages/1_Train.py"
-NAVIGATION = (
-    (HOME_PAGE, "Home", ":material/home:"),
-    (TRAIN_PAGE, "Train", ":material/model_training:"),
-    ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
-    ("pages/4_Tune.py", "Tune", ":material/manage_search:"),
-    ("pages/2_Runs.py", "Runs", ":material/table_view:"),
-)
 
 
 def page_setup(title: str) -> None:
-    """Configure the page (wide, titled), draw the sidebar navigation and the title."""
+    """Title the page and its browser tab; keep the Train form's settings for Compare."""
     st.set_page_config(
         page_title=title
         if title.startswith("Hyperparameter")
         else f"{title} · Hyperparameter Explorer",
-        page_icon=":material/tune:",
-        layout="wide",
     )
     # Streamlit forgets a page's widgets when another page opens: keep the Train form's
     # values (present only while the Train page runs) for the Compare page's base config.
     remember_train_settings()
-    with st.sidebar:
-        st.markdown("**Hyperparameter Explorer**")
-        for path, label, icon in NAVIGATION:
-            st.page_link(path, label=label, icon=icon)
     st.title(title)
 
 

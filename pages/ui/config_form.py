@@ -25,7 +25,7 @@ GROUP_TITLES = {
     "regularization": "Regularization and early stopping",
     "architecture": "Architecture",
     "data": "Augmentation and preprocessing",
-    "transfer": "Transfer learning (model: Transfer)",
+    "transfer": "Transfer learning and image size",
 }
 # Keys drawn elsewhere: the dataset picker sits above the form, augmentation has its own rows.
 SPECIAL = ("dataset", "augment")

@@ -18,9 +18,9 @@ from core.spec.config import ConfigError, parse_assignment
 from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
 from core.worker import forks as fork
+from pages.ui.nav import TRAIN_PAGE
 from pages.ui.session import store_trouble
 
-TRAIN_PAGE = "pages/1_Train.py"
 CHECKPOINT_HELP = (
     "A run keeps the checkpoints of its newest epochs and of its best one, within "
     "HPE_CHECKPOINT_CAP copies and HPE_CHECKPOINT_BYTES bytes; a fork starts from one of them."

@@ -18,9 +18,9 @@ from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle, promote
 from core.store import Status, Store, Trial
 from core.worker.launch import ensure_worker
+from pages.ui.nav import RUNS_PAGE
 from pages.ui.session import store, store_trouble
 
-RUNS_PAGE = "pages/2_Runs.py"
 _FILES = (
     ("model", "Model (.keras)", ".keras", "application/octet-stream"),
     ("weights", "Weights (.h5)", ".weights.h5", "application/x-hdf5"),

@@ -28,11 +28,11 @@ from core.worker.searches import (
     search_state,
 )
 from pages.ui.components import render_trial
+from pages.ui.nav import RUNS_PAGE
 from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
 from pages.ui.tune_importance import render_importance
 
 POLL_SECONDS = 2.0
-RUNS_PAGE = "pages/2_Runs.py"
 STATE_BADGES = {
     "queued": ":grey-badge[:material/schedule: queued]",
     "running": ":blue-badge[:material/sync: running]",

@@ -14,7 +14,7 @@ from core.worker.launch import try_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-TRAIN = "pages/1_Train.py"
+TRAIN = "pages/train.py"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from core.store import Store
 from core.worker.launch import IDLE_ENV, worker_alive
 from tests.app.conftest import APP, write_sweep
 
-COMPARE = "pages/3_Compare.py"
+COMPARE = "pages/compare.py"
 
 
 def run(**state: object) -> AppTest:

@@ -13,7 +13,7 @@ from core.store import Status, Store, paths
 from core.worker.launch import LOCK_NAME
 from tests.app.conftest import APP
 
-RUNS = "pages/2_Runs.py"
+RUNS = "pages/runs.py"
 
 
 def open_runs(**query: str) -> AppTest:

@@ -16,7 +16,7 @@ from pages.ui import tune_importance
 from tests.app.conftest import APP
 from tests.app.tune_fixtures import TRIALS, write_search, write_stopped_hyperband
 
-TUNE = "pages/4_Tune.py"
+TUNE = "pages/tune.py"
 
 
 def run(**query: str) -> AppTest:

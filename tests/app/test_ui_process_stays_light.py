@@ -57,28 +57,28 @@ def render_every_page(states: dict) -> list[str]:
     running, done = states["running"], states["done"]
     # The running run first: its heartbeat is fresh only for a few seconds.
     _check(_open("app.py"), "home", f"Run {running}")
-    _check(_open("pages/1_Train.py", {"trial": str(running)}), "train, running", f"Run {running}")
-    _check(_open("pages/1_Train.py", {"trial": str(done)}), "train, done", "Test accuracy")
-    at = _open("pages/1_Train.py")
+    _check(_open("pages/train.py", {"trial": str(running)}), "train, running", f"Run {running}")
+    _check(_open("pages/train.py", {"trial": str(done)}), "train, done", "Test accuracy")
+    at = _open("pages/train.py")
     at.selectbox(key="dataset").select(states["upload"]).run()
     _check(at, "train, upload", "images in 2 classes")
     assert at.get("plotly_chart"), "the upload's preview"
-    at = _open("pages/2_Runs.py")
+    at = _open("pages/runs.py")
     at.session_state[at.dataframe[0].key] = {
         "selection": {"rows": [0, 1], "columns": [], "cells": []}
     }
     _check(at.run(), "runs, two selected", "Compare 2 runs")
-    _check(_open("pages/2_Runs.py", {"trial": str(done)}), "runs, done", f"Run {done}")
-    _check(_open("pages/3_Compare.py"), "compare, sweep", "Highest test accuracy")
+    _check(_open("pages/runs.py", {"trial": str(done)}), "runs, done", f"Run {done}")
+    _check(_open("pages/compare.py"), "compare, sweep", "Highest test accuracy")
     search = str(states["search"])
-    _check(_open("pages/4_Tune.py", {"study": search}), "tune, search", f"Search {search}")
+    _check(_open("pages/tune.py", {"study": search}), "tune, search", f"Search {search}")
 
     os.environ[paths.CACHE_ENV] = states["empty"]
     _check(_open("app.py"), "home, empty", "No studies yet")
-    _check(_open("pages/1_Train.py"), "train, empty", "No runs yet")
-    _check(_open("pages/2_Runs.py"), "runs, empty", "No runs yet")
-    _check(_open("pages/3_Compare.py"), "compare, empty", "No sweeps yet")
-    _check(_open("pages/4_Tune.py"), "tune, empty", "No searches yet")
+    _check(_open("pages/train.py"), "train, empty", "No runs yet")
+    _check(_open("pages/runs.py"), "runs, empty", "No runs yet")
+    _check(_open("pages/compare.py"), "compare, empty", "No sweeps yet")
+    _check(_open("pages/tune.py"), "tune, empty", "No searches yet")
     return sorted(m for m in sys.modules if m.split(".")[0] in BANNED)
 
 

@@ -25,7 +25,7 @@ def test_a_three_value_sweep_draws_three_growing_curves_and_a_summary(
     app_url: str, browser, cache: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.goto(f"{app_url}/Compare")
+    page.goto(f"{app_url}/compare")
     page.wait_for_selector(READY, timeout=60_000)
     epochs = page.get_by_role("spinbutton", name="Epochs per run")
     epochs.fill("2")

@@ -36,7 +36,7 @@ def test_fork_a_run_from_its_page_and_see_two_curves(app_url: str, browser, cach
     assert store.trial(parent).status == Status.COMPLETED
 
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.goto(f"{app_url}/Train?trial={parent}")
+    page.goto(f"{app_url}/train?trial={parent}")
     page.wait_for_selector(READY, timeout=60_000)
     page.get_by_text("Fork from epoch k").click()
     box = page.get_by_test_id("stExpander").filter(has_text="Fork from epoch k")

@@ -37,7 +37,7 @@ def test_select_two_runs_see_both_curves_then_download_a_script(
     slow = _finished(store, "slow", RunConfig(model="mlp", learning_rate=0.001), [0.4, 0.6, 0.8])
     fast = _finished(store, "fast", RunConfig(learning_rate=0.05, seed=7), [0.7, 0.75])
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-    page.goto(f"{app_url}/Runs")
+    page.goto(f"{app_url}/runs")
     page.wait_for_selector(READY, timeout=60_000)
     grid = page.locator("[data-testid='stDataFrame']").first
     grid.wait_for(timeout=30_000)

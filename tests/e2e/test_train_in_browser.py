@@ -22,7 +22,7 @@ def test_train_three_epochs_watch_the_curve_and_download_the_model(
     app_url: str, browser, cache: Path, tmp_path: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page.goto(f"{app_url}/Train")
+    page.goto(f"{app_url}/train")
     page.wait_for_selector(READY, timeout=60_000)
     page.get_by_role("spinbutton", name="Epochs", exact=True).fill("3")
     page.get_by_role("button", name="Train").click()

@@ -31,7 +31,7 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     app_url: str, browser, cache: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    page.goto(f"{app_url}/Tune")
+    page.goto(f"{app_url}/tune")
     page.wait_for_selector(READY, timeout=60_000)
     _pick(page, "Tuner", "Random search")
     page.get_by_role("spinbutton", name="Max trials").fill("2")

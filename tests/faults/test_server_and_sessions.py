@@ -33,7 +33,7 @@ def test_a_run_outlives_a_server_restart_and_shows_live_again(
 
         proc, url = start_server(cache)
         page = browser.new_page()
-        page.goto(f"{url}/Train?trial={tid}")
+        page.goto(f"{url}/train?trial={tid}")
         page.wait_for_selector(READY, timeout=60_000)
         page.get_by_text(f"Run {tid} ·").wait_for(timeout=30_000)
         seen = page.evaluate(POINTS)
@@ -54,7 +54,7 @@ def test_two_sessions_launch_at_once_and_both_run_in_order(
         for epochs in ("2", "3"):
             context = browser.new_context()
             page = context.new_page()
-            page.goto(f"{url}/Train")
+            page.goto(f"{url}/train")
             page.wait_for_selector(READY, timeout=60_000)
             page.get_by_role("spinbutton", name="Epochs", exact=True).fill(epochs)
             pages.append(page)

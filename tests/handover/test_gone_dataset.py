@@ -44,7 +44,7 @@ def test_a_run_on_a_deleted_folder_opens_exports_and_refuses_to_train_again(
 
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["trial"] = str(orphan)
-    at.switch_page("pages/2_Runs.py")
+    at.switch_page("pages/runs.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]

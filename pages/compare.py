@@ -10,6 +10,7 @@ from pages.ui.compare_form import render_sweep_form
 from pages.ui.compare_view import render_sweep
 from pages.ui.components import page_setup
 from pages.ui.session import keep_queue_moving, store, store_trouble
+from pages.ui.style import SPLIT_KEY
 
 page_setup("Compare")
 st.caption(
@@ -36,7 +37,7 @@ def _launch(sweep: dict) -> None:
     st.query_params["study"] = str(study_id)
 
 
-form_col, view_col = st.columns([1, 2.4], gap="large")
+form_col, view_col = st.container(key=SPLIT_KEY).columns([1, 2.4], gap="large")
 with form_col:
     st.subheader("New sweep")
     sweep = render_sweep_form(store())

@@ -13,7 +13,8 @@ from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle
 from core.store import Store, paths
 from core.views import run_curves, runs
-from pages.ui.components import TRAIN_PAGE, page_setup, render_trial
+from pages.ui.components import page_setup, render_trial
+from pages.ui.nav import TRAIN_PAGE
 from pages.ui.session import store
 
 FLASH_KEY = "runs-flash"

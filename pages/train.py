@@ -13,6 +13,7 @@ from core.store import Status
 from pages.ui.components import page_setup, render_trial
 from pages.ui.config_form import render_config_form
 from pages.ui.session import keep_queue_moving, store, store_trouble
+from pages.ui.style import SPLIT_KEY
 from pages.ui.upload import render_dataset_picker
 
 page_setup("Train")
@@ -51,7 +52,7 @@ def _shown_trial() -> int | None:
     return latest[0].id if latest else None
 
 
-form_col, run_col = st.columns([1.15, 2], gap="large")
+form_col, run_col = st.container(key=SPLIT_KEY).columns([1.15, 2], gap="large")
 with form_col:
     dataset = render_dataset_picker()
     values, submitted = render_config_form()
