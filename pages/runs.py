@@ -11,8 +11,10 @@ import streamlit as st
 
 from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle
+from core.spec.formats import percent_points
 from core.store import Store, paths
 from core.views import run_curves, runs
+from pages.ui import columns
 from pages.ui.components import page_setup, render_trial
 from pages.ui.nav import TRAIN_PAGE
 from pages.ui.session import store
@@ -26,29 +28,26 @@ COLUMNS = {
     "trial": st.column_config.NumberColumn("Run", format="%d", width=50),
     "study_name": st.column_config.TextColumn("Study", width=170),
     "status": st.column_config.TextColumn("Status", width=95),
-    "best_val_accuracy": st.column_config.NumberColumn(
+    "best_val_accuracy": columns.share(
         "Best val. acc.",
-        format="percent",
         width=105,
         help="The best validation accuracy of any epoch.",
     ),
     "diagnosis": st.column_config.TextColumn(
         "Diagnosis", width=120, help="What the curves show: overfitting, plateau, LR too high..."
     ),
-    "test_accuracy": st.column_config.NumberColumn("Test acc.", format="percent", width=80),
+    "test_accuracy": columns.share("Test acc.", width=90),
     "test_ci": st.column_config.TextColumn(
         "95% CI", width=95, help="The test accuracy's 95% interval (Wilson)."
     ),
     "test_images": st.column_config.NumberColumn(
         "Test images", format="%d", width=90, help="How many images the test accuracy is on."
     ),
-    "test_loss": st.column_config.NumberColumn("Test loss", format="%.4f", width=80),
+    "test_loss": columns.loss("Test loss", width=80),
     "dataset": st.column_config.TextColumn("Dataset", width="small"),
     "model": st.column_config.TextColumn("Model", width=70),
     "optimizer": st.column_config.TextColumn("Optimizer", width=85),
-    "learning_rate": st.column_config.NumberColumn(
-        "LR", format="%g", width=60, help="Initial learning rate."
-    ),
+    "learning_rate": columns.setting("LR", width=72, help="Initial learning rate."),
     "batch_size": st.column_config.NumberColumn("Batch", format="%d", width=60),
     "epochs": st.column_config.NumberColumn("Epochs", format="%d", width=65),
     "duration_s": st.column_config.NumberColumn("Time", format="%.1f s", width=70),
@@ -67,6 +66,9 @@ COLUMNS = {
         help="The run this one comes from: the source of a promotion, the parent of a fork.",
     ),
 }
+
+# Columns of shares (0..1), shown in percent with one decimal.
+SHARES = ("best_val_accuracy", "test_accuracy")
 
 page_setup("Runs")
 
@@ -96,9 +98,12 @@ def _table(view: pd.DataFrame, total: int) -> list[int]:
     rows takes seconds to send and draw, and nobody scrolls through it.
     """
     shown = view.head(ROWS_SHOWN).reset_index(drop=True)
-    display = shown.assign(
-        created_at=[datetime.fromtimestamp(t) for t in shown["created_at"]],
-        test_ci=runs.interval_labels(shown),
+    display = percent_points(
+        shown.assign(
+            created_at=[datetime.fromtimestamp(t) for t in shown["created_at"]],
+            test_ci=runs.interval_labels(shown),
+        ),
+        SHARES,
     )
     # The key changes with the rows shown, so a selection never points at a different run.
     revision = zlib.crc32(",".join(map(str, shown["trial"])).encode())

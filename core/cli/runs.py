@@ -25,6 +25,7 @@ import pandas as pd
 
 from core.cli.args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, json_flag, print_error
 from core.handover.bundle import write_bundle
+from core.spec.formats import MISSING, loss, number, percent
 from core.spec.quoting import printable
 from core.store import Store, open_store
 from core.store.checkpoint_files import checkpoint_bytes, checkpoint_dir
@@ -124,23 +125,19 @@ def _runs(args: argparse.Namespace) -> int:
     print(
         table.to_string(
             index=False,
-            na_rep="-",
+            na_rep=MISSING,
             justify="left",
             formatters={
-                "best_val_acc": _percent,
-                "test_acc": _percent,
-                "test_n": lambda v: "-" if pd.isna(v) else f"{int(v)}",
-                "test_loss": lambda v: "-" if pd.isna(v) else f"{v:.4f}",
-                "seconds": lambda v: "-" if pd.isna(v) else f"{v:.1f}",
-                "lr": lambda v: f"{v:g}",
+                "best_val_acc": percent,
+                "test_acc": percent,
+                "test_n": lambda v: MISSING if pd.isna(v) else f"{int(v)}",
+                "test_loss": loss,
+                "seconds": lambda v: MISSING if pd.isna(v) else f"{v:.1f}",
+                "lr": number,
             },
         )
     )
     return EXIT_OK
-
-
-def _percent(value: float) -> str:
-    return "-" if pd.isna(value) else f"{value:.2%}"
 
 
 def export_trial(store: Store, trial_id: int, out: Path, root: Path | None = None) -> list[Path]:

@@ -15,6 +15,7 @@ from typing import Any
 from core.data.folder_scan import read_manifest
 from core.spec.catalog import DATASETS
 from core.spec.config import RunConfig
+from core.spec.formats import number
 from core.spec.params import PARAM_BY_KEY
 
 # The differences a name shows before it sums the rest up as "+N more".
@@ -113,14 +114,6 @@ def _shown(value: Any) -> str:
     if isinstance(value, float):
         return number(value)
     return str(value)
-
-
-def number(value: float) -> str:
-    """A number as people write it: ``0.01``, ``0.3``, ``1e-4``, ``3e-5``, ``20``."""
-    if value and abs(value) < 1e-3:
-        mantissa, exponent = f"{value:.3e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-    return f"{value:g}"
 
 
 def dataset_name(dataset: str) -> str:

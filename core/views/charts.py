@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from core.analysis.trial_scores import accuracy_on_test
 from core.spec.durations import format_duration
+from core.spec.formats import MISSING
 from core.spec.scores import format_interval
 from core.store import Epoch, Status, Study, Trial
 from core.views.folder_preview import dataset_label
@@ -147,7 +148,8 @@ def studies_frame(studies: Sequence[Study], trials: Sequence[Trial]) -> pd.DataF
     """One row per study: what it trained, how it ended and its best test accuracy.
 
     The best test accuracy comes with its 95% interval (``95% CI``, text such as
-    ``95.1–98.4%``) and the test images it was measured on.
+    ``95.1–98.4%``) and the test images it was measured on (text: ``1,000``); what is not
+    known is ``—``.
     """
     by_study: dict[int, list[Trial]] = {}
     for t in trials:
@@ -164,11 +166,11 @@ def studies_frame(studies: Sequence[Study], trials: Sequence[Trial]) -> pd.DataF
                 "Name": s.name,
                 "Kind": s.kind,
                 "Status": _study_status(mine),
-                "Dataset": dataset_label(first.config["dataset"]) if first else None,
+                "Dataset": dataset_label(first.config["dataset"]) if first else MISSING,
                 "Trials": len(mine),
                 "Best test accuracy": best.value if best else None,
-                "95% CI": format_interval(best.ci) if best and best.ci else None,
-                "Test images": best.images if best else None,
+                "95% CI": format_interval(best.ci) if best and best.ci else MISSING,
+                "Test images": f"{best.images:,}" if best and best.images else MISSING,
                 "Started": format_age(s.created_at),
             }
         )

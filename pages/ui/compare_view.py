@@ -12,22 +12,23 @@ import streamlit as st
 
 from core.analysis import sweep_numbers as compare
 from core.analysis import sweep_summary as compare_summary
+from core.spec.formats import percent_points
 from core.spec.sweeps import SweepSpec
 from core.store import Store, Study
 from core.views import sweep_charts as compare_charts
+from pages.ui import columns
 from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
 
 POLL_SECONDS = 1.0
-PERCENT = st.column_config.NumberColumn(format="percent")
 TABLE_COLUMNS = {
     "value": st.column_config.TextColumn("Value"),
     "runs": st.column_config.NumberColumn("Runs", format="%d", help="Finished runs of the value."),
-    "test_accuracy": st.column_config.NumberColumn("Test acc.", format="percent"),
-    "test_accuracy_std": st.column_config.NumberColumn(
-        "± std", format="percent", help="Sample standard deviation over the value's runs."
+    "test_accuracy": columns.share("Test acc."),
+    "test_accuracy_std": columns.points(
+        "± std", help="Sample standard deviation over the value's runs."
     ),
-    "test_loss": st.column_config.NumberColumn("Test loss", format="%.4f"),
-    "best_val_accuracy": st.column_config.NumberColumn("Best val. acc.", format="percent"),
+    "test_loss": columns.loss("Test loss"),
+    "best_val_accuracy": columns.share("Best val. acc."),
     "seconds_per_epoch": st.column_config.NumberColumn(
         "s / epoch", format="%.2f", help="Median over the run's epochs, validation included."
     ),
@@ -35,13 +36,15 @@ TABLE_COLUMNS = {
     "images_per_second": st.column_config.NumberColumn(
         "Images / s", format="%.0f", help="Training images per second of an epoch."
     ),
-    "train_val_gap": st.column_config.NumberColumn(
-        "Train − val.", format="percent", help="Last epoch: training minus validation accuracy."
+    "train_val_gap": columns.points(
+        "Train − val.", help="Last epoch: training minus validation accuracy."
     ),
     "peak_memory_mb": st.column_config.NumberColumn(
         "Peak MB", format="%.0f", help="Peak memory of the worker during the run."
     ),
 }
+# Columns of shares (0..1) and their spreads, shown in percent with one decimal.
+SHARES = ("test_accuracy", "test_accuracy_std", "best_val_accuracy", "train_val_gap")
 
 
 def render_sweep(study: Study, spec: SweepSpec) -> None:
@@ -110,11 +113,16 @@ def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
         key=f"compare-bars-{study.id}",
         config={"displaylogo": False},
     )
-    table, columns = _table(values, verdicts, metric)
-    st.dataframe(table, hide_index=True, column_config=columns, key=f"compare-table-{study.id}")
+    table, config = _table(values, verdicts, metric)
+    st.dataframe(
+        percent_points(table, SHARES),
+        hide_index=True,
+        column_config=config,
+        key=f"compare-table-{study.id}",
+    )
     with st.expander("Every run"):
         st.dataframe(
-            runs.drop(columns=["order", *spec.keys]),
+            percent_points(runs.drop(columns=["order", *spec.keys]), SHARES),
             hide_index=True,
             column_config={**TABLE_COLUMNS, "trial": st.column_config.NumberColumn("Run")},
         )
@@ -154,7 +162,7 @@ def _table(values, verdicts, metric: str):  # noqa: ANN001, ANN202 - pandas fram
     unit = f" {units.abbreviation}" if units.abbreviation else ""
     label = compare.RUN_METRICS[metric][0].lower()
     table = compare_charts.verdict_table(values[list(TABLE_COLUMNS)], verdicts, metric)
-    columns = {
+    config = {
         **TABLE_COLUMNS,
         "verdict": st.column_config.TextColumn(
             "Verdict",
@@ -174,7 +182,7 @@ def _table(values, verdicts, metric: str):  # noqa: ANN001, ANN202 - pandas fram
             "(Holm): it excludes 0 exactly when the verdict is worse.",
         ),
     }
-    return table, columns
+    return table, config
 
 
 def _summary(runs, spec: SweepSpec, metric: str) -> None:  # noqa: ANN001 - a pandas frame

@@ -13,10 +13,12 @@ from core.analysis.diagnosis import diagnose_trial
 from core.analysis.folds import summarize_folds
 from core.data.names import run_title
 from core.spec.durations import format_duration
+from core.spec.formats import percent_points
 from core.store import Status, Store, Trial
 from core.views import charts, score_text
 from core.views import class_results as evaluation_views
 from core.views import diagnosis_chart as diagnosis_views
+from pages.ui import columns
 from pages.ui.compare_form import remember_train_settings
 from pages.ui.config_form import load_into_form
 from pages.ui.diagnosis import render_flags
@@ -205,11 +207,11 @@ def _render_results(trial: Trial, epochs: list) -> None:
             )
             if line := score_text.macro_f1_line(trial):
                 st.caption(line)
-            percent = st.column_config.NumberColumn(format="percent")
+            shares = ("precision", "recall", "F1")
             st.dataframe(
-                evaluation_views.per_class_frame(r["classes"]),
+                percent_points(evaluation_views.per_class_frame(r["classes"]), shares),
                 hide_index=True,
-                column_config={"precision": percent, "recall": percent, "F1": percent},
+                column_config={name: columns.share(name) for name in shares},
             )
             grid = Path(artifacts.get("misclassified", ""))
             if grid.is_file():

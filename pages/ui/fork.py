@@ -15,12 +15,15 @@ import streamlit as st
 
 from core.analysis.paired import paired_difference
 from core.spec.config import ConfigError, parse_assignment
+from core.spec.formats import SETTING_FORMAT
 from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
 from core.worker import forks as fork
 from pages.ui.nav import TRAIN_PAGE
 from pages.ui.session import store_trouble
 
+# The fork form's title: what a fork does, in the words of the person who wants one.
+FORK_LABEL = "Continue from an epoch with new settings"
 CHECKPOINT_HELP = (
     "A run keeps the checkpoints of its newest epochs and of its best one, within "
     "HPE_CHECKPOINT_CAP copies and HPE_CHECKPOINT_BYTES bytes; a fork starts from one of them."
@@ -28,7 +31,7 @@ CHECKPOINT_HELP = (
 
 
 def render_fork(s: Store, trial: Trial) -> None:
-    """Draw links to a trial's forks, and the "Fork from epoch k" form if it has checkpoints."""
+    """Draw links to a trial's forks, and the fork form if the trial has checkpoints."""
     _children(s, trial)
     points = fork.fork_points(trial)
     if not points:
@@ -36,7 +39,7 @@ def render_fork(s: Store, trial: Trial) -> None:
     st.caption(fork.checkpoint_line(trial), help=CHECKPOINT_HELP)
     with (
         # Keyed, so it stays open while a running trial's view refreshes around it.
-        st.expander("Fork from epoch k", icon=":material/fork_right:", key=f"fork-{trial.id}"),
+        st.expander(FORK_LABEL, icon=":material/fork_right:", key=f"fork-{trial.id}"),
         st.form(key=f"fork-form-{trial.id}", border=False),
     ):
         # Every finished epoch, so one pruned while the form is open stays picked and is
@@ -102,7 +105,7 @@ def _number(container: Any, trial: Trial, key: str, name: str, **overrides: str)
         min_value=None if param.low is None else kind(param.low),
         max_value=None if param.high is None else kind(param.high),
         step=kind(param.step),
-        format="%d" if kind is int else "%g",
+        format="%d" if kind is int else SETTING_FORMAT,
         key=f"fork-{name}-{trial.id}",
         help=overrides.get("help", param.help),
     )

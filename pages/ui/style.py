@@ -20,11 +20,11 @@ _CSS = """
 /* Columns wrap instead of shrinking below a readable width. */
 [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
 [data-testid="stColumn"] { min-width: min(11rem, 100%); }
-/* Form and view: each needs about 24rem, so they stack below about 900 px of content. */
+/* Form and view: each needs about 20rem, so they stack when the form would be narrower. */
 .st-key-split > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"]
   > [data-testid="stColumn"],
 .st-key-split > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
-  min-width: min(24rem, 100%);
+  min-width: min(20rem, 100%);
 }
 /* Words wrap between words, never inside one. */
 [data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p {

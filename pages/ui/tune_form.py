@@ -57,6 +57,14 @@ class SearchRequest:
     settings: SearchSettings
 
 
+def key_label(key: str) -> str:
+    """A search key in words: ``Learning rate``, ``Filters of conv block 1`` (``filters[0]``)."""
+    if key.startswith("filters["):
+        return f"Filters of conv block {int(key[8:-1]) + 1}"
+    param = PARAM_BY_KEY.get(key)
+    return param.label if param else key
+
+
 def _w(key: str, field: str) -> str:
     return f"tune-{key}-{field}"
 
@@ -65,13 +73,18 @@ def load_preset(name: str | None = None) -> None:
     """Write a preset's space and settings into the editor's widgets."""
     name = name or st.session_state.get(PRESET) or DEFAULT_PRESET
     preset = presets()[name]
+    write_space(preset.space)
+    _write_settings(preset.settings)
+
+
+def write_space(space: SearchSpace) -> None:
+    """Make the editor hold ``space``, key by key, in place of what it held."""
     for key in st.session_state.get(KEYS, []):
         for field in ("kind", "value", "values", "low", "high", "step", "log"):
             st.session_state.pop(_w(key, field), None)
-    st.session_state[KEYS] = [d.key for d in preset.space.dimensions]
-    for dim in preset.space.dimensions:
+    st.session_state[KEYS] = [d.key for d in space.dimensions]
+    for dim in space.dimensions:
         _write_dimension(dim)
-    _write_settings(preset.settings)
 
 
 def _text(value: Any) -> str:
@@ -147,8 +160,7 @@ def render_space_editor(base: RunConfig) -> None:
     for key in st.session_state.get(KEYS, []):
         param = PARAM_BY_KEY.get(key.split("[")[0])
         name, kind, detail, remove = st.columns([1.5, 1.3, 4.2, 0.4], vertical_alignment="bottom")
-        label = param.label if param and "[" not in key else f"Filters of block {key[8:-1]}"
-        name.markdown(f"**{label}**  \n`{key}`", help=param.help if param else None)
+        name.markdown(f"**{key_label(key)}**", help=param.help if param else None)
         mode = kind.selectbox(
             "Mode",
             KINDS,
@@ -172,6 +184,7 @@ def render_space_editor(base: RunConfig) -> None:
         index=None,
         key="tune-add",
         placeholder="Add a setting to the search…",
+        format_func=key_label,
         on_change=_add_key,
         args=(base,),
         label_visibility="collapsed",

@@ -15,6 +15,7 @@ from core.analysis.diagnosis import failure_clusters
 from core.analysis.trial_scores import accuracy_on_test
 from core.spec.config import ConfigError
 from core.spec.durations import format_duration
+from core.spec.formats import loss, percent, percent_points
 from core.store import Store, Study, Trial
 from core.views import tune_charts
 from core.views import tune_tables as tune_views
@@ -27,9 +28,11 @@ from core.worker.searches import (
     resume_search,
     search_state,
 )
+from pages.ui import columns
 from pages.ui.components import render_trial
 from pages.ui.nav import RUNS_PAGE
 from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
+from pages.ui.tune_form import key_label
 from pages.ui.tune_importance import render_importance
 
 POLL_SECONDS = 2.0
@@ -93,7 +96,9 @@ def _header(study: Study, state: dict) -> None:
     if state["trials_running"]:
         parts.append(f"{state['trials_running']} running")
     if state["best_value"] is not None:
-        best = f"best {objective.name} **{state['best_value']:.4f}**"
+        value = state["best_value"]
+        shown = loss(value) if "loss" in objective.name else percent(value)
+        best = f"best {objective.name} **{shown}**"
         if tune_views.partial_best(state):
             best += f" (after {state['best_epochs']} of {state['schedule_epochs']} epochs)"
         parts.append(best)
@@ -167,9 +172,8 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             "#", format="%d", width=40, help="Order in which the tuner started the trials."
         ),
         "status": st.column_config.TextColumn("Status", width=90),
-        "objective": st.column_config.NumberColumn(
+        "objective": (columns.share if is_accuracy else columns.loss)(
             objective.name,
-            format="percent" if is_accuracy else "%.4f",
             help=f"The trial's best {objective.name} ({'higher' if objective.maximize else 'lower'}"
             " is better).",
             width=100,
@@ -212,9 +216,9 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             whole = bool((values.dropna() % 1 == 0).all())
             log = tune_views.is_log(study, key)
             shown = "%d" if whole else "%.2e" if log else None
-            config[key] = st.column_config.NumberColumn(key, format=shown)
+            config[key] = st.column_config.NumberColumn(key_label(key), format=shown)
         else:
-            config[key] = st.column_config.TextColumn(key)
+            config[key] = st.column_config.TextColumn(key_label(key))
     # What a person scans first (how it went) on the left; the values tried after.
     order = ["trial", "number", "status", "objective", "budget", "curve", "epochs_run"]
     if frame["bracket"].notna().any():
@@ -229,6 +233,8 @@ def _table(study: Study, frame: pd.DataFrame) -> list[int]:
     """Draw the trial table; return the store ids of the selected trials."""
     config, order = _column_config(study, frame)
     frame = _rounded(frame, tune_views.searched_keys(study))
+    if "loss" not in tune_views.objective_of(study).name:
+        frame = percent_points(frame, ["objective"])
     # Rows are the study's trials by number; new ones are only ever appended, so a selection's
     # positions keep pointing at the same trials while the table grows.
     picked = st.dataframe(

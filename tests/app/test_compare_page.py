@@ -84,7 +84,8 @@ def test_a_finished_sweep_shows_summary_bars_and_a_sortable_table(store: Store) 
     assert "10.0 percentage points lower than 20" in text and "worse: a real difference" in text
     table = at.dataframe[0].value
     assert list(table["value"]) == ["20", "100"]
-    assert table["test_accuracy"].tolist() == pytest.approx([0.905, 0.805])
+    # shares are shown in percentage points, like the difference beside them
+    assert table["test_accuracy"].tolist() == pytest.approx([90.5, 80.5])
     assert list(table["verdict"]) == ["best", "worse"]
     assert table["diff_vs_best"].tolist() == pytest.approx([0.0, -10.0])
     assert len(at.get("plotly_chart")) == 2  # curves and bars

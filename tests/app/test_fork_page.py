@@ -106,7 +106,7 @@ def test_a_running_run_offers_a_fork_from_its_finished_epochs(store: Store, cach
         checkpoint_path(folder, i).write_bytes(b"")
     at = _open(tid)
     assert not at.exception
-    assert "Fork from epoch k" in [e.label for e in at.expander]
+    assert "Continue from an epoch with new settings" in [e.label for e in at.expander]
     assert at.selectbox(key=f"fork-epoch-{tid}").options == ["1", "2"]
 
 

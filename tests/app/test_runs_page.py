@@ -6,6 +6,7 @@ import fcntl
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.spec.config import RunConfig
@@ -60,7 +61,8 @@ def test_the_table_lists_the_trials_of_every_study_and_filters_them(store: Store
     table = at.dataframe[0].value
     assert list(table["trial"]) == [*reversed(folds), one]
     assert set(table["study_name"]) == {"first <b>study</b>", "cnn · 2-fold"}
-    assert table.set_index("trial").loc[one, "best_val_accuracy"] == 0.7
+    # shown in percentage points, so every share reads with one decimal
+    assert table.set_index("trial").loc[one, "best_val_accuracy"] == pytest.approx(70.0)
     at.multiselect(key="runs-status").set_value(["queued"]).run()
     assert list(at.dataframe[0].value["trial"]) == list(reversed(folds))
     at.text_input(key="runs-search").set_value("FIRST").run()

@@ -157,7 +157,8 @@ def test_a_finished_search_shows_its_table_charts_and_the_baseline(store: Store)
     table = at.dataframe[0].value
     assert list(table["trial"]) == ids
     assert list(table["optimizer"]) == [t[2] for t in TRIALS]
-    assert table["objective"].tolist() == pytest.approx([max(t[3]) for t in TRIALS])
+    # an accuracy is shown in percentage points, one decimal like every share
+    assert table["objective"].tolist() == pytest.approx([100 * max(t[3]) for t in TRIALS])
     assert [t.label for t in at.tabs] == [
         "Best so far",
         "Parallel coordinates",
@@ -226,7 +227,7 @@ def test_a_running_search_is_shown_live_with_a_stop_button(store: Store) -> None
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["status"]) == ["completed"] * 4 + ["running"]
-    assert table["objective"].iloc[-1] == pytest.approx(0.6)  # its best epoch so far
+    assert table["objective"].iloc[-1] == pytest.approx(60.0)  # its best epoch so far, in %
     at.button(key=f"tune-stop-{study}").click().run()
     assert search_store.read(store, study).progress.get("cancel") is True
 

@@ -65,7 +65,7 @@ def test_runs_prints_a_table(
     trial = store.trial(completed)
     assert row.split()[0] == str(completed) and "completed" in row
     low, high = trial.results["test_accuracy_ci"]
-    assert f"{trial.test_accuracy:.2%} {low * 100:.1f}–{high * 100:.1f}% 360" in " ".join(
+    assert f"{trial.test_accuracy:.1%} {low * 100:.1f}–{high * 100:.1f}% 360" in " ".join(
         row.split()
     )
 

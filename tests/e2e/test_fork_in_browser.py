@@ -38,8 +38,9 @@ def test_fork_a_run_from_its_page_and_see_two_curves(app_url: str, browser, cach
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(f"{app_url}/train?trial={parent}")
     page.wait_for_selector(READY, timeout=60_000)
-    page.get_by_text("Fork from epoch k").click()
-    box = page.get_by_test_id("stExpander").filter(has_text="Fork from epoch k")
+    title = "Continue from an epoch with new settings"
+    page.get_by_text(title).click()
+    box = page.get_by_test_id("stExpander").filter(has_text=title)
     box.get_by_test_id("stSelectbox").filter(has_text="Continue after epoch").click()
     page.get_by_role("option", name="1", exact=True).click()
     box.get_by_role("spinbutton", name="Learning rate").fill("0.0001")

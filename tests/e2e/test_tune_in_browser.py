@@ -40,9 +40,9 @@ def test_launch_a_random_search_watch_the_table_and_overlay_two_trials(
     # Two epochs a trial: add the epochs key, fixed.
     page.get_by_role("combobox", name="Add a setting").click()
     page.keyboard.type("epochs")
-    page.get_by_role("option", name="epochs", exact=True).click()
+    page.get_by_role("option", name="Epochs", exact=True).click()
     # Its row comes with the rerun: wait for it, or "the last Mode" is still the row before.
-    page.locator("code").filter(has_text=re.compile(r"^epochs$")).wait_for(timeout=30_000)
+    page.locator("strong").filter(has_text=re.compile(r"^Epochs$")).wait_for(timeout=30_000)
     page.wait_for_selector(READY)
     _pick(page, "Mode", "fixed")
     page.get_by_role("textbox", name="Value").fill("2")
