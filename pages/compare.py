@@ -9,6 +9,7 @@ from core.store import Study
 from pages.ui.compare_form import render_sweep_form
 from pages.ui.compare_view import render_sweep
 from pages.ui.components import page_setup
+from pages.ui.recipes import apply_compare_recipe, clear_note
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.style import SPLIT_KEY
 
@@ -34,12 +35,14 @@ def _launch(sweep: dict) -> None:
     with store_trouble():
         study_id, _ = s.create_study(plan.name, plan.kind, plan.configs, spec=spec.to_dict())
     keep_queue_moving(s)
+    clear_note()
     st.query_params["study"] = str(study_id)
 
 
 form_col, view_col = st.container(key=SPLIT_KEY).columns([1, 2.4], gap="large")
 with form_col:
     st.subheader("New sweep")
+    apply_compare_recipe()
     sweep = render_sweep_form(store())
     if sweep is not None:
         _launch(sweep)

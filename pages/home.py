@@ -1,14 +1,17 @@
-"""Home: what is running now, the latest studies, and a way to start."""
+"""Home: what is running now, the reports as recipes, the latest studies, and a way to start."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.data.names import run_title
+from core.spec.formats import percent_points
 from core.store import Status
 from core.views import charts
+from pages.ui import columns
 from pages.ui.components import page_setup, status_badge
 from pages.ui.nav import TRAIN_PAGE
+from pages.ui.recipes import render_recipe_cards
 from pages.ui.session import keep_queue_moving, store
 
 page_setup("Hyperparameter Explorer")
@@ -43,25 +46,29 @@ def _running_now() -> None:
 
 
 _running_now()
+render_recipe_cards()
 
-st.subheader("Latest studies")
-s = store()
-studies = s.studies(limit=20)
-if not studies:
-    st.caption("No studies yet. Your runs will be listed here.")
-else:
+
+@st.fragment(run_every=2.0)
+def _latest_studies() -> None:
+    """The newest studies, redrawn as often as "Running now" so the two always agree."""
+    st.subheader("Latest studies")
+    s = store()
+    studies = s.studies(limit=20)
+    if not studies:
+        st.caption("No studies yet. Your runs will be listed here.")
+        return
     trials = s.trials(study_ids=[x.id for x in studies])
     frame = charts.studies_frame(studies, trials)
     picked = st.dataframe(
-        frame,
+        percent_points(frame, ["Best test accuracy"]),
         hide_index=True,
         key=f"studies-{max((t.id for t in trials), default=0)}",
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "Best test accuracy": st.column_config.NumberColumn(format="percent"),
+            "Best test accuracy": columns.share("Best test accuracy"),
             "95% CI": st.column_config.TextColumn(help="The best test accuracy's 95% interval."),
-            "Test images": st.column_config.NumberColumn(format="%d"),
         },
     )
     st.caption("Select a row to open its run.")
@@ -70,3 +77,6 @@ else:
         study_id = int(frame.iloc[rows[0]]["Study"])
         first = min(t.id for t in trials if t.study_id == study_id)
         st.switch_page(TRAIN_PAGE, query_params={"trial": str(first)})
+
+
+_latest_studies()

@@ -12,6 +12,7 @@ from core.worker.estimates import estimate_search
 from core.worker.launch import ensure_worker
 from core.worker.searches import SEARCH_KIND, launch_search
 from pages.ui.components import page_setup
+from pages.ui.recipes import apply_tune_recipe, clear_note
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import (
     preset_base,
@@ -41,6 +42,7 @@ def _launch(dataset: str) -> int | None:
         return None
     keep_queue_moving(store())
     ensure_worker()
+    clear_note()
     return study_id
 
 
@@ -114,7 +116,9 @@ def _chosen(searches: list) -> int | None:
 
 s = store()
 searches = s.studies(limit=200, kind=SEARCH_KIND)
-with st.expander("New search", expanded=not searches, icon=":material/add:"):
+linked = st.query_params.get("recipe") is not None
+with st.expander("New search", expanded=linked or not searches, icon=":material/add:"):
+    apply_tune_recipe()
     launched = _new_search()
 if launched is not None:
     st.query_params["study"] = str(launched)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.spec.catalog import BACKBONES, DATASETS
 from core.spec.config import ConfigError, RunConfig
+from core.spec.search_space import SearchSpace
 from core.store import paths
 
 # File names and URLs exactly as Keras 3.15.1 builds them for ``include_top=False``
@@ -161,3 +162,28 @@ def _name_and_url(config: RunConfig, side: int | None) -> tuple[Path, str]:
         return Path(name), _MOBILENET_V2_URL + name
     name, folder = _NO_TOP[config.backbone]
     return Path(name), folder + name
+
+
+def search_lacks_weights(base: RunConfig, space: SearchSpace, root: Path | None = None) -> bool:
+    """Whether some trial of a search would need ImageNet weights that are not on this machine.
+
+    Each backbone and image size the space can pick (its choices, or both ends of a range)
+    is checked against the base config.
+
+    Args:
+        base: The search's base config.
+        space: The search space (its ``backbone``, ``img_size`` and ``pretrained`` keys count).
+        root: The cache folder; defaults to ``paths.cache_dir()``.
+    """
+    dims = {d.key: d for d in space.dimensions}
+
+    def picks(key: str) -> list:
+        return dims[key].corners() if key in dims else [getattr(base, key)]
+
+    for pretrained in picks("pretrained"):
+        for backbone in picks("backbone"):
+            for size in picks("img_size"):
+                cfg = base.replace(pretrained=pretrained, backbone=backbone, img_size=size)
+                if missing_weights(cfg, root) is not None:
+                    return True
+    return False

@@ -17,12 +17,14 @@ from core.data.weights import (
     check_weights,
     missing_weights,
     mobilenet_v2_rows,
+    search_lacks_weights,
     weights_file,
     weights_path,
     weights_url,
 )
 from core.engine.models import build_model
 from core.spec.config import ConfigError, RunConfig
+from core.spec.search_space import SearchSpace
 from core.store import paths
 
 APPLICATIONS = {
@@ -233,3 +235,30 @@ def test_resnet50_and_xception_file_names_are_those_in_the_keras_source() -> Non
     assert weights_url(resnet_config) == (
         keras.src.applications.resnet.BASE_WEIGHTS_PATH + weights_file(resnet_config).name
     )
+
+
+def test_a_search_lacks_weights_until_every_backbone_and_size_it_picks_has_its_file(
+    cache: Path,
+) -> None:
+    base = _config("xception", 96)
+    space = SearchSpace.from_list(
+        [
+            {"key": "backbone", "kind": "choice", "values": ["xception", "mobilenet_v2"]},
+            {"key": "img_size", "kind": "choice", "values": [71, 96]},
+        ]
+    )
+    assert search_lacks_weights(base, space, cache)
+    needed = {
+        weights_path(base.replace(backbone=b, img_size=s), cache)
+        for b in ("xception", "mobilenet_v2")
+        for s in (71, 96)
+    }
+    *first, last = sorted(needed)
+    for path in first:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert search_lacks_weights(base, space, cache)  # one file still missing
+    last.write_bytes(b"")
+    assert not search_lacks_weights(base, space, cache)
+    fixed_none = SearchSpace.from_list([{"key": "pretrained", "kind": "fixed", "value": "none"}])
+    assert not search_lacks_weights(_config("resnet50", 32), fixed_none, cache)
