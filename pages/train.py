@@ -12,6 +12,7 @@ from core.spec.plan import plan_run
 from core.store import Status
 from pages.ui.components import page_setup, render_trial
 from pages.ui.config_form import render_config_form
+from pages.ui.errors import show_error
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.style import SPLIT_KEY
 from pages.ui.upload import render_dataset_picker
@@ -28,7 +29,7 @@ def _launch(values: dict) -> int | None:
         cfg = check_config(RunConfig.from_dict(values))
         check_weights(cfg)
     except ConfigError as exc:
-        st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
+        show_error(exc)
         return None
     s = store()
     plan = plan_run(cfg, run_title(cfg.to_dict()))

@@ -12,6 +12,7 @@ from core.worker.estimates import estimate_search
 from core.worker.launch import ensure_worker
 from core.worker.searches import SEARCH_KIND, launch_search
 from pages.ui.components import page_setup
+from pages.ui.errors import show_error
 from pages.ui.recipes import apply_tune_recipe, clear_note
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import (
@@ -38,7 +39,7 @@ def _launch(dataset: str) -> int | None:
         with store_trouble():
             study_id = launch_search(store(), request.base, request.space, request.settings)
     except ConfigError as exc:
-        st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
+        show_error(exc)
         return None
     keep_queue_moving(store())
     ensure_worker()

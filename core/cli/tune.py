@@ -50,6 +50,7 @@ from core.cli.args import (
     read_text_file,
 )
 from core.spec.config import ConfigError, RunConfig, load_json
+from core.spec.formats import loss, percent, setting
 from core.store import Status, Store, open_store, paths
 from core.views import tune_tables as tune_views
 from core.worker.estimates import estimate_search
@@ -222,7 +223,9 @@ def _tune(args: argparse.Namespace) -> int:
         for process in tuners:
             _stop_tuner(process)
     summary = _summary(store, study_id)
-    logger.info("%s: %s trials, best %s", final, summary["trials_done"], summary["best_value"])
+    objective = tune_views.objective_of(store.study(study_id)).name
+    best = _objective_text(objective, summary["best_value"])
+    logger.info("%s: %s trials, best %s %s", final, summary["trials_done"], objective, best)
     elsewhere = summary["best_trial"] and tune_views.weights_elsewhere(
         store.trial(summary["best_trial"])
     )
@@ -346,19 +349,22 @@ def _baseline(store: Store, trial_id: int, root: Path) -> None:
     with TrialMonitor(store, trial_id) as monitor:
         status = run_trial(store, store.trial(trial_id), monitor, root)
     trial = store.trial(trial_id)
-    shown = f"test_accuracy={trial.test_accuracy:.4f}" if trial.test_accuracy else trial.error
+    shown = f"test accuracy {percent(trial.test_accuracy)}" if trial.test_accuracy else trial.error
     logger.info("baseline: %s %s", status, shown)
 
 
 def _trial_line(store: Store, trial_id: int) -> None:
     trial = store.trial(trial_id)
-    hp = ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in trial.results.get("hp", {}).items()
-    )
+    hp = ", ".join(f"{k}={setting(v)}" for k, v in trial.results.get("hp", {}).items())
     value = trial.results.get("objective")
-    shown = f"{value:.4f}" if isinstance(value, float) else "-"
-    logger.info("trial #%d %s: objective=%s  %s", trial.number, trial.status, shown, hp)
+    objective = tune_views.objective_of(store.study(trial.study_id)).name
+    shown = _objective_text(objective, value if isinstance(value, float) else None)
+    logger.info("trial #%d %s: %s %s  %s", trial.number, trial.status, objective, shown, hp)
+
+
+def _objective_text(objective: str, value: float | None) -> str:
+    """An objective's value as the app writes it: a loss to four decimals, else a percent."""
+    return loss(value) if "loss" in objective else percent(value)
 
 
 def _summary(store: Store, study_id: int) -> dict[str, Any]:

@@ -554,3 +554,30 @@ FORKABLE: dict[str, tuple[str, ...]] = {
     "augmentation": ("augment",),
 }
 FORKABLE_KEYS: tuple[str, ...] = tuple(k for keys in FORKABLE.values() for k in keys)
+
+# Fields a message may name that are no run setting: a search's settings and parts.
+_OTHER_LABELS = {
+    "space": "Search space",
+    "tuner": "Tuner",
+    "objective": "Objective",
+    "direction": "Direction",
+    "max_trials": "Max trials",
+    "executions_per_trial": "Executions per trial",
+    "max_epochs": "Max epochs",
+    "factor": "Factor",
+    "iterations": "Iterations",
+    "time_budget_s": "Time budget",
+    "keep_top": "Keep the best N models",
+    "epoch": "Continue after epoch",
+    "--set": "Other changes",
+}
+
+
+def field_label(field: str) -> str:
+    """The words a form uses for a field a message names: ``Learning rate`` for
+    ``learning_rate``, ``Filters of conv block 1`` for ``filters[0]``; others as they are."""
+    if field.startswith("filters[") and field.endswith("]") and field[8:-1].isdigit():
+        return f"Filters of conv block {int(field[8:-1]) + 1}"
+    if field in PARAM_BY_KEY:
+        return PARAM_BY_KEY[field].label
+    return _OTHER_LABELS.get(field, field)

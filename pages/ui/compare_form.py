@@ -30,6 +30,7 @@ from core.spec.sweeps import (
 )
 from core.store import Status, Store
 from pages.ui.config_form import AUGMENT_PREFIX
+from pages.ui.errors import error_text, show_error
 
 SNAPSHOT_KEY = "compare-train-settings"
 NO_SECOND = ""
@@ -60,7 +61,7 @@ def _train_settings() -> tuple[RunConfig | None, str]:
     try:
         return RunConfig.from_dict(dict(saved)), "the Train page's settings"
     except ConfigError as exc:
-        return None, f"**{exc.field}** — {exc.message} Fix it on the Train page."
+        return None, f"{error_text(exc)} Fix it on the Train page."
 
 
 def _past_run(s: Store) -> tuple[RunConfig | None, str]:
@@ -81,7 +82,7 @@ def _past_run(s: Store) -> tuple[RunConfig | None, str]:
     try:
         return by_id[chosen].run_config, f"run {chosen}"
     except ConfigError as exc:
-        return None, f"**{exc.field}** — {exc.message}"
+        return None, error_text(exc)
 
 
 def _describe(cfg: RunConfig) -> str:
@@ -187,6 +188,6 @@ def _plan(base: RunConfig, values: dict[str, str], repeats: int, scale_lr: bool)
         for cfg in check_configs(plan.configs):
             check_weights(cfg)
     except ConfigError as exc:
-        st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
+        show_error(exc)
         return None
     return {"plan": plan, "spec": spec}

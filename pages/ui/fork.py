@@ -19,6 +19,7 @@ from core.spec.formats import SETTING_FORMAT
 from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
 from core.worker import forks as fork
+from pages.ui.errors import show_error
 from pages.ui.nav import TRAIN_PAGE
 from pages.ui.session import store_trouble
 
@@ -188,8 +189,7 @@ def _submit(s: Store, trial: Trial, epoch: int, values: dict[str, Any], extra: s
             changes[key] = value
         plan = fork.plan_fork(s, trial.id, epoch, changes)
     except ConfigError as exc:
-        field = "Other changes" if exc.field == "--set" else exc.field  # the text box's name
-        st.error(f"**{field}** — {exc.message}", icon=":material/error:")
+        show_error(exc)
         return
     with store_trouble():
         _, new_id = fork.queue_fork(s, plan)

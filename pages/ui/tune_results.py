@@ -30,6 +30,7 @@ from core.worker.searches import (
 )
 from pages.ui import columns
 from pages.ui.components import render_trial
+from pages.ui.errors import show_error
 from pages.ui.nav import RUNS_PAGE
 from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import key_label
@@ -152,7 +153,7 @@ def _actions(s: Store, study: Study, state: dict) -> None:
             with store_trouble():
                 resume_search(s, study.id, extra_budget_s=extra * 60 if extra > 0 else None)
         except ConfigError as exc:
-            st.error(f"**{exc.field}** — {exc.message}", icon=":material/error:")
+            show_error(exc)
             return
         ensure_worker()
         st.rerun()

@@ -40,7 +40,7 @@ def test_a_bad_value_shows_one_message_and_queues_nothing(store: Store) -> None:
     next(b for b in at.button if b.label == "Launch sweep").click().run()
     assert not at.exception
     assert len(at.error) == 1
-    assert "batch_size" in at.error[0].value and "5000" in at.error[0].value
+    assert "**Batch size**" in at.error[0].value and "5000" in at.error[0].value
     assert store.studies() == []
 
 

@@ -46,7 +46,7 @@ def test_a_bad_list_value_is_refused_with_its_field(store: Store) -> None:
     at = run(TRAIN)
     at.text_input(key="filters").set_value("16, lots")
     at.button[0].click().run()
-    assert len(at.error) == 1 and "filters" in at.error[0].value
+    assert len(at.error) == 1 and "**Filters per block**" in at.error[0].value
     assert store.studies() == []
 
 
@@ -68,7 +68,7 @@ def test_filter_counts_beyond_the_conv_blocks_are_refused_not_dropped(store: Sto
     at.text_input(key="filters").set_value("16, 64, 128, 256, 512")
     at.button[0].click().run()
     assert [e.value for e in at.error] == [
-        "**filters** — Filters per block: 5 values for 2 conv blocks; give 2 (one per block), "
+        "**Filters per block**: 5 values for 2 conv blocks; give 2 (one per block), "
         "or set Conv blocks to 5."
     ]
     assert store.studies() == []

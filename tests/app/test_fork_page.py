@@ -88,7 +88,7 @@ def test_a_bad_fork_says_which_field_and_queues_nothing(store: Store, cache: Pat
     assert not at.exception
     assert [t.id for t in store.trials()] == [tid]
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and errors[0].startswith("**model** — cannot change mid-training")
+    assert len(errors) == 1 and errors[0].startswith("**Model** — cannot change mid-training")
     at.text_input(key=f"fork-extra-{tid}").set_value("l2 0.01")
     at.button(key=f"fork-go-{tid}").click()
     at.run()
@@ -138,7 +138,8 @@ def test_a_bound_the_widget_cannot_hold_is_refused_as_a_run_refuses_it(
     at.run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert errors == [f"**learning_rate** — {PARAM_BY_KEY['learning_rate'].check(0.0)}"]
+    message = PARAM_BY_KEY["learning_rate"].check(0.0)  # "learning rate must be above 0 …"
+    assert errors == [f"**Learning rate**{message[len('learning rate') :]}"]
     assert [t.id for t in store.trials()] == [tid]
 
 
@@ -163,7 +164,7 @@ def test_a_fork_from_an_epoch_pruned_meanwhile_is_refused_and_queues_nothing(
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"**epoch** — epoch 3 of run {tid} has no checkpoint any more; "
+        f"**Continue after epoch** — epoch 3 of run {tid} has no checkpoint any more; "
         "these epochs do: 1, 2, 4, 5, 6"
     ]
     assert [t.id for t in store.trials()] == [tid]

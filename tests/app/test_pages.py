@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.spec.config import RunConfig
+from core.spec.params import field_label
 from core.store import Status, Store
 from core.worker.launch import IDLE_ENV, worker_alive
 from tests.app.conftest import APP, TRAIN
@@ -79,7 +80,9 @@ def test_bad_values_show_one_error_and_queue_nothing(
     at.button[0].click().run()
     assert not at.exception
     assert len(at.error) == 1
-    assert widget in at.error[0].value and words in at.error[0].value
+    # named by the field's label, as the form shows it, never by its config key
+    assert f"**{field_label(widget)}**" in at.error[0].value and words in at.error[0].value
+    assert widget not in at.error[0].value
     assert store.studies() == []
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.spec.params import field_label
 from core.store import Store
 from core.store import searches as search_store
 from core.worker.launch import worker_alive
@@ -91,7 +92,8 @@ def test_bad_space_input_names_the_key_and_queues_nothing(
     _launch(at)
     assert not at.exception
     assert len(at.error) == 1
-    assert f"**{field}**" in at.error[0].value and words in at.error[0].value
+    # named in the form's words (its label), not by its config key
+    assert f"**{field_label(field)}**" in at.error[0].value and words in at.error[0].value
     assert store.studies() == []
 
 
@@ -108,7 +110,7 @@ def test_a_grid_too_large_to_run_is_estimated_and_refused_naming_its_key(
     assert not at.exception
     assert len(at.error) == 1
     message = at.error[0].value
-    assert "**filters[0]**" in message and "combinations" in message, message
+    assert "**Filters of conv block 1**" in message and "combinations" in message, message
     assert store.studies() == []
 
 
@@ -118,7 +120,7 @@ def test_a_float_range_on_a_whole_number_key_is_refused(store: Store) -> None:
     _launch(at)
     assert not at.exception
     assert len(at.error) == 1
-    assert "**filters[0]**" in at.error[0].value and "int range" in at.error[0].value
+    assert "**Filters of conv block 1**" in at.error[0].value and "int range" in at.error[0].value
     assert store.studies() == []
 
 
@@ -127,7 +129,7 @@ def test_bad_tuner_settings_name_the_setting(store: Store) -> None:
     at.selectbox(key="tune-tuner").set_value("random").run()
     at.number_input(key="tune-max_trials").set_value(0).run()
     _launch(at)
-    assert len(at.error) == 1 and "**max_trials**" in at.error[0].value
+    assert len(at.error) == 1 and "**Max trials**" in at.error[0].value
     assert store.studies() == []
 
 
@@ -237,7 +239,7 @@ def test_resume_without_time_left_says_to_add_time(store: Store) -> None:
     at = run(study=str(study))
     assert not at.exception
     at.button(key=f"tune-resume-{study}").click().run()
-    assert len(at.error) == 1 and "**time_budget_s**" in at.error[0].value
+    assert len(at.error) == 1 and "**Time budget**" in at.error[0].value
     assert "add time" in at.error[0].value
     assert search_state(store, study)["state"] == "out_of_time"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def test_tune_runs_baseline_and_search_and_ends_with_one_json_line(
     assert 0 < summary["best_value"] <= 1 and 0 < summary["best_test_accuracy"] <= 1
     assert 0 < summary["baseline_test_accuracy"] <= 1
     assert "trial #0 completed" in err and "baseline: completed" in err
+    # the log writes the objective as the app does: a percent with one decimal
+    assert f"best val_accuracy {summary['best_value']:.1%}" in err, err
+    assert re.search(r"trial #0 completed: val_accuracy \d+\.\d% {2}dense_units=(16|32)", err)
     state = search_state(store, summary["study"])
     assert state["best_value"] == summary["best_value"]
     (baseline,) = store.trials([state["baseline_study"]])
