@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.data.checks import check_config
 from core.spec.config import ConfigError, RunConfig
+from core.spec.params import field_label
 from core.store import Store, paths
 from tests.app.conftest import APP, TRAIN
 
@@ -121,7 +122,8 @@ def _form(row: Bad) -> str:
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1, [e.value for e in at.error]
     message = at.error[0].value
-    assert f"**{row.field}**" in message, message
+    # the form names the field by its label, as a person reads it, not by its config key
+    assert f"**{field_label(row.field)}**" in message, message
     return message
 
 
