@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from core.analysis.diagnosis import diagnose_trial
 from core.analysis.folds import summarize_folds
@@ -31,6 +32,7 @@ POLL_SECONDS = 0.5
 
 def page_setup(title: str) -> None:
     """Title the page and its browser tab; keep the Train form's settings for Compare."""
+    _through_the_entry_point()
     st.set_page_config(
         page_title=title
         if title.startswith("Hyperparameter")
@@ -40,6 +42,20 @@ def page_setup(title: str) -> None:
     # values (present only while the Train page runs) for the Compare page's base config.
     remember_train_settings()
     st.title(title)
+
+
+def _through_the_entry_point() -> None:
+    """Run the page through ``app.py`` when Streamlit ran it on its own.
+
+    A server that finds a ``pages/`` folder beside its entry point serves its first visitor
+    in the legacy multipage mode until a script calls ``st.navigation``: a first visit to a
+    deep link such as ``/train?trial=5`` would run ``pages/train.py`` alone, without the
+    navigation bar, the wide layout or the style. Turning that mode off and rerunning sends
+    the same address (its query parameters kept) through ``app.py``, as every later visit goes.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def status_badge(trial: Trial) -> str:
