@@ -44,6 +44,10 @@ def page_setup(title: str) -> None:
     st.title(title)
 
 
+# Set once this session has been sent through the entry point (see _through_the_entry_point).
+ENTERED_KEY = "entered-through-app"
+
+
 def _through_the_entry_point() -> None:
     """Run the page through ``app.py`` when Streamlit ran it on its own.
 
@@ -52,8 +56,11 @@ def _through_the_entry_point() -> None:
     deep link such as ``/train?trial=5`` would run ``pages/train.py`` alone, without the
     navigation bar, the wide layout or the style. Turning that mode off and rerunning sends
     the same address (its query parameters kept) through ``app.py``, as every later visit goes.
+    Once per session at most: a rerun drops the click that started the run, and the mode,
+    once off, stays off for the server's life.
     """
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not st.session_state.get(ENTERED_KEY):
+        st.session_state[ENTERED_KEY] = True
         PagesManager.uses_pages_directory = False
         st.rerun()
 
