@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.data.checks import check_config
+from core.data.checks import launch_problems
 from core.data.names import run_title
-from core.data.weights import check_weights
-from core.spec.config import ConfigError, RunConfig
 from core.spec.plan import plan_run
 from core.store import Status
 from pages.ui.components import page_setup, render_trial
 from pages.ui.config_form import render_config_form
-from pages.ui.errors import show_error
+from pages.ui.errors import keep_problems, kept_problems, show_field_problem
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.style import SPLIT_KEY
 from pages.ui.upload import render_dataset_picker
@@ -23,20 +21,24 @@ st.caption(
 )
 
 
-def _launch(values: dict) -> int | None:
-    """Validate and queue; return the new trial id, or None after showing what to fix."""
-    try:
-        cfg = check_config(RunConfig.from_dict(values))
-        check_weights(cfg)
-    except ConfigError as exc:
-        show_error(exc)
-        return None
+FORM = "train"
+
+
+def _launch(values: dict) -> None:
+    """Validate and queue, then show the new run; or draw the form again with its problems."""
+    cfg, problems = launch_problems(values)
+    shown_problems = bool(kept_problems(FORM))
+    keep_problems(FORM, problems)
+    if cfg is None:
+        st.rerun()
     s = store()
     plan = plan_run(cfg, run_title(cfg.to_dict()))
     with store_trouble():
         _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
     keep_queue_moving(s)
-    return trial_ids[0]
+    st.query_params["trial"] = str(trial_ids[0])
+    if shown_problems:  # drawn above already: draw the form again without them
+        st.rerun()
 
 
 def _shown_trial() -> int | None:
@@ -55,13 +57,13 @@ def _shown_trial() -> int | None:
 
 form_col, run_col = st.container(key=SPLIT_KEY).columns([1.15, 2], gap="large")
 with form_col:
+    problems = kept_problems(FORM)
     dataset = render_dataset_picker()
-    values, submitted = render_config_form()
+    show_field_problem(problems, "dataset", st)
+    values, submitted = render_config_form(problems)
     values["dataset"] = dataset
     if submitted:
-        new_trial = _launch(values)
-        if new_trial is not None:
-            st.query_params["trial"] = str(new_trial)
+        _launch(values)
 
 with run_col:
     trial_id = _shown_trial()

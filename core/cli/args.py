@@ -53,8 +53,11 @@ def print_error(message: object) -> None:
     Args:
         message: What went wrong; an exception prints its message. It may quote what a
             person typed, which cannot then clear the terminal or start a line of its own.
+            A config refused for several values prints a line for each.
     """
-    print(f"error: {printable(str(message))}", file=sys.stderr)
+    problems = message.problems if isinstance(message, ConfigError) else (message,)
+    for problem in problems:
+        print(f"error: {printable(str(problem))}", file=sys.stderr)
 
 
 def config_flags() -> argparse.ArgumentParser:

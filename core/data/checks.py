@@ -10,9 +10,11 @@ exports; only what would train on it again is refused.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from core.data.availability import check_available
 from core.data.folders import dataset_info
+from core.data.weights import check_weights
 from core.spec.catalog import DATASETS, DatasetInfo
 from core.spec.config import ConfigError, RunConfig, check_against
 
@@ -79,3 +81,34 @@ def check_configs(configs: Sequence[RunConfig]) -> list[RunConfig]:
         check_against(cfg, info)
         checked.append(cfg)
     return checked
+
+
+# The settings that decide which ImageNet weights file a run needs.
+_WEIGHTS_KEYS = frozenset({"dataset", "model", "backbone", "pretrained", "img_size"})
+
+
+def launch_problems(values: dict[str, Any]) -> tuple[RunConfig | None, list[ConfigError]]:
+    """Check a form's values as a launch would, finding every problem of the submission.
+
+    The config's own checks, those against its dataset and the ImageNet weights it needs
+    are all made, so one press of a button names every value to change.
+
+    Returns:
+        The config as it will run (see :func:`check_config`) and no problems; or None and
+        each problem once, in the order of the form.
+    """
+    cfg, problems = RunConfig.checked(values)
+    flagged = {p.field for p in problems if p.unusable}
+    checked = None
+    if "dataset" not in flagged:
+        try:
+            checked = check_config(cfg)
+        except ConfigError as exc:
+            problems += exc.problems
+    if not flagged & _WEIGHTS_KEYS:
+        try:
+            check_weights(checked or cfg)
+        except ConfigError as exc:
+            problems.append(exc)
+    unique = list({(p.field, p.message): p for p in problems}.values())
+    return (checked if not unique else None), unique

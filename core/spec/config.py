@@ -13,12 +13,19 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from core.spec.blocks import blocks_problem, filters_problem
-from core.spec.catalog import AUGMENTATIONS, BACKBONE_MIN_SIZE, DATASETS, DatasetInfo
-from core.spec.params import PARAMS
+from core.spec.catalog import (
+    AUGMENTATIONS,
+    BACKBONE_MIN_SIZE,
+    BACKBONES,
+    DATASETS,
+    DatasetInfo,
+)
+from core.spec.params import PARAM_BY_KEY
 from core.spec.quoting import shown_value
 
 # Whole numbers beyond this are refused before any range check (which compares them as floats).
@@ -29,12 +36,32 @@ PROVENANCE_KEY = "provenance"
 
 
 class ConfigError(ValueError):
-    """A config value a person has to change; ``field`` names it and the message says how."""
+    """A config value a person has to change; ``field`` names it and the message says how.
+
+    Where several values of one submission are wrong, the first is raised and carries the
+    others in ``more``, so a form can mark every one of them at once. ``unusable`` says the
+    value itself cannot be used (of the wrong type or out of its range), rather than not
+    going with the others.
+    """
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.more: tuple[ConfigError, ...] = ()
+        self.unusable = False
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """This problem and the others found with it, in the order of the form."""
+        return (self, *self.more)
+
+
+def joined(problems: Sequence[ConfigError]) -> ConfigError:
+    """The first of several problems, carrying the rest (see ``ConfigError.more``)."""
+    first, *rest = problems
+    first.more = tuple(rest)
+    return first
 
 
 @dataclass(frozen=True)
@@ -118,10 +145,9 @@ class RunConfig:
     fine_tune_layers: int = 0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            object.__setattr__(self, f.name, _coerce(f.name, f.type, value))
-        _validate(self)
+        problems = _settle(self)
+        if problems:
+            raise joined(problems)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a plain dict of JSON-compatible values (lists for tuples)."""
@@ -142,18 +168,36 @@ class RunConfig:
         reads back as the config that made it.
 
         Raises:
-            ConfigError: naming the first key that is unknown or invalid.
+            ConfigError: naming the first key that is unknown or invalid, with every other
+                problem found in ``more``.
         """
         if not isinstance(data, dict):
             raise ConfigError("config", "must be a JSON object of key: value pairs.")
-        known = {f.name for f in fields(cls)}
-        data = {k: v for k, v in data.items() if k != PROVENANCE_KEY}
-        for key in data:
-            if key not in known:
-                raise ConfigError(
-                    str(key), f"unknown setting; known settings are: {', '.join(sorted(known))}."
-                )
-        return cls(**data)
+        cfg, problems = cls.checked(data)
+        if problems:
+            raise joined(problems)
+        return cfg
+
+    @classmethod
+    def checked(cls, data: dict[str, Any]) -> tuple[RunConfig, list[ConfigError]]:
+        """Build a config from a form's values, finding every problem instead of the first.
+
+        Returns:
+            The config, with each value that has a problem replaced by its default, and the
+            problems in the order of the form (empty when the values make a valid config).
+        """
+        known = {f.name: f for f in fields(cls)}
+        problems = [
+            ConfigError(
+                str(key), f"unknown setting; known settings are: {', '.join(sorted(known))}."
+            )
+            for key in data
+            if key not in known and key != PROVENANCE_KEY
+        ]
+        cfg = object.__new__(cls)
+        for name, f in known.items():
+            object.__setattr__(cfg, name, data[name] if name in data else _default(f))
+        return cfg, problems + _settle(cfg)
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
@@ -332,37 +376,72 @@ def _choice(name: str, value: str, options: dict[str, Any]) -> None:
         )
 
 
-def _validate(cfg: RunConfig) -> None:
-    """Check everything the config says by itself; what needs the disk is checked at launch."""
-    if not isinstance(cfg.dataset, str) or not cfg.dataset.strip():
-        raise ConfigError("dataset", "give a built-in dataset or the path of a folder.")
-    for param in PARAMS:
-        problem = param.check(getattr(cfg, param.key))
-        if problem:
-            raise ConfigError(param.key, problem)
-    if cfg.warmup_epochs and cfg.warmup_epochs >= cfg.epochs:
+def _default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def _settle(cfg: RunConfig) -> list[ConfigError]:
+    """Put each value in its field's type and check the whole; return every problem found.
+
+    A value that cannot be read, or is out of its range, is replaced by its default and the
+    checks that combine it with other values are left out, so no message rests on a value
+    the person did not give.
+    """
+    problems = []
+    for f in fields(cfg):
+        try:
+            value = _coerce(f.name, f.type, getattr(cfg, f.name))
+            problem = PARAM_BY_KEY[f.name].check(value) if f.name in PARAM_BY_KEY else None
+            if problem:
+                raise ConfigError(f.name, problem)
+            if f.name == "augment":
+                value = _canonical_augment(value)
+        except ConfigError as exc:
+            exc.unusable = True
+            problems.append(exc)
+            value = _default(f)
+        object.__setattr__(cfg, f.name, value)
+    return problems + _combined_problems(cfg, {p.field for p in problems})
+
+
+def _combined_problems(cfg: RunConfig, flagged: set[str]) -> list[ConfigError]:
+    """The problems of values that are each fine but do not go together."""
+    problems = []
+
+    def clear(*keys: str) -> bool:
+        return not flagged.intersection(keys)
+
+    if clear("warmup_epochs", "epochs") and cfg.warmup_epochs and cfg.warmup_epochs >= cfg.epochs:
         # The rate would never reach learning_rate: the run would train at a fraction of it.
-        raise ConfigError(
-            "warmup_epochs",
-            f"the warm-up must end before the last epoch: use fewer warm-up epochs than "
-            f"epochs ({cfg.warmup_epochs} warm-up, {cfg.epochs} epochs).",
+        problems.append(
+            ConfigError(
+                "warmup_epochs",
+                f"the warm-up must end before the last epoch: use fewer warm-up epochs than "
+                f"epochs ({cfg.warmup_epochs} warm-up, {cfg.epochs} epochs).",
+            )
         )
-    if cfg.jit_compile == "on" and cfg.deterministic:
+    if clear("jit_compile", "deterministic") and cfg.jit_compile == "on" and cfg.deterministic:
         # Keras compiles without XLA while op determinism is on (not every XLA op has a
         # deterministic form), so the run would silently train without it.
-        raise ConfigError(
-            "jit_compile",
-            "XLA compilation needs Deterministic ops off (Keras turns XLA off while ops are "
-            "deterministic); set deterministic=off, or XLA compilation to auto or off.",
+        problems.append(
+            ConfigError(
+                "jit_compile",
+                "XLA compilation needs Deterministic ops off (Keras turns XLA off while ops "
+                "are deterministic); set deterministic=off, or XLA compilation to auto or off.",
+            )
         )
-    object.__setattr__(cfg, "augment", _canonical_augment(cfg.augment))
-    if not cfg.filters:
-        raise ConfigError("filters", "give at least one filter count, e.g. 16,64.")
-    unused = filters_problem(cfg.model, cfg.conv_blocks, cfg.filters)
-    if unused:
-        raise ConfigError("filters", unused)
-    if cfg.dataset in DATASETS:  # the catalog knows a built-in dataset: no disk needed
-        check_against(cfg, DATASETS[cfg.dataset])
+    if clear("filters"):
+        if not cfg.filters:
+            problems.append(ConfigError("filters", "give at least one filter count, e.g. 16,64."))
+        elif clear("model", "conv_blocks"):
+            unused = filters_problem(cfg.model, cfg.conv_blocks, cfg.filters)
+            if unused:
+                problems.append(ConfigError("filters", unused))
+    if clear("dataset") and cfg.dataset in DATASETS:  # a built-in dataset: no disk needed
+        problems += against_problems(cfg, DATASETS[cfg.dataset], flagged)
+    return problems
 
 
 def check_against(cfg: RunConfig, info: DatasetInfo) -> None:
@@ -372,34 +451,53 @@ def check_against(cfg: RunConfig, info: DatasetInfo) -> None:
     is launched (``core.data.checks.check_config``), once it has been read.
 
     Raises:
-        ConfigError: naming the field to change.
+        ConfigError: naming the field to change, with any other problem in ``more``.
     """
+    problems = against_problems(cfg, info)
+    if problems:
+        raise joined(problems)
+
+
+def against_problems(
+    cfg: RunConfig, info: DatasetInfo, flagged: Iterable[str] = ()
+) -> list[ConfigError]:
+    """Every problem :func:`check_against` finds, leaving out checks of ``flagged`` fields."""
+    flagged = set(flagged)
+    problems = []
     n_train = cfg.train_images(info.n_train)
     n_val, classes = info.n_train - n_train, info.num_classes
-    if n_val < classes:
+    if "validation_split" not in flagged and n_val < classes:
         lowest = math.ceil(classes / info.n_train * 100) / 100
-        raise ConfigError(
-            "validation_split",
-            f"validation split {cfg.validation_split:g} keeps only {n_val} validation images "
-            f"for {classes} classes; use at least {lowest:g}.",
+        problems.append(
+            ConfigError(
+                "validation_split",
+                f"validation split {cfg.validation_split:g} keeps only {n_val} validation "
+                f"images for {classes} classes; use at least {lowest:g}.",
+            )
         )
-    if cfg.batch_size > n_train:
-        raise ConfigError(
-            "batch_size",
-            f"batch size {cfg.batch_size} is larger than the training set "
-            f"({n_train} images of {cfg.dataset} after the validation split); "
-            f"use at most {n_train}.",
+    if not flagged & {"batch_size", "validation_split"} and cfg.batch_size > n_train:
+        problems.append(
+            ConfigError(
+                "batch_size",
+                f"batch size {cfg.batch_size} is larger than the training set "
+                f"({n_train} images of {cfg.dataset} after the validation split); "
+                f"use at most {n_train}.",
+            )
         )
     height, width = (cfg.img_size, cfg.img_size) if cfg.img_size else info.shape[:2]
-    too_deep = blocks_problem(cfg.model, cfg.conv_blocks, height, width)
-    if too_deep:
-        raise ConfigError("conv_blocks", too_deep)
-    if cfg.model == "transfer":
+    if not flagged & {"model", "conv_blocks", "img_size"}:
+        too_deep = blocks_problem(cfg.model, cfg.conv_blocks, height, width)
+        if too_deep:
+            problems.append(ConfigError("conv_blocks", too_deep))
+    if cfg.model == "transfer" and not flagged & {"model", "backbone", "img_size"}:
         side = cfg.img_size or min(info.shape[:2])
         need = BACKBONE_MIN_SIZE[cfg.backbone]
         if side < need:
-            raise ConfigError(
-                "img_size",
-                f"{cfg.backbone} needs images of at least {need} pixels a side; "
-                f"set image size to {need} or more.",
+            problems.append(
+                ConfigError(
+                    "img_size",
+                    f"{BACKBONES[cfg.backbone]} needs images of at least {need} pixels a side; "
+                    f"set image size to {need} or more.",
+                )
             )
+    return problems

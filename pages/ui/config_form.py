@@ -12,8 +12,9 @@ from typing import Any
 import streamlit as st
 
 from core.spec.catalog import AUGMENTATIONS
-from core.spec.config import RunConfig
+from core.spec.config import ConfigError, RunConfig
 from core.spec.params import PARAM_BY_KEY, PARAMS, Param
+from pages.ui.errors import mark_fields, show_field_problem, show_problems
 
 DEFAULTS = RunConfig()
 
@@ -48,31 +49,50 @@ def load_into_form(config: dict[str, Any]) -> None:
             st.session_state[AUGMENT_PREFIX + name] = strengths.get(name, 0.0)
 
 
-def render_config_form() -> tuple[dict[str, Any], bool]:
-    """Draw the form; return the values it holds (by config key) and whether Train was pressed."""
+def render_config_form(
+    problems: dict[str, ConfigError] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Draw the form; return the values it holds (by config key) and whether Train was pressed.
+
+    Args:
+        problems: The last submission's problems by field (``pages.ui.errors``): each such
+            field is outlined with its message under it, its section open, and all of them
+            are listed under the button.
+    """
+    problems = problems or {}
     values: dict[str, Any] = {}
+    mark_fields(problems)
     with st.form("config", border=True):
         left, right = st.columns(2)
         for i, key in enumerate(TOP):
-            values[key] = _widget(PARAM_BY_KEY[key], left if i % 2 == 0 else right)
+            values[key] = _widget(PARAM_BY_KEY[key], left if i % 2 == 0 else right, problems)
         for key in TOP_WIDE:
-            values[key] = _widget(PARAM_BY_KEY[key], st)
+            values[key] = _widget(PARAM_BY_KEY[key], st, problems)
         shown = TOP + TOP_WIDE + SPECIAL
         for group, title in GROUP_TITLES.items():
             params = [p for p in PARAMS if p.group == group and p.key not in shown]
-            with st.expander(title):
+            keys = {p.key for p in params} | ({"augment"} if group == "data" else set())
+            with st.expander(title, expanded=bool(keys & problems.keys())):
                 if group == "data":
                     values["augment"] = _augment_controls()
+                    show_field_problem(problems, "augment", st)
                 cols = st.columns(2)
                 for i, param in enumerate(params):
-                    values[param.key] = _widget(param, cols[i % 2])
+                    values[param.key] = _widget(param, cols[i % 2], problems)
         pressed = st.form_submit_button(
             "Train", type="primary", icon=":material/play_arrow:", width="stretch"
         )
+        show_problems(problems, marked=[*values, "dataset"])
     return values, pressed
 
 
-def _widget(param: Param, container: Any) -> Any:
+def _widget(param: Param, container: Any, problems: dict[str, ConfigError]) -> Any:
+    value = _control(param, container)
+    show_field_problem(problems, param.key, container)
+    return value
+
+
+def _control(param: Param, container: Any) -> Any:
     default = _to_widget(param, getattr(DEFAULTS, param.key))
     common = {"key": param.key, "help": param.help}
     if param.kind == "str" and param.choices:

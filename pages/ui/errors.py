@@ -1,11 +1,28 @@
-"""A refused input as one line in a person's words: the field's label, then what to change."""
+"""Refused inputs in a person's words: the field's label, then what to change.
+
+A form that was refused keeps its problems (``keep_problems``) and draws itself again: each
+field with a problem is outlined and says what is wrong under it, the section holding it is
+opened, and every problem of the submission is listed beside the button that sent it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import streamlit as st
 
 from core.spec.config import ConfigError
 from core.spec.params import field_label
+
+_PROBLEMS_KEY = "{form}-problems"
+# The outline of a field with a problem; keys are config keys (identifiers), never typed text.
+_MARK_CSS = (
+    ".st-key-{key} [data-testid='stNumberInputContainer'],"
+    " .st-key-{key} [data-testid='stTextInputRootElement'],"
+    " .st-key-{key} [data-testid='stSelectbox'] > div"
+    " {{ border-color: #d33 !important; box-shadow: 0 0 0 1px #d33; }}"
+)
 
 
 def error_text(exc: ConfigError) -> str:
@@ -21,6 +38,73 @@ def error_text(exc: ConfigError) -> str:
     return f"**{label}** — {message}"
 
 
+def field_text(exc: ConfigError) -> str:
+    """The message shown under the field itself, where its label is already in sight."""
+    label = field_label(exc.field)
+    message = exc.message
+    if message[: len(label)].lower() == label.lower():
+        message = message[len(label) :].lstrip(" :")
+    return message[:1].upper() + message[1:]
+
+
 def show_error(exc: ConfigError) -> None:
-    """Draw the refusal where the form is."""
-    st.error(error_text(exc), icon=":material/error:")
+    """Draw a refusal where the form is: every problem it carries, each naming its field."""
+    _show(exc.problems)
+
+
+def _show(problems: Sequence[ConfigError]) -> None:
+    if len(problems) == 1:
+        st.error(error_text(problems[0]), icon=":material/error:")
+        return
+    lines = "\n".join(f"- {error_text(p)}" for p in problems)
+    st.error(f"{len(problems)} settings to change:\n\n{lines}", icon=":material/error:")
+
+
+def keep_problems(form: str, problems: Sequence[ConfigError]) -> None:
+    """Remember a submission's problems for the form's next drawing (none: forget them)."""
+    key = _PROBLEMS_KEY.format(form=form)
+    if problems:
+        st.session_state[key] = list(problems)
+    else:
+        st.session_state.pop(key, None)
+
+
+def kept_problems(form: str) -> dict[str, ConfigError]:
+    """The problems kept for a form, by field, in the order they were found."""
+    problems = st.session_state.get(_PROBLEMS_KEY.format(form=form), [])
+    return {p.field: p for p in problems}
+
+
+def mark_fields(problems: dict[str, ConfigError]) -> None:
+    """Outline the fields that have a problem (call once, anywhere on the page)."""
+    if problems:
+        rules = "\n".join(_MARK_CSS.format(key=key) for key in problems if key.isidentifier())
+        st.html(f"<style>\n{rules}\n</style>")
+
+
+def show_field_problem(problems: dict[str, ConfigError], key: str, container: Any) -> None:
+    """Say under a field what is wrong with its value, when something is."""
+    if key in problems:
+        container.markdown(f":red[{field_text(problems[key])}]")
+
+
+def show_problems(problems: dict[str, ConfigError], marked: Collection[str]) -> None:
+    """Sum up the last submission's problems beside its button.
+
+    Args:
+        problems: By field, as ``kept_problems`` returns them.
+        marked: The fields whose message is shown at the field itself: they are named here;
+            any other problem is said in full.
+    """
+    if not problems:
+        return
+    at_fields = [field_label(key) for key in problems if key in marked]
+    elsewhere = [p for key, p in problems.items() if key not in marked]
+    lines = [f"- {error_text(p)}" for p in elsewhere]
+    if at_fields:
+        count = len(problems)
+        head = f"**{count} settings to change**" if count > 1 else "**A setting to change**"
+        first = f"{head}, marked above: {', '.join(at_fields)}."
+        st.error("\n\n".join([first, "\n".join(lines)]).strip(), icon=":material/error:")
+    else:
+        _show(elsewhere)

@@ -46,7 +46,10 @@ def test_a_bad_list_value_is_refused_with_its_field(store: Store) -> None:
     at = run(TRAIN)
     at.text_input(key="filters").set_value("16, lots")
     at.button[0].click().run()
-    assert len(at.error) == 1 and "**Filters per block**" in at.error[0].value
+    assert [e.value for e in at.error] == [
+        "**A setting to change**, marked above: Filters per block."
+    ]
+    assert ":red[Must be a whole number (got 'lots').]" in [m.value for m in at.markdown]
     assert store.studies() == []
 
 
@@ -67,8 +70,42 @@ def test_filter_counts_beyond_the_conv_blocks_are_refused_not_dropped(store: Sto
     at = run(TRAIN)
     at.text_input(key="filters").set_value("16, 64, 128, 256, 512")
     at.button[0].click().run()
-    assert [e.value for e in at.error] == [
-        "**Filters per block**: 5 values for 2 conv blocks; give 2 (one per block), "
-        "or set Conv blocks to 5."
+    marks = [m.value for m in at.markdown if m.value.startswith(":red[")]
+    assert marks == [
+        ":red[5 values for 2 conv blocks; give 2 (one per block), or set Conv blocks to 5.]"
     ]
     assert store.studies() == []
+
+
+def test_every_problem_of_a_submission_is_marked_at_its_field(store: Store) -> None:
+    at = run(TRAIN)
+    at.selectbox(key="model").set_value("transfer")  # digits are 8 px, and no weights here
+    at.number_input(key="learning_rate").set_value(0.0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert len(at.error) == 1  # one sum-up, under the button
+    assert at.error[0].value == (
+        "**3 settings to change**, marked above: Learning rate, Image size, Pretrained weights."
+    )
+    # Under each field, its own message; the sections holding them are open.
+    marks = [m.value for m in at.markdown if m.value.startswith(":red[")]
+    assert len(marks) == 3
+    assert any(m.startswith(":red[Must be above 0") for m in marks)
+    opened = {e.label for e in at.expander if e.proto.expanded}
+    assert opened == {"Transfer learning and image size"}
+    assert store.studies() == []
+
+
+def test_a_fixed_submission_queues_and_forgets_its_problems(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(IDLE_ENV, "0")
+    at = run(TRAIN)
+    at.number_input(key="learning_rate").set_value(0.0)
+    at.button[0].click().run()
+    assert at.error and store.studies() == []
+    at.number_input(key="learning_rate").set_value(0.01)
+    at.button[0].click().run()
+    assert not at.error and not at.exception
+    assert not [m for m in at.markdown if m.value.startswith(":red[")]
+    assert store.trials()[0].run_config.learning_rate == 0.01

@@ -79,10 +79,12 @@ def test_bad_values_show_one_error_and_queue_nothing(
     at.number_input(key=widget).set_value(value)
     at.button[0].click().run()
     assert not at.exception
-    assert len(at.error) == 1
-    # named by the field's label, as the form shows it, never by its config key
-    assert f"**{field_label(widget)}**" in at.error[0].value and words in at.error[0].value
-    assert widget not in at.error[0].value
+    # Named under the button by the field's label, as the form shows it, never by its key;
+    # what is wrong is said at the field.
+    summary = f"**A setting to change**, marked above: {field_label(widget)}."
+    assert [e.value for e in at.error] == [summary]
+    (mark,) = [m.value for m in at.markdown if m.value.startswith(":red[")]
+    assert words in mark and widget not in mark
     assert store.studies() == []
 
 
@@ -90,9 +92,9 @@ def test_a_dataset_missing_offline_says_which_file_and_where(store: Store, cache
     at = run(TRAIN)
     at.selectbox(key="dataset").set_value("cifar10")
     at.button[0].click().run()
-    assert len(at.error) == 1
-    message = at.error[0].value
-    assert "dataset" in message and str(cache / "keras") in message
+    assert [e.value for e in at.error] == ["**A setting to change**, marked above: Dataset."]
+    (message,) = [m.value for m in at.markdown if m.value.startswith(":red[")]
+    assert "CIFAR-10" in message and str(cache / "keras") in message
     assert store.studies() == []
 
 

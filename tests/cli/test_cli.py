@@ -137,6 +137,17 @@ def test_bad_input_exits_2_with_one_line_and_queues_nothing(
     assert store.studies() == []
 
 
+def test_several_bad_values_are_refused_in_one_go_a_line_each(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--epochs", "0", "--set", "learning_rate=0", "--set", "batch_size=100000"]
+    status, _, err = run_here(capsys, "train", *args)
+    assert status == 2 and "Traceback" not in err
+    fields = [line.split(":")[1].strip() for line in err.strip().splitlines()]
+    assert fields == ["epochs", "learning_rate", "batch_size"]
+    assert store.studies() == []
+
+
 def test_malformed_config_file_is_refused(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -244,3 +244,31 @@ def test_device_settings_default_to_exact_float32_runs_keras_decides_the_rest() 
     # A config saved before these settings existed reads back with their defaults.
     old = {k: v for k, v in cfg.to_dict().items() if k not in ("precision", "jit_compile")}
     assert RunConfig.from_dict(old) == cfg
+
+
+def test_every_problem_of_a_config_is_found_at_once_in_field_order() -> None:
+    with pytest.raises(ConfigError) as caught:
+        RunConfig.from_dict({"learning_rate": 0, "epochs": 0, "batch_size": "many", "oops": 1})
+    fields = [p.field for p in caught.value.problems]
+    assert fields == ["oops", "epochs", "batch_size", "learning_rate"]
+    assert caught.value.field == "oops" and all(p.unusable for p in caught.value.problems[1:])
+
+
+def test_a_value_with_a_problem_is_not_checked_with_the_others() -> None:
+    # Epochs 0 is refused, so the warm-up is not compared with a count nobody gave.
+    cfg, problems = RunConfig.checked({"epochs": 0, "warmup_epochs": 3})
+    assert [p.field for p in problems] == ["epochs"]
+    assert cfg.epochs == RunConfig().epochs  # the default stands in for the refused value
+    # Values that are each fine but do not go together are all named.
+    _, problems = RunConfig.checked(
+        {"epochs": 3, "warmup_epochs": 3, "filters": "8,8,8", "model": "transfer"}
+    )
+    assert [(p.field, p.unusable) for p in problems] == [
+        ("warmup_epochs", False),
+        ("img_size", False),
+    ]
+
+
+def test_a_valid_config_checks_clean_and_equals_the_built_one() -> None:
+    cfg, problems = RunConfig.checked({"batch_size": 32.0, "augment": ["flip"]})
+    assert problems == [] and cfg == RunConfig(batch_size=32, augment=("flip",))
