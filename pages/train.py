@@ -6,13 +6,15 @@ import streamlit as st
 
 from core.data.checks import launch_problems
 from core.data.names import run_title
+from core.spec.config import ConfigError
 from core.spec.plan import plan_run
 from core.store import Status
 from pages.ui.components import page_setup, render_trial
-from pages.ui.config_form import render_config_form
-from pages.ui.errors import keep_problems, kept_problems, show_field_problem
+from pages.ui.config_form import load_into_form, render_config_form
+from pages.ui.errors import keep_problems, kept_problems, problem_box, show_field_problem
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.style import SPLIT_KEY
+from pages.ui.upload import KEY as DATASET_KEY
 from pages.ui.upload import render_dataset_picker
 
 page_setup("Train")
@@ -22,6 +24,25 @@ st.caption(
 
 
 FORM = "train"
+# The run (its id, as the link gives it) whose settings the form was last filled with.
+FILLED_KEY = "train-form-filled-from"
+
+
+def _fill_from_link() -> None:
+    """A run opened by its link (``?trial=N``) fills the form with its own settings.
+
+    Once per run opened, before the form is drawn, so what the person then changes stays.
+    """
+    wanted = st.query_params.get("trial")
+    if not wanted or not wanted.isdigit() or st.session_state.get(FILLED_KEY) == wanted:
+        return
+    st.session_state[FILLED_KEY] = wanted
+    try:
+        config = store().trial(int(wanted)).config
+        load_into_form(config)
+    except (KeyError, ConfigError):  # no such run, or one recorded by another version
+        return
+    st.session_state[DATASET_KEY] = config["dataset"]
 
 
 def _launch(values: dict) -> None:
@@ -36,7 +57,7 @@ def _launch(values: dict) -> None:
     with store_trouble():
         _, trial_ids = s.create_study(plan.name, plan.kind, plan.configs)
     keep_queue_moving(s)
-    st.query_params["trial"] = str(trial_ids[0])
+    st.query_params["trial"] = st.session_state[FILLED_KEY] = str(trial_ids[0])
     if shown_problems:  # drawn above already: draw the form again without them
         st.rerun()
 
@@ -58,8 +79,10 @@ def _shown_trial() -> int | None:
 form_col, run_col = st.container(key=SPLIT_KEY).columns([1.15, 2], gap="large")
 with form_col:
     problems = kept_problems(FORM)
-    dataset = render_dataset_picker()
-    show_field_problem(problems, "dataset", st)
+    _fill_from_link()
+    with problem_box(problems, "dataset", st.container()):
+        dataset = render_dataset_picker()
+        show_field_problem(problems, "dataset", st)
     values, submitted = render_config_form(problems)
     values["dataset"] = dataset
     if submitted:

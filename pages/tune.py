@@ -13,7 +13,7 @@ from core.worker.launch import ensure_worker
 from core.worker.searches import SEARCH_KIND, launch_search
 from pages.ui.components import page_setup
 from pages.ui.errors import show_error
-from pages.ui.recipes import apply_tune_recipe, clear_note
+from pages.ui.recipes import apply_tune_recipe, clear_note, recipe_note
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import (
     preset_base,
@@ -82,7 +82,7 @@ def _estimate_sentence(base: str, space: str, settings: str, trials: int) -> str
 
 def _new_search() -> int | None:
     dataset = render_dataset_picker()
-    render_preset_picker()
+    render_preset_picker(describe=recipe_note("tune") is None)
     st.markdown("**Search space** · per setting: fixed, a choice list, or a range")
     render_space_editor(preset_base(dataset))
     st.markdown("**Tuner**")

@@ -7,7 +7,7 @@ recorded in its manifest, so these read the disk.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,11 @@ def differences(config: dict, omit: Collection[str] = ()) -> list[str]:
     ]
 
 
+def change_words(changes: Mapping[str, Any]) -> list[str]:
+    """Settings as a name writes them, in the order given: ``lr 0.0001``, ``dropout 0.4``."""
+    return [_describe(key, value) for key, value in changes.items()]
+
+
 def _same(value: Any, default: Any) -> bool:
     if isinstance(default, tuple):
         return isinstance(value, (list, tuple)) and tuple(value) == default
@@ -110,7 +115,8 @@ def _label(key: str) -> str:
 def _shown(value: Any) -> str:
     """A value as people write it: 0.01, 1e-4, 16/64, flip+rotation:15."""
     if isinstance(value, (list, tuple)):
-        return ("/" if all(isinstance(v, int) for v in value) else "+").join(map(_shown, value))
+        joiner = "/" if all(isinstance(v, int) for v in value) else "+"
+        return joiner.join(map(_shown, value)) or "none"
     if isinstance(value, float):
         return number(value)
     return str(value)

@@ -51,7 +51,10 @@ def trial_figure(
         parents = [(parent, store.epochs(parent.id))]
         joint = [e for e in parents[0][1] if e.epoch == at]
         shown = joint + shown  # the fork's curve starts where it left its parent
-    fig = charts.curves_figure(shown, int(trial.config.get("epochs") or 0) or None)
+    # While it runs, the axis spans the planned epochs for the curve to grow into; once it
+    # ends (cancelled, stopped early) it spans the epochs it ran.
+    planned = 0 if trial.status.finished else int(trial.config.get("epochs") or 0)
+    fig = charts.curves_figure(shown, planned or None)
     for parent, parent_epochs in parents:
         add_parent_curves(fig, parent, parent_epochs)
     add_flag_markers(fig, flags, epochs)
@@ -59,7 +62,7 @@ def trial_figure(
         fork_at = chain[-2][1] + 1  # the 1-based epoch the fork continued after
         fig.add_vline(x=fork_at, line={"color": "#888888", "dash": "dot", "width": 1})
         if not whole:
-            end = max(int(trial.config.get("epochs") or 0), fork_at + len(epochs))
+            end = max(planned, fork_at + len(epochs))
             zoom_to(fig, fork_at - max(FORK_CONTEXT, (end - fork_at) // 4), end)
     return fig
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data.checks import check_config
-from core.data.names import run_title
+from core.data.names import change_words, run_title
 from core.spec.config import ConfigError, RunConfig
 from core.spec.params import FORKABLE_KEYS, PARAM_BY_KEY
 from core.store import Store, Trial
@@ -158,13 +158,16 @@ def queue_fork(store: Store, plan: ForkPlan, reserve_for: int | None = None) -> 
 
 
 def fork_name(parent: Trial, epoch: int, changes: Mapping[str, Any]) -> str:
-    """Return the name of a fork's study, e.g. ``mlp on digits ⑂ #4@3 learning_rate=0.0001``."""
-    return f"{run_title(parent.config)} ⑂ #{parent.id}@{epoch} {describe_changes(changes)}"
+    """The name of a fork's study: ``mlp on digits · from run 4 after epoch 3 · lr 0.0001``."""
+    return (
+        f"{run_title(parent.config)} · from run {parent.id} after epoch {epoch} · "
+        f"{describe_changes(changes)}"
+    )
 
 
 def describe_changes(changes: Mapping[str, Any]) -> str:
-    """Return changes as ``key=value`` pairs, or ``no change``."""
-    return " ".join(f"{k}={_show(v)}" for k, v in changes.items()) or "no change"
+    """The changes as a run's name writes them (``lr 0.0001 · dropout 0.4``), or ``no change``."""
+    return " · ".join(change_words(changes)) or "no change"
 
 
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,9 +212,3 @@ def parent_of(store: Store, trial: Trial) -> Trial | None:
         return store.trial(trial.parent_id)
     except KeyError:
         return None
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value) or "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)

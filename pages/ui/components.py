@@ -218,7 +218,8 @@ def _render_results(trial: Trial, epochs: list) -> None:
     render_handover(store(), trial)  # downloads and promotion (pages.ui.handover)
     if r.get("summary"):
         with st.expander("Model summary", expanded=True):
-            st.dataframe(charts.summary_frame(r["summary"]), hide_index=True)
+            # Every layer in sight: a model summary is read whole, not scrolled.
+            st.dataframe(charts.summary_frame(r["summary"]), hide_index=True, height="content")
             st.caption(f"Total params: {r.get('params', 0):,}")
     # --- Errors by class (results["classes"]; runs before it was recorded have none). ---
     if r.get("classes"):

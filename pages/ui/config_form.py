@@ -14,7 +14,7 @@ import streamlit as st
 from core.spec.catalog import AUGMENTATIONS
 from core.spec.config import ConfigError, RunConfig
 from core.spec.params import PARAM_BY_KEY, PARAMS, Param
-from pages.ui.errors import mark_fields, show_field_problem, show_problems
+from pages.ui.errors import problem_box, show_field_problem, show_problems
 
 DEFAULTS = RunConfig()
 
@@ -61,7 +61,6 @@ def render_config_form(
     """
     problems = problems or {}
     values: dict[str, Any] = {}
-    mark_fields(problems)
     with st.form("config", border=True):
         left, right = st.columns(2)
         for i, key in enumerate(TOP):
@@ -87,8 +86,9 @@ def render_config_form(
 
 
 def _widget(param: Param, container: Any, problems: dict[str, ConfigError]) -> Any:
-    value = _control(param, container)
-    show_field_problem(problems, param.key, container)
+    box = problem_box(problems, param.key, container)
+    value = _control(param, box)
+    show_field_problem(problems, param.key, box)
     return value
 
 

@@ -1,8 +1,9 @@
 """Refused inputs in a person's words: the field's label, then what to change.
 
 A form that was refused keeps its problems (``keep_problems``) and draws itself again: each
-field with a problem is outlined and says what is wrong under it, the section holding it is
-opened, and every problem of the submission is listed beside the button that sent it.
+field with a problem is drawn in a ``problem_box``, which outlines it, with what is wrong
+said under it; the section holding it is opened; and beside the button that sent it, the
+problems are summed up.
 """
 
 from __future__ import annotations
@@ -16,13 +17,9 @@ from core.spec.config import ConfigError
 from core.spec.params import field_label
 
 _PROBLEMS_KEY = "{form}-problems"
-# The outline of a field with a problem; keys are config keys (identifiers), never typed text.
-_MARK_CSS = (
-    ".st-key-{key} [data-testid='stNumberInputContainer'],"
-    " .st-key-{key} [data-testid='stTextInputRootElement'],"
-    " .st-key-{key} [data-testid='stSelectbox'] > div"
-    " {{ border-color: #d33 !important; box-shadow: 0 0 0 1px #d33; }}"
-)
+# Containers around a field with a problem are keyed with this prefix; the page style
+# (``pages.ui.style``) outlines the field inside.
+PROBLEM_PREFIX = "field-problem-"
 
 
 def error_text(exc: ConfigError) -> str:
@@ -75,11 +72,11 @@ def kept_problems(form: str) -> dict[str, ConfigError]:
     return {p.field: p for p in problems}
 
 
-def mark_fields(problems: dict[str, ConfigError]) -> None:
-    """Outline the fields that have a problem (call once, anywhere on the page)."""
-    if problems:
-        rules = "\n".join(_MARK_CSS.format(key=key) for key in problems if key.isidentifier())
-        st.html(f"<style>\n{rules}\n</style>")
+def problem_box(problems: dict[str, ConfigError], key: str, container: Any) -> Any:
+    """Where to draw a field: a box that outlines it when it has a problem, else as given."""
+    if key in problems:
+        return container.container(key=PROBLEM_PREFIX + key)
+    return container
 
 
 def show_field_problem(problems: dict[str, ConfigError], key: str, container: Any) -> None:

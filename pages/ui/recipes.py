@@ -92,15 +92,29 @@ def apply_tune_recipe() -> None:
     _show_note("tune")
 
 
-def _note(found: Recipe, extra: str) -> tuple[str, str]:
+def _note(found: Recipe, extra: str) -> tuple[str, str, str | None]:
     text = f"**{found.report} · {found.title}** is set up below. {found.offline}"
-    return found.page, f"{text} {extra}".strip()
+    return found.page, f"{text} {extra}".strip(), found.preset
+
+
+def recipe_note(page: str) -> str | None:
+    """The note of the recipe set up on ``page``, while its set-up stands.
+
+    On Tune, picking another preset replaces the recipe's set-up, and its note goes.
+    """
+    note = st.session_state.get(NOTE_KEY)
+    if not note or note[0] != page:
+        return None
+    preset = note[2] if len(note) > 2 else None
+    if preset is not None and st.session_state.get(PRESET) != preset:
+        return None
+    return note[1]
 
 
 def _show_note(page: str) -> None:
-    note = st.session_state.get(NOTE_KEY)
-    if note and note[0] == page:
-        st.info(note[1], icon=":material/menu_book:")
+    note = recipe_note(page)
+    if note:
+        st.info(note, icon=":material/menu_book:")
 
 
 def clear_note() -> None:

@@ -26,6 +26,12 @@ _CSS = """
 .st-key-split > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
   min-width: min(20rem, 100%);
 }
+/* A field with a problem (pages.ui.errors.problem_box) is outlined in red. */
+[class*="st-key-field-problem-"] [data-testid="stNumberInputContainer"],
+[class*="st-key-field-problem-"] [data-testid="stTextInputRootElement"],
+[class*="st-key-field-problem-"] [data-testid="stSelectbox"] > div {
+  border-color: #d33 !important; box-shadow: 0 0 0 1px #d33; border-radius: 0.5rem;
+}
 /* Words wrap between words, never inside one. */
 [data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p {
   word-break: normal; overflow-wrap: normal; hyphens: none;

@@ -339,8 +339,13 @@ def preset_base(dataset: str) -> RunConfig:
     return presets()[name].apply(RunConfig(dataset=dataset))
 
 
-def render_preset_picker() -> str:
-    """The preset choice (loading it into the editor when it changes); return its name."""
+def render_preset_picker(describe: bool = True) -> str:
+    """The preset choice (loading it into the editor when it changes); return its name.
+
+    Args:
+        describe: Say under it what the preset searches (left out where a recipe's note
+            above says how it was adapted).
+    """
     if KEYS not in st.session_state:
         load_preset(DEFAULT_PRESET)
     options = presets()
@@ -352,5 +357,6 @@ def render_preset_picker() -> str:
         on_change=load_preset,
         help="A search from one of the reports; change any key below.",
     )
-    st.caption(options[name].description)
+    if describe:
+        st.caption(options[name].description)
     return name

@@ -57,13 +57,41 @@ def test_reuse_settings_fills_the_form_from_a_run(store: Store) -> None:
     cfg = RunConfig(epochs=2, batch_size=32, optimizer="rmsprop", filters=(8, 8), augment=("flip",))
     _, (tid,) = store.create_study("s", "single", [cfg], reserve_for=1)
     store.finish_trial(tid, Status.CANCELLED)
-    at = run(TRAIN, trial=str(tid))
+    at = run(TRAIN)  # no link: the latest run is shown beside a form at its defaults
+    assert at.number_input(key="batch_size").value == RunConfig().batch_size
     next(b for b in at.button if b.label == "Reuse settings").click().run()
     assert at.number_input(key="epochs").value == 2
     assert at.number_input(key="batch_size").value == 32
     assert at.selectbox(key="optimizer").value == "rmsprop"
     assert at.text_input(key="filters").value == "8, 8"
     assert at.checkbox(key="augment_flip").value is True
+
+
+def test_a_run_opened_by_its_link_fills_the_form_and_keeps_what_is_then_changed(
+    store: Store, busy_worker: None
+) -> None:
+    first = RunConfig(epochs=2, batch_size=32, optimizer="rmsprop", augment=("flip",))
+    second = RunConfig(dataset="digits", epochs=3, learning_rate=0.01)
+    _, (one,) = store.create_study("s", "single", [first], reserve_for=1)
+    _, (two,) = store.create_study("s", "single", [second], reserve_for=1)
+    for tid in (one, two):
+        store.finish_trial(tid, Status.CANCELLED)
+    at = run(TRAIN, trial=str(one))
+    assert not at.exception
+    assert at.number_input(key="batch_size").value == 32
+    assert at.selectbox(key="optimizer").value == "rmsprop"
+    assert at.checkbox(key="augment_flip").value is True
+    at.number_input(key="epochs").set_value(7)  # changed after opening it, then trained
+    at.button[0].click().run()
+    queued = store.trials(statuses=(Status.QUEUED,))[0]
+    assert queued.config["epochs"] == 7 and queued.config["optimizer"] == "rmsprop"
+    assert at.query_params["trial"] == str(queued.id)
+    assert at.number_input(key="epochs").value == 7  # the form keeps what was trained
+    at.query_params["trial"] = str(two)  # another run's link
+    at.run()
+    assert at.number_input(key="epochs").value == 3
+    assert at.number_input(key="learning_rate").value == 0.01
+    assert at.number_input(key="batch_size").value == RunConfig().batch_size
 
 
 def test_filter_counts_beyond_the_conv_blocks_are_refused_not_dropped(store: Store) -> None:

@@ -68,14 +68,17 @@ def test_fork_from_its_page_queues_a_linked_run(
     assert (child.parent_id, child.fork_epoch, child.status) == (tid, 2, Status.QUEUED)
     assert child.config["learning_rate"] == 1e-4 and child.config["dropout"] == 0.4
     assert store.study(child.study_id).kind == "fork"
+    assert store.study(child.study_id).name == (
+        f"mlp · epochs 6 on digits · from run {tid} after epoch 3 · lr 1e-4 · dropout 0.4"
+    )
     # The fork's page (opened by the button) names its parent and the changes.
     assert any(
-        c.value == f"Forked from run {tid} after epoch 3: learning_rate=0.0001 dropout=0.4."
+        c.value == f"Forked from run {tid} after epoch 3: lr 1e-4 · dropout 0.4."
         for c in at.caption
     )
     # The parent's page links to its fork and says what changed.
     links = [link.proto.label for link in _open(tid).get("page_link")]
-    assert f"Run {child.id} forked after epoch 3: learning_rate=0.0001 dropout=0.4" in links
+    assert f"Run {child.id} forked after epoch 3: lr 1e-4 · dropout 0.4" in links
 
 
 def test_a_bad_fork_says_which_field_and_queues_nothing(store: Store, cache: Path) -> None:

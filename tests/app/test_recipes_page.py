@@ -75,6 +75,8 @@ def test_the_transfer_search_recipe_says_how_it_runs_without_weights(
     assert at.selectbox(key="tune-fine_tune_layers-kind").value == "fixed"  # trains whole
     note = next(i.value for i in at.info if "Report 004" in i.value)
     assert "not cached" in note and "71" in note
+    # The preset's own description (ImageNet weights) would contradict the note: left out.
+    assert not any("ImageNet" in c.value for c in at.caption)
     assert at.number_input(key="tune-max_trials").value == 10
     _button(at, "Launch search").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -91,6 +93,16 @@ def test_the_hyperband_recipe_is_the_report_000_preset_unchanged(store: Store) -
     assert at.selectbox(key="tune-preset").value == "report000"
     assert at.selectbox(key="tune-tuner").value == "hyperband"
     assert not any(s.key == "tune-pretrained-kind" for s in at.selectbox)
+
+
+def test_picking_another_preset_replaces_the_recipes_note_by_the_presets_description(
+    store: Store,
+) -> None:
+    at = open_page(TUNE, "report004")
+    assert any("Report 004" in i.value for i in at.info)
+    at.selectbox(key="tune-preset").set_value("report000").run()
+    assert not any("Report 004" in i.value for i in at.info)
+    assert any(c.value.startswith("Conv-AvgPool-BN x2") for c in at.caption)
 
 
 def test_an_unknown_recipe_says_so_and_leaves_the_form_alone(store: Store) -> None:

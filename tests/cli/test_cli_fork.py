@@ -23,7 +23,7 @@ def test_fork_command_trains_the_fork_and_ends_with_json(
     assert summary["parent"] == parent and summary["fork_epoch"] == 1
     assert summary["changes"] == {"learning_rate": 3e-4}
     assert summary["status"] == "completed" and summary["epochs_run"] == 1
-    assert "epoch 2/2" in err and "learning_rate=0.0003" in err
+    assert "epoch 2/2" in err and "lr 3e-4" in err
     child = store.trial(summary["trial"])
     assert (child.parent_id, child.fork_epoch, child.status) == (parent, 0, Status.COMPLETED)
     # Both were tested on the same 360 digits, image by image: the difference and its interval.

@@ -171,3 +171,16 @@ def test_every_corpus_finding_is_marked_at_the_epoch_its_message_names() -> None
             assert x == flag.epoch + 1 and f"epoch {x}" in flag.message, (run.name, flag.message)
             assert flag.epoch in {e.epoch for e in run.epochs}, run.name
             assert y is not None
+
+
+def test_the_axis_spans_the_planned_epochs_while_running_and_the_run_epochs_once_ended(
+    store: Store,
+) -> None:
+    _, (tid,) = store.create_study("run", "single", [RunConfig(epochs=100)], reserve_for=1)
+    for i in range(5):
+        store.add_epoch(tid, i, {"loss": LOSSES[i], "accuracy": ACCURACIES[i]}, 1.0)
+    running = trial_figure(store, store.trial(tid), store.epochs(tid))
+    assert running.layout.xaxis.range == (0.5, 100.5)  # room for the curve to grow into
+    store.finish_trial(tid, Status.CANCELLED)
+    ended = trial_figure(store, store.trial(tid), store.epochs(tid))
+    assert ended.layout.xaxis.range == (0.5, 5.5) and ended.layout.xaxis2.range == (0.5, 5.5)
