@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data.names import run_title
-from core.spec.formats import percent_points
+from core.spec.formats import MISSING, percent_points
 from core.store import Status
 from core.views import charts
 from pages.ui import columns
@@ -66,6 +66,7 @@ def _latest_studies() -> None:
         key=f"studies-{max((t.id for t in trials), default=0)}",
         on_select="rerun",
         selection_mode="single-row",
+        placeholder=MISSING,
         column_config={
             "Best test accuracy": columns.share("Best test accuracy"),
             "95% CI": st.column_config.TextColumn(help="The best test accuracy's 95% interval."),

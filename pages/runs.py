@@ -11,7 +11,8 @@ import streamlit as st
 
 from core.analysis.trial_scores import accuracy_on_test
 from core.handover import bundle
-from core.spec.formats import percent_points
+from core.spec.formats import MISSING, percent_points
+from core.spec.params import field_label
 from core.store import Store, paths
 from core.views import run_curves, runs
 from pages.ui import columns
@@ -116,6 +117,7 @@ def _table(view: pd.DataFrame, total: int) -> list[int]:
         on_select="rerun",
         selection_mode="multi-row",
         key=f"runs-{newest}-{len(view)}-{revision}",
+        placeholder=MISSING,
         height=min(420, 38 + 35 * max(len(view), 1)),
     )
     counted = f"{len(view)} of {total} runs"
@@ -142,7 +144,7 @@ def _compare(s: Store, trial_ids: list[int]) -> None:
         [s.trial(t).config for t in trial_ids], labels=[f"run {t}" for t in trial_ids]
     )
     only = st.toggle("Only the settings that differ", value=True, key="runs-diff-only")
-    shown = diff[diff[runs.DIFFERS]] if only else diff
+    shown = (diff[diff[runs.DIFFERS]] if only else diff).rename(index=field_label)
     if shown.empty:
         st.caption("These runs share every setting.")
         return
@@ -156,6 +158,7 @@ def _compare(s: Store, trial_ids: list[int]) -> None:
             runs.DIFFERS: st.column_config.CheckboxColumn("Differs", width="small"),
         },
         key="runs-diff",
+        placeholder=MISSING,
     )
 
 

@@ -244,7 +244,11 @@ def heatmap_figure(
             texttemplate="%{text}",
             colorscale="Viridis",
             reversescale=not RUN_METRICS[metric][1],
-            colorbar={"title": {"text": RUN_METRICS[metric][0]}},
+            # The colour bar reads as the cells do: in percent for a share.
+            colorbar={
+                "title": {"text": RUN_METRICS[metric][0]},
+                **({"tickformat": ".0%"} if percent else {}),
+            },
             hovertemplate=f"{param_label(spec.keys[0])} %{{y}} · {param_label(spec.keys[1])} "
             "%{x}<br>%{text}<extra></extra>",
         )

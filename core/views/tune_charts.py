@@ -23,6 +23,7 @@ from core.views.tune_tables import (
     encode,
     finished_rows,
     is_log,
+    is_share,
     objective_of,
     searched_keys,
 )
@@ -65,6 +66,9 @@ def best_so_far_figure(frame: pd.DataFrame, objective: Objective) -> go.Figure:
     """Two panels: each finished trial's objective and the best so far, against the trial's
     number and against the minutes since the search started."""
     data = best_so_far(frame, objective)
+    unit, per_minute = _time_unit(data["minutes"].max() if not data.empty else 0.0)
+    share = is_share(objective)
+    value = "%{y:.1%}" if share else "%{y:.4f}"
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -77,9 +81,9 @@ def best_so_far_figure(frame: pd.DataFrame, objective: Objective) -> go.Figure:
     )
     for col, x, best, source in (
         (1, by_number["number"], best_by_number, by_number),
-        (2, data["minutes"], data["best"], data),
+        (2, data["minutes"] * per_minute, data["best"], data),
     ):
-        unit = "trial %{x}" if col == 1 else "%{x:.1f} min"
+        at = "trial %{x}" if col == 1 else f"%{{x:.1f}} {unit}"
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -90,7 +94,7 @@ def best_so_far_figure(frame: pd.DataFrame, objective: Objective) -> go.Figure:
                 showlegend=col == 1,
                 marker={"color": TRIAL_COLOUR, "size": 7, "opacity": 0.6},
                 customdata=source["trial"],
-                hovertemplate=f"run %{{customdata}} · {unit}<br>{objective.name} %{{y:.4f}}"
+                hovertemplate=f"run %{{customdata}} · {at}<br>{objective.name} {value}"
                 "<extra></extra>",
             ),
             row=1,
@@ -105,20 +109,40 @@ def best_so_far_figure(frame: pd.DataFrame, objective: Objective) -> go.Figure:
                 name="best so far",
                 legendgroup="best",
                 showlegend=col == 1,
-                hovertemplate=f"{unit}<br>best %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{at}<br>best {value}<extra></extra>",
             ),
             row=1,
             col=col,
         )
     fig.update_xaxes(title_text="trial", row=1, col=1, rangemode="tozero")
-    fig.update_xaxes(title_text="minutes since the start", row=1, col=2, rangemode="tozero")
+    fig.update_xaxes(
+        title_text=f"{_UNIT_WORDS[unit]} since the start",
+        row=1,
+        col=2,
+        rangemode="tozero",
+        exponentformat="none",
+    )
     fig.update_yaxes(title_text=objective.name, row=1, col=1)
+    if share:
+        fig.update_yaxes(tickformat=".0%")
     fig.update_layout(
         height=340,
         margin=_MARGIN,
         legend={"orientation": "h", "y": 1.12, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )
     return fig
+
+
+_UNIT_WORDS = {"s": "seconds", "min": "minutes", "h": "hours"}
+
+
+def _time_unit(minutes: float) -> tuple[str, float]:
+    """The unit a span of ``minutes`` reads best in, and how many of it make a minute."""
+    if minutes < 2:
+        return "s", 60.0
+    if minutes < 120:
+        return "min", 1.0
+    return "h", 1 / 60
 
 
 def _axis(study: Study, key: str, values: pd.Series) -> dict:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.spec.formats import MISSING, is_missing, loss, percent
 from core.spec.params import PARAM_BY_KEY
 from core.store import Epoch, Status, Store, Study, Trial
 from core.views.runs import config_diff
@@ -436,10 +437,38 @@ def versus_baseline(
     return pd.DataFrame(data, columns=["metric", "best trial", "baseline", "change"])
 
 
+def shown_versus(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`versus_baseline`'s table as people read it: shares in percent with the change
+    in percentage points (``+4.2 pp``), losses to four decimals, ``—`` where unknown."""
+    rows = []
+    for row in table.to_dict("records"):
+        share = "loss" not in row["metric"]
+        show = percent if share else loss
+        change = row["change"]
+        if is_missing(change):
+            moved = MISSING
+        else:
+            moved = f"{change * 100:+.1f} pp" if share else f"{change:+.4f}"
+        rows.append(
+            {
+                "metric": row["metric"],
+                "best trial": show(row["best trial"]),
+                "baseline": show(row["baseline"]),
+                "change": moved,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(table.columns))
+
+
+def is_share(objective: Objective | Mapping[str, Any]) -> bool:
+    """Whether an objective is a share (an accuracy, an F1), shown in percent; else a loss."""
+    name = objective.name if isinstance(objective, Objective) else str(objective.get("name"))
+    return "loss" not in name
+
+
 def shown_score(value: float, objective: Objective | Mapping[str, Any]) -> str:
     """An objective's value as people read it: ``97.5%`` for an accuracy, ``0.4123`` else."""
-    name = objective.name if isinstance(objective, Objective) else str(objective.get("name"))
-    return f"{value:.1%}" if "loss" not in name else f"{value:.4f}"
+    return f"{value:.1%}" if is_share(objective) else f"{value:.4f}"
 
 
 def best_notes(state: Mapping[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.analysis import sweep_numbers as compare
 from core.analysis import sweep_summary as compare_summary
-from core.spec.formats import percent_points
+from core.spec.formats import MISSING, percent_points
 from core.spec.sweeps import SweepSpec
 from core.store import Store, Study
 from core.views import sweep_charts as compare_charts
@@ -119,12 +119,14 @@ def _draw(s: Store, study: Study, spec: SweepSpec) -> None:
         hide_index=True,
         column_config=config,
         key=f"compare-table-{study.id}",
+        placeholder=MISSING,
     )
     with st.expander("Every run"):
         st.dataframe(
             percent_points(runs.drop(columns=["order", *spec.keys]), SHARES),
             hide_index=True,
             column_config={**TABLE_COLUMNS, "trial": st.column_config.NumberColumn("Run")},
+            placeholder=MISSING,
         )
 
 

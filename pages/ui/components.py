@@ -14,7 +14,7 @@ from core.analysis.diagnosis import diagnose_trial
 from core.analysis.folds import summarize_folds
 from core.data.names import run_title
 from core.spec.durations import format_duration
-from core.spec.formats import percent_points
+from core.spec.formats import MISSING, percent_points
 from core.store import Status, Store, Trial
 from core.views import charts, score_text
 from core.views import class_results as evaluation_views
@@ -219,7 +219,8 @@ def _render_results(trial: Trial, epochs: list) -> None:
     if r.get("summary"):
         with st.expander("Model summary", expanded=True):
             # Every layer in sight: a model summary is read whole, not scrolled.
-            st.dataframe(charts.summary_frame(r["summary"]), hide_index=True, height="content")
+            summary = charts.summary_frame(r["summary"])
+            st.dataframe(summary, hide_index=True, height="content", placeholder=MISSING)
             st.caption(f"Total params: {r.get('params', 0):,}")
     # --- Errors by class (results["classes"]; runs before it was recorded have none). ---
     if r.get("classes"):
@@ -236,6 +237,7 @@ def _render_results(trial: Trial, epochs: list) -> None:
                 percent_points(evaluation_views.per_class_frame(r["classes"]), shares),
                 hide_index=True,
                 column_config={name: columns.share(name) for name in shares},
+                placeholder=MISSING,
             )
             grid = Path(artifacts.get("misclassified", ""))
             if grid.is_file():

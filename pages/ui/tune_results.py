@@ -15,7 +15,8 @@ from core.analysis.diagnosis import failure_clusters
 from core.analysis.trial_scores import accuracy_on_test
 from core.spec.config import ConfigError
 from core.spec.durations import format_duration
-from core.spec.formats import loss, percent, percent_points
+from core.spec.formats import MISSING, loss, percent, percent_points
+from core.spec.params import field_label
 from core.store import Store, Study, Trial
 from core.views import tune_charts
 from core.views import tune_tables as tune_views
@@ -246,6 +247,7 @@ def _table(study: Study, frame: pd.DataFrame) -> list[int]:
         on_select="rerun",
         selection_mode="multi-row",
         key=f"tune-trials-{study.id}",
+        placeholder=MISSING,
         height=min(420, 38 + 35 * len(frame)),
     )
     st.caption(
@@ -349,21 +351,22 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
     )
     left, right = st.columns([1.25, 1.5])
     left.dataframe(
-        table,
+        tune_views.shown_versus(table),
         hide_index=True,
+        placeholder=MISSING,
         column_config={
             "metric": st.column_config.TextColumn("Metric"),
-            "best trial": st.column_config.NumberColumn(
+            "best trial": st.column_config.TextColumn(
                 f"Run {best.id}{_epochs(state['best_epochs'])}",
-                format="%.4f",
                 help=f"The best trial, run {best.id}, and the epochs the tuner gave it.",
             ),
-            "baseline": st.column_config.NumberColumn(
+            "baseline": st.column_config.TextColumn(
                 f"Baseline{_epochs(state['baseline_epochs'])}",
-                format="%.4f",
                 help=f"The untuned base config, run {baseline.id}, and its epochs.",
             ),
-            "change": st.column_config.NumberColumn("Change", format="%+.4f"),
+            "change": st.column_config.TextColumn(
+                "Change", help="Best trial minus baseline; for a share, in percentage points."
+            ),
         },
         key=f"tune-versus-{study.id}",
     )
@@ -375,8 +378,8 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         left.caption(f"The baseline run is {baseline.status}; its scores appear when it ends.")
     elif best.test_accuracy is None and live:
         left.caption("Test scores are measured for the best trials when the search ends.")
-    diff = tune_views.settings_diff(best, baseline)
-    left.dataframe(diff, key=f"tune-diff-{study.id}")
+    diff = tune_views.settings_diff(best, baseline).rename(index=field_label)
+    left.dataframe(diff, key=f"tune-diff-{study.id}", placeholder=MISSING)
     right.plotly_chart(
         overlay_figure(s, [best.id, baseline.id]),
         key="tune-versus-curves",

@@ -83,11 +83,12 @@ def test_selecting_two_runs_overlays_their_curves_and_diffs_their_settings(
     legend = [t["name"] for t in figure["data"] if t.get("showlegend", True)]
     assert legend == [f"run {fast} · cnn · lr 0.1 on digits", f"run {slow} · cnn on digits"]
     diff = at.dataframe[1].value
-    assert "learning_rate" in diff.index and "model" not in diff.index
-    assert list(diff.loc["learning_rate", [f"run {fast}", f"run {slow}"]]) == ["0.1", "0.001"]
+    # Each setting named as the form names it.
+    assert "Learning rate" in diff.index and "Model" not in diff.index
+    assert list(diff.loc["Learning rate", [f"run {fast}", f"run {slow}"]]) == ["0.1", "0.001"]
     at.toggle(key="runs-diff-only").set_value(False).run()
     everything = at.dataframe[1].value
-    assert "model" in everything.index and not everything.loc["model", "differs"]
+    assert "Model" in everything.index and not everything.loc["Model", "differs"]
 
 
 def test_a_run_in_the_url_opens_in_full_with_downloads(store: Store, completed_trial: int) -> None:

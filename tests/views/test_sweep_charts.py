@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from core.analysis.sweep_summary import verdict_frame
-from core.views.sweep_charts import bars_figure, verdict_table
+from core.spec.config import RunConfig
+from core.spec.sweeps import plan_sweep
+from core.views.sweep_charts import bars_figure, heatmap_figure, verdict_table
 
 
 def _sweep() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,3 +41,15 @@ def test_the_bars_name_each_values_verdict() -> None:
     bars = bars_figure(values, "test_accuracy", by_value).data[0]
     assert list(bars.text) == ["best", "tied", "worse"]
     assert bars.customdata[1][2] == " · tied"
+
+
+def test_the_grids_colour_bar_reads_in_percent_as_its_cells_do() -> None:
+    _, spec = plan_sweep(RunConfig(model="mlp"), {"batch_size": [32, 64], "dropout": [0.1, 0.5]})
+    values = pd.DataFrame({"order": [0, 1, 2, 3], "test_accuracy": [0.8, 0.85, 0.9, 0.95]})
+    (grid,) = heatmap_figure(spec, values).data
+    assert grid.colorbar.tickformat == ".0%"
+    assert [row[0] for row in grid.text] == ["80.0%", "90.0%"]
+    (losses,) = heatmap_figure(
+        spec, values.rename(columns={"test_accuracy": "test_loss"}), "test_loss"
+    ).data
+    assert losses.colorbar.tickformat is None

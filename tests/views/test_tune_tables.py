@@ -110,6 +110,16 @@ def test_best_so_far_only_improves(store: Store) -> None:
     fig = charts.best_so_far_figure(_frame(store, study), views.objective_of(study))
     assert [t.name for t in fig.data] == ["trial", "best so far", "trial", "best so far"]
     assert list(fig.data[1].y) == pytest.approx([0.7, 0.7, 0.9, 0.9, 0.9])
+    assert fig.layout.yaxis.tickformat == ".0%"  # an accuracy, in percent as in the table
+    # These trials ended within a second of each other: the time axis counts seconds.
+    assert fig.layout.xaxis2.title.text == "seconds since the start"
+    assert list(fig.data[2].x) == pytest.approx(list(data["minutes"] * 60))
+
+
+def test_the_time_axis_takes_the_unit_its_span_reads_best_in() -> None:
+    assert charts._time_unit(0.5) == ("s", 60.0)
+    assert charts._time_unit(45) == ("min", 1.0)
+    assert charts._time_unit(600) == ("h", 1 / 60)
 
 
 def test_the_parallel_chart_has_an_axis_per_key_and_labels_choices(store: Store) -> None:
@@ -281,5 +291,8 @@ def test_the_best_trial_is_set_beside_the_baseline(store: Store) -> None:
     assert table["change"].iloc[0] == pytest.approx(0.85 - 0.58)
     assert table["change"].iloc[2] == pytest.approx(0.9 - 0.6)
     assert math.isnan(table["change"].iloc[1])  # the trial has no test loss
+    shown = views.shown_versus(table)
+    assert list(shown.loc[0]) == ["test accuracy", "85.0%", "58.0%", "+27.0 pp"]
+    assert list(shown.loc[1]) == ["test loss", "—", "1.2000", "—"]
     diff = views.settings_diff(best, baseline)
     assert set(diff.index) == {"learning_rate", "dropout", "epochs"}
