@@ -106,6 +106,13 @@ def _percent(value: float) -> str:
     return f"{value:.1%}"
 
 
+# The range a difference of two runs' figures can take: shares lie in [0, 1], the gap between
+# two shares in [−1, 1]; the other figures have no upper bound.
+DIFFERENCE_BOUNDS: dict[str, tuple[float, float]] = {
+    "test_accuracy": (-1.0, 1.0),
+    "best_val_accuracy": (-1.0, 1.0),
+    "train_val_gap": (-2.0, 2.0),
+}
 UNITS: dict[str, Units] = {
     "test_accuracy": Units("percentage points", 100.0, _percent, 1, "pp"),
     "best_val_accuracy": Units("percentage points", 100.0, _percent, 1, "pp"),
@@ -211,13 +218,18 @@ def _welch_pairs(
 
 
 def compare_samples(
-    samples: Mapping[str, Sequence[float]], higher: bool = True
+    samples: Mapping[str, Sequence[float]],
+    higher: bool = True,
+    bounds: tuple[float, float] | None = None,
 ) -> list[Difference]:
     """Every value against the best one, from each value's results (one per run).
 
     Args:
         samples: Each value's label and its runs' figures, in the sweep's order.
         higher: Whether a higher figure is better (accuracy) or a lower one (loss, time).
+        bounds: The range a difference can take at all (−1 to 1 for two accuracies), when
+            there is one: Welch's interval from very few runs can reach beyond it, and is cut
+            to it (the true difference always lies within, so nothing is lost).
 
     Returns:
         The best value first, then the others best mean first, and last the values with too
@@ -241,6 +253,8 @@ def compare_samples(
         # At the level Holm tested this pair at, the interval agrees with the verdict.
         level = 1 - float(levels[k])
         low, high = tests[(best, value)].interval(level)  # of best − value: turned round
+        if bounds is not None:
+            low, high = max(low, -bounds[1]), min(high, -bounds[0])
         out.append(
             Difference(
                 value,
@@ -269,7 +283,7 @@ def compare_to_best(runs: pd.DataFrame, metric: str = "test_accuracy") -> list[D
         str(value): group[metric].to_numpy(dtype=float)
         for value, group in _usable(runs, metric).groupby("value", sort=False)
     }
-    return compare_samples(samples, RUN_METRICS[metric][1])
+    return compare_samples(samples, RUN_METRICS[metric][1], DIFFERENCE_BOUNDS.get(metric))
 
 
 def verdict_frame(runs: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:

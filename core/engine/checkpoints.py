@@ -28,7 +28,7 @@ import numpy as np
 
 from core.engine import optim
 from core.spec.params import FORKABLE
-from core.store import Store, Trial, disk_space
+from core.store import Store, Trial, disk_space, identity
 from core.store.checkpoint_files import (
     Budget,
     checkpoint_dir,
@@ -36,6 +36,7 @@ from core.store.checkpoint_files import (
     saved_epochs,
     to_prune,
 )
+from core.store.errors import StoreReplaced
 
 # What np.savez adds to each array: its .npy header and the zip's local and central records.
 _ENTRY_BYTES = 512
@@ -59,7 +60,12 @@ def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
 
 
 def write(
-    state: dict[str, np.ndarray], folder: Path, epoch: int, budget: Budget, monitor: str = ""
+    state: dict[str, np.ndarray],
+    folder: Path,
+    epoch: int,
+    budget: Budget,
+    monitor: str = "",
+    owner: identity.Owner | None = None,
 ) -> Path:
     """Write a snapshot as the checkpoint of ``epoch``, then prune to ``budget``.
 
@@ -70,22 +76,57 @@ def write(
         epoch: The epoch just finished (0-based).
         budget: What the trial's checkpoints may take (:func:`prune`).
         monitor: The metric that says which epoch is best (``val_loss``, ``val_accuracy``).
+        owner: The store whose ``runs/`` the folder was in when training began: nothing is
+            written once that folder belongs to another store.
 
     Raises:
         DiskFull: when the disk has no room for it (the half-written file is removed).
+        StoreReplaced: when the store was deleted or replaced; a file written meanwhile
+            into the new store's folder is taken back out.
     """
+    if owner is not None:
+        owner.check()
     path = checkpoint_path(folder, epoch)
     partial = path.with_suffix(".part.npz")
     # np.savez stores arrays uncompressed: the file is their bytes, a header each and the
     # zip's own records, so their sizes are what the checkpoint needs, within a few KB.
     needed = sum(v.nbytes for v in state.values()) + _ENTRY_BYTES * len(state)
     what = f"the checkpoint of epoch {epoch + 1}"
-    with disk_space.saving(folder, what, needed, partial=[partial]):
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(partial, **state)
-        os.replace(partial, path)  # whole or not there: forks never read half a file
+    try:
+        with disk_space.saving(folder, what, needed, partial=[partial]):
+            folder.mkdir(parents=True, exist_ok=True)
+            np.savez(partial, **state)
+            os.replace(partial, path)  # whole or not there: forks never read half a file
+    except OSError:
+        _still_owned(owner, path)  # a folder moved aside under the write: say why
+        raise
+    _still_owned(owner, path)
     prune(folder, budget, monitor)
     return path
+
+
+def _still_owned(owner: identity.Owner | None, path: Path) -> None:
+    """Raise ``StoreReplaced`` if the store was replaced, taking ``path`` back out first."""
+    if owner is None:
+        return
+    try:
+        owner.check()
+    except StoreReplaced:
+        _take_back(path, owner.folder)
+        raise
+
+
+def _take_back(path: Path, top: Path) -> None:
+    """Remove a file written into another store's folder, and the folders made for it."""
+    path.unlink(missing_ok=True)
+    path.with_suffix(".part.npz").unlink(missing_ok=True)
+    for folder in path.parents:
+        if folder == top or top not in folder.parents:
+            return
+        try:
+            folder.rmdir()  # only while empty: never anything of the other store's
+        except OSError:
+            return
 
 
 def prune(folder: Path, budget: Budget, monitor: str = "") -> list[int]:
@@ -273,6 +314,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.budget = budget
         self.offset = offset
         self.monitor = monitor
+        self.owner = identity.owner_of(folder)  # checked at each write (see write)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: list[Future] = []
 
@@ -286,7 +328,9 @@ class CheckpointCallback(keras.callbacks.Callback):
         self._pending = [f for f in self._pending if not f.done()]
         row = self.offset + epoch
         self._pending.append(
-            self._writer.submit(write, state, self.folder, row, self.budget, self.monitor)
+            self._writer.submit(
+                write, state, self.folder, row, self.budget, self.monitor, self.owner
+            )
         )
 
     def on_train_end(self, logs: dict | None = None) -> None:

@@ -15,11 +15,15 @@ import shutil
 import sqlite3
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+
+from core.store import errors
 
 logger = logging.getLogger(__name__)
 
 MARKER = "STORE"
+STORE_FILE = "store.sqlite"  # beside the artifact folders (``core.store.paths.store_path``)
 OWNED = ("runs", "tuning")
 ASIDE = "old"
 
@@ -47,6 +51,33 @@ def marked_by(folder: Path) -> str | None:
         return marker.read_text().strip() if marker.is_file() else None
     except OSError:
         return None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The store an artifact folder belonged to when a writer started using it."""
+
+    folder: Path  # the artifact folder (``runs/`` or ``tuning/``)
+    store_id: str
+
+    def check(self) -> None:
+        """Raise ``StoreReplaced`` when the folder now belongs to another store (or none).
+
+        A process writing files for a run (checkpoints, say) calls this before and after
+        each write: a store deleted meanwhile has had its folders moved aside, and the new
+        store's folders must never get the old run's files.
+        """
+        if marked_by(self.folder) != self.store_id:
+            raise errors.replaced(self.folder.parent / STORE_FILE)
+
+
+def owner_of(path: Path) -> Owner | None:
+    """The store that owns the artifact folder ``path`` lies in, or None outside one."""
+    for folder in (path, *path.parents):
+        if folder.name in OWNED:
+            store_id = marked_by(folder)
+            return None if store_id is None else Owner(folder, store_id)
+    return None
 
 
 def bind_folders(root: Path, store_id: str, adopt: bool) -> list[Path]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.data.availability import missing_files
+from core.data.folder_scan import FolderInfo
 from core.data.folders import add_upload, scan_folder, uploaded_folders
 from core.spec.catalog import DATASETS
 from core.spec.config import ConfigError
@@ -111,23 +112,31 @@ def _preview(folder: str) -> None:
             st.caption(folder_views.test_set_note(info))
         else:
             st.info(folder_views.test_set_note(info), icon=":material/info:")
-        st.plotly_chart(
+        # Two tabs, so the preview stays short and the form's Train button within reach.
+        counts, pictures = st.tabs(["Images per class", "Sample images"])
+        counts.plotly_chart(
             folder_views.class_counts_figure(info),
             key="dataset-class-counts",
             config={"displaylogo": False},
         )
-        samples = folder_views.sample_images(info, SAMPLES_PER_CLASS)
-        for name, paths in samples[:MAX_CLASSES_SHOWN]:
-            shown = [(p, _thumbnail(str(p), p.stat().st_mtime_ns)) for p in paths]
-            shown = [(p, thumb) for p, thumb in shown if thumb]  # changed since the scan
-            if shown:
-                st.image(
-                    [thumb for _, thumb in shown],
-                    caption=[f"{name} · {p.name}" for p, _ in shown],
-                    width=96,
-                )
-        if len(samples) > MAX_CLASSES_SHOWN:
-            st.caption(f"…and {len(samples) - MAX_CLASSES_SHOWN} more classes.")
+        with pictures:
+            _samples(info)
+
+
+def _samples(info: FolderInfo) -> None:
+    """A few images of each class (the first classes, when there are many)."""
+    samples = folder_views.sample_images(info, SAMPLES_PER_CLASS)
+    for name, paths in samples[:MAX_CLASSES_SHOWN]:
+        shown = [(p, _thumbnail(str(p), p.stat().st_mtime_ns)) for p in paths]
+        shown = [(p, thumb) for p, thumb in shown if thumb]  # changed since the scan
+        if shown:
+            st.image(
+                [thumb for _, thumb in shown],
+                caption=[f"{name} · {p.name}" for p, _ in shown],
+                width=96,
+            )
+    if len(samples) > MAX_CLASSES_SHOWN:
+        st.caption(f"…and {len(samples) - MAX_CLASSES_SHOWN} more classes.")
 
 
 @st.cache_data(max_entries=1000, show_spinner=False)

@@ -165,6 +165,25 @@ def test_the_verdict_frame_gives_differences_in_percentage_points() -> None:
     assert row["ci_low"] < -10 < row["ci_high"] < 0
 
 
+def test_an_interval_from_two_runs_never_reaches_past_what_two_accuracies_allow() -> None:
+    # Two runs a value, one of them far off: Welch's interval (1 degree of freedom) spans
+    # several times the whole range of a difference of two accuracies.
+    samples = {"a": [0.95, 0.93], "b": [0.90, 0.10]}
+    (_, raw) = compare_samples(samples)
+    assert raw.ci[0] < -1.0 and raw.ci[1] > 1.0
+    runs = _runs({"a": [0.95, 0.93], "b": [0.90, 0.10]})
+    (_, cut) = compare_to_best(runs)
+    assert cut.ci == (-1.0, 1.0)
+    assert cut.verdict == raw.verdict and cut.diff == pytest.approx(raw.diff)
+    row = verdict_frame(runs).set_index("value").loc["b"]
+    assert row["ci_low"] >= -100 and row["ci_high"] <= 100
+    # A loss has no upper bound: its interval is left as Welch's.
+    (_, loss) = compare_to_best(runs, "test_loss")
+    assert loss.ci == pytest.approx(
+        compare_samples({k: [1 - v for v in x] for k, x in samples.items()}, False)[1].ci
+    )
+
+
 def test_no_finished_run_yet_says_so() -> None:
     empty = pd.DataFrame(columns=["value", "test_accuracy", "seconds_per_epoch"])
     assert "No run has finished" in written_summary(empty, "Batch size")[0]

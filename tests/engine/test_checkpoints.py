@@ -11,7 +11,7 @@ import pytest
 from core.engine import checkpoints
 from core.engine.training import TrialMonitor, run_trial
 from core.spec.config import RunConfig
-from core.store import Store
+from core.store import Store, identity
 from core.store.checkpoint_files import (
     CAP_ENV,
     Budget,
@@ -20,6 +20,7 @@ from core.store.checkpoint_files import (
     checkpoint_dir,
     saved_epochs,
 )
+from core.store.errors import StoreReplaced
 from core.store.settings import SettingError
 
 
@@ -154,3 +155,61 @@ def test_a_cap_that_is_no_whole_number_is_refused_by_name(monkeypatch: pytest.Mo
     monkeypatch.setenv(CAP_ENV, "lots")
     with pytest.raises(SettingError, match=f"{CAP_ENV}='lots' cannot be used"):
         checkpoint_cap()
+
+
+def _runs_of(root: Path, store_id: str) -> Path:
+    """``root/runs`` marked as one store's, as a store binds its folders."""
+    identity.bind_folders(root, store_id, adopt=False)
+    return root / "runs"
+
+
+def _only_the_marker(root: Path) -> bool:
+    return sorted(p.name for p in (root / "runs").iterdir()) == ["STORE"]
+
+
+def test_a_store_deleted_mid_run_gets_no_checkpoint_of_the_old_run(tmp_path: Path) -> None:
+    folder = _runs_of(tmp_path, "old") / "1" / "1" / "checkpoints"
+    callback = checkpoints.CheckpointCallback(folder, Budget(5, 10**9))
+    _fit(_model(), 1, [callback])
+    assert saved_epochs(folder) == [0]
+    # The store file is deleted and the next store opens: the old runs/ moves aside.
+    identity.bind_folders(tmp_path, "new", adopt=False)
+    state = checkpoints.snapshot(_model())
+    with pytest.raises(StoreReplaced):
+        checkpoints.write(state, folder, 1, Budget(5, 10**9), owner=callback.owner)
+    assert _only_the_marker(tmp_path)
+    (aside,) = (tmp_path / "old").glob("*-old/runs/1/1/checkpoints")
+    assert saved_epochs(aside) == [0]  # the old run's files, whole, where they went
+
+
+def test_a_checkpoint_written_while_the_store_was_replaced_is_taken_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _runs_of(tmp_path, "old") / "1" / "1" / "checkpoints"
+    owner = identity.owner_of(folder)
+    assert owner is not None and owner.store_id == "old"
+    savez = np.savez
+
+    def replaced_while_saving(file: Path, **arrays: object) -> None:
+        # The new store opens just before the write lands: its folder is made anew.
+        identity.bind_folders(tmp_path, "new", adopt=False)
+        Path(file).parent.mkdir(parents=True)
+        savez(file, **arrays)
+
+    monkeypatch.setattr(np, "savez", replaced_while_saving)
+    with pytest.raises(StoreReplaced):
+        checkpoints.write(checkpoints.snapshot(_model()), folder, 0, Budget(5, 10**9), owner=owner)
+    assert _only_the_marker(tmp_path)
+
+    # Moved aside while the file was open: the write fails, and says why.
+    folder = tmp_path / "runs" / "2" / "3" / "checkpoints"
+    owner = identity.owner_of(folder)
+
+    def moved_while_saving(file: Path, **arrays: object) -> None:
+        savez(file, **arrays)
+        identity.bind_folders(tmp_path, "newer", adopt=False)
+
+    monkeypatch.setattr(np, "savez", moved_while_saving)
+    with pytest.raises(StoreReplaced):
+        checkpoints.write(checkpoints.snapshot(_model()), folder, 0, Budget(5, 10**9), owner=owner)
+    assert _only_the_marker(tmp_path)
