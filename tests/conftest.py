@@ -22,25 +22,6 @@ from core.worker.launch import IDLE_ENV
 # Quiet TensorFlow's start-up chatter in test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# The folders whose files take longest (browsers, servers, killed workers, searches), longest
-# first. The two test processes each take whole files in collection order, so these go first
-# and the quick files fill in at the end: both processes then finish at about the same time.
-SLOW_FIRST = ("e2e", "faults", "engine/search", "app", "engine", "worker", "cli", "data")
-
-
-def _weight(item: pytest.Item) -> int:
-    parts = Path(item.nodeid.split("::")[0]).parts[1:]  # without the leading "tests"
-    for rank, folder in enumerate(SLOW_FIRST):
-        if tuple(parts[: len(Path(folder).parts)]) == Path(folder).parts:
-            return rank
-    return len(SLOW_FIRST)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests by :data:`SLOW_FIRST` (a stable sort: within a folder, as collected)."""
-    items.sort(key=_weight)
-
-
 # The shared run: seed 3 rather than the default, so a test can tell it was recorded.
 TRAINED_CONFIG = RunConfig(model="mlp", epochs=2, seed=3)
 

@@ -56,9 +56,6 @@ def serve(
         The number of trials and searches run, and whether the loop stopped to hand over.
     """
     os.environ["KERAS_HOME"] = str(paths.keras_home(root))
-    # Training takes every core it can; a slightly lower priority keeps the app's pages
-    # responsive while it runs, and costs nothing when the machine has nothing else to do.
-    _lower_priority()
     store = open_store(root)
     from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here, once
 
@@ -240,6 +237,10 @@ def _worker_count(raw: str) -> int:
 def _serve_in_pool(root: Path, idle_exit: float, slot: int, trials: int | None) -> int:
     """One worker of a pool: serve until idle or until it hands over to a fresh process."""
     die_with_parent()
+    # Training takes every core it can; a slightly lower priority keeps the app's pages
+    # responsive while it runs, and costs nothing when the machine has nothing else to do.
+    # (Set here, by the worker process itself: a caller of ``serve`` keeps its own.)
+    _lower_priority()
     cpus = shares.given_cpus()
     where = (
         ""
