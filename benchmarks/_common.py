@@ -185,25 +185,19 @@ def vm_rss_kib(pid: int) -> int | None:
     return None
 
 
-FIND_LINK = """(label) => {
-  for (const a of document.querySelectorAll('a[href]')) {
-    const parts = [a, ...a.querySelectorAll('*')].map(e => (e.textContent || '').trim());
-    if (parts.includes(label) || (a.textContent || '').trim().endsWith(label)) return a.href;
-  }
-  return null;
-}"""
+def page_url(page, base: str, label: str, timeout: float = 30.0) -> str:  # noqa: ARG001
+    """The URL of the app page titled ``label`` in the navigation (``pages/ui/nav.py``).
 
-
-def page_url(page, base: str, label: str, timeout: float = 30.0) -> str:
-    """The URL of the app page whose navigation link reads ``label`` (the page must be open).
-
-    Looked up in the page rather than hard-coded, because the URL path depends on how the app
-    declares its pages (``st.navigation`` names each URL after its page file).
+    ``st.navigation`` names each URL after its page file (``/train``); the home page is the
+    root. Pages in a section's menu have no link in the page until the menu opens, so the URL
+    comes from the app's own list of pages. (``page`` and ``timeout`` are kept for callers.)
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        href = page.evaluate(FIND_LINK, label)
-        if href:
-            return href.split("?")[0]
-        time.sleep(0.2)
-    raise LookupError(f"no link labelled {label!r} on {page.url} (base {base})")
+    from pages.ui.nav import HOME_PAGE, SECTIONS
+
+    for entries in SECTIONS.values():
+        for entry in entries:
+            if entry.title == label:
+                if entry.path == HOME_PAGE:
+                    return base.rstrip("/") + "/"
+                return f"{base.rstrip('/')}/{Path(entry.path).stem}"
+    raise LookupError(f"no page titled {label!r} in the navigation (base {base})")

@@ -37,6 +37,8 @@ def _launch(sweep: dict) -> None:
     keep_queue_moving(s)
     clear_note()
     st.query_params["study"] = str(study_id)
+    if sweep["redraw"]:
+        st.rerun()
 
 
 form_col, view_col = st.container(key=SPLIT_KEY).columns([1, 2.4], gap="large")

@@ -94,7 +94,9 @@ def sweep_curves_figure(
         span = max(total_epochs or 0, int(means["epoch"].max()) if len(means) else 1, 1)
         fig.update_xaxes(range=[0.5, span + 0.5], dtick=max(1, math.ceil(span / 10)))
     elif x in ("updates", "samples"):
-        fig.update_xaxes(type="log")
+        # A tick at each power of ten (100, 1k, 10k): Plotly's default also labels the 2s
+        # and 5s between them, which read as one run of numbers ("1 2 5 10 2 5 100").
+        fig.update_xaxes(type="log", dtick=1, tickformat="~s")
     fig.update_yaxes(
         title_text="loss (train dashed, validation solid)", rangemode="tozero", row=1, col=1
     )

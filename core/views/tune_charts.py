@@ -262,7 +262,8 @@ def scatter_figure(study: Study, frame: pd.DataFrame, columns: int = 3) -> go.Fi
             col=col,
         )
         if is_number and is_log(study, key) and (numeric > 0).all():
-            fig.update_xaxes(type="log", row=row, col=col)
+            # A tick at each power of ten, written 10⁻³: no 2s and 5s between them.
+            fig.update_xaxes(type="log", dtick=1, exponentformat="power", row=row, col=col)
         elif not is_number:
             fig.update_xaxes(type="category", categoryorder="category ascending", row=row, col=col)
         if col == 1:

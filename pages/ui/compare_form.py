@@ -30,10 +30,18 @@ from core.spec.sweeps import (
 )
 from core.store import Status, Store
 from pages.ui.config_form import AUGMENT_PREFIX
-from pages.ui.errors import error_text, show_error
+from pages.ui.errors import (
+    error_text,
+    keep_problems,
+    kept_problems,
+    problem_box,
+    show_field_problem,
+    show_problems,
+)
 
 SNAPSHOT_KEY = "compare-train-settings"
 NO_SECOND = ""
+FORM = "compare"  # its refused launch's problems are kept under this name (pages.ui.errors)
 TRAIN_SOURCE, RUN_SOURCE = "Train page settings", "A past run"
 
 
@@ -97,11 +105,14 @@ def render_sweep_form(s: Store) -> dict[str, Any] | None:
     """Draw the launcher; return the sweep to queue when Launch is pressed and it validates.
 
     Returns:
-        ``{"plan": Plan, "spec": SweepSpec}``, or None (nothing pressed, or an error shown).
+        ``{"plan": Plan, "spec": SweepSpec, "redraw": bool}`` (``redraw``: the problems of an
+        earlier press are drawn above, so draw the page again once it is queued), or None
+        when nothing was pressed. A refused press draws the form again with its problems.
     """
     source = st.segmented_control(
         "Start from", [TRAIN_SOURCE, RUN_SOURCE], default=TRAIN_SOURCE, key="compare-source"
     )
+    problems = kept_problems(FORM)
     base, origin = _past_run(s) if source == RUN_SOURCE else _train_settings()
     if base is None:
         if origin:
@@ -121,7 +132,7 @@ def render_sweep_form(s: Store) -> dict[str, Any] | None:
     )
     base_for_values = _with_epochs(base, epochs)
     st.caption(f"Base: {_describe(base_for_values)} — from {origin}.")
-    values = {first: _values_input(first, base_for_values)}
+    values = {first: _values_input(first, base_for_values, problems)}
     second = st.selectbox(
         "Also vary, as a grid (optional)",
         [NO_SECOND, *(k for k in keys if k != first)],
@@ -131,8 +142,9 @@ def render_sweep_form(s: Store) -> dict[str, Any] | None:
         "shows the result as a heatmap.",
     )
     if second != NO_SECOND:
-        values[second] = _values_input(second, base_for_values)
-    repeats = st.number_input(
+        values[second] = _values_input(second, base_for_values, problems)
+    repeats_box = problem_box(problems, "repeats", st.container())
+    repeats = repeats_box.number_input(
         "Repeats",
         min_value=1,
         max_value=MAX_REPEATS,
@@ -143,6 +155,7 @@ def render_sweep_form(s: Store) -> dict[str, Any] | None:
         "per value cannot tell a real difference from noise; 3 or more tell large ones, 5 or "
         "more smaller ones.",
     )
+    show_field_problem(problems, "repeats", repeats_box)
     scale_lr = st.checkbox(
         "Scale learning rate with batch size",
         key="compare-scale-lr",
@@ -153,9 +166,11 @@ def render_sweep_form(s: Store) -> dict[str, Any] | None:
     pressed = st.button(
         "Launch sweep", type="primary", icon=":material/play_arrow:", width="stretch"
     )
+    show_problems(problems, marked=[*values, "repeats"])
     if not pressed:
         return None
-    return _plan(base_for_values, values, int(repeats), bool(scale_lr and "batch_size" in values))
+    sweep = _plan(base_for_values, values, int(repeats), bool(scale_lr and "batch_size" in values))
+    return {**sweep, "redraw": bool(problems)}
 
 
 def _with_epochs(base: RunConfig, epochs: Any) -> RunConfig:
@@ -165,18 +180,21 @@ def _with_epochs(base: RunConfig, epochs: Any) -> RunConfig:
         return base
 
 
-def _values_input(key: str, base: RunConfig) -> str:
+def _values_input(key: str, base: RunConfig, problems: dict[str, ConfigError]) -> str:
     # The box's key carries the setting, so picking another setting brings its own defaults.
     try:
         default = default_values(key, base, train_size(base))
     except ConfigError:
         default = format_value(getattr(base, key))
-    return st.text_input(
+    box = problem_box(problems, key, st.container())
+    typed = box.text_input(
         f"{param_label(key)} values",
         value=default,
         key=f"compare-values-{key}",
         help="Comma-separated (use semicolons between lists, e.g. 16,64; 32,128).",
     )
+    show_field_problem(problems, key, box)
+    return typed
 
 
 def _plan(base: RunConfig, values: dict[str, str], repeats: int, scale_lr: bool) -> Any:
@@ -188,6 +206,7 @@ def _plan(base: RunConfig, values: dict[str, str], repeats: int, scale_lr: bool)
         for cfg in check_configs(plan.configs):
             check_weights(cfg)
     except ConfigError as exc:
-        show_error(exc)
-        return None
+        keep_problems(FORM, exc.problems)  # drawn again, each at its field
+        st.rerun()
+    keep_problems(FORM, [])
     return {"plan": plan, "spec": spec}

@@ -76,6 +76,9 @@ def test_curves_have_every_x_axis_and_a_noise_band_with_repeats(store: Store) ->
         bands = [t for t in fig.data if t.fill == "toself"]
         assert len(bands) == 4  # two values × (loss, accuracy)
         assert {t.name for t in fig.data if t.showlegend} == {"20", "100"}
+        if x in ("updates", "samples"):  # counts on a log axis: 100, 1k, 10k
+            assert (fig.layout.xaxis.type, fig.layout.xaxis.dtick) == ("log", 1)
+            assert fig.layout.xaxis.tickformat == "~s"
 
 
 def test_a_grid_is_drawn_as_a_heatmap_with_the_mean_of_each_cell(store: Store) -> None:

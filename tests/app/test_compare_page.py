@@ -34,14 +34,22 @@ def test_the_page_opens_with_report_003s_batch_sizes_scaled_to_digits(store: Sto
     assert any("Train page's defaults" in c.value for c in at.caption)
 
 
-def test_a_bad_value_shows_one_message_and_queues_nothing(store: Store) -> None:
+def test_a_bad_value_shows_one_message_and_queues_nothing(store: Store, busy_worker: None) -> None:
     at = run()
     at.text_input(key="compare-values-batch_size").set_value("20, 100, 5000")
     next(b for b in at.button if b.label == "Launch sweep").click().run()
     assert not at.exception
-    assert len(at.error) == 1
-    assert "**Batch size**" in at.error[0].value and "5000" in at.error[0].value
+    # Said at the values box, named by its label under the button.
+    assert [e.value for e in at.error] == ["**A setting to change**, marked above: Batch size."]
+    (mark,) = [m.value for m in at.markdown if m.value.startswith(":red[")]
+    assert "5000" in mark
     assert store.studies() == []
+    # Fixed, it queues, and the marks go.
+    at.text_input(key="compare-values-batch_size").set_value("20, 100")
+    next(b for b in at.button if b.label == "Launch sweep").click().run()
+    assert not at.exception and not at.error
+    assert not [m for m in at.markdown if m.value.startswith(":red[")]
+    assert len(store.studies()) == 1
 
 
 def test_launch_from_the_train_settings_queues_one_study_and_cancel_stops_it(

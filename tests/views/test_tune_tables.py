@@ -270,7 +270,8 @@ def test_the_scatter_has_a_panel_per_key_with_the_best_trial_marked(store: Store
     study, _ = _search(store)
     fig = charts.scatter_figure(study, _frame(store, study))
     assert len(fig.data) == 3
-    assert fig.layout.xaxis.type == "log"  # learning rate
+    assert fig.layout.xaxis.type == "log"  # learning rate, a tick at each power of ten
+    assert (fig.layout.xaxis.dtick, fig.layout.xaxis.exponentformat) == (1, "power")
     assert fig.layout.xaxis3.type == "category"  # optimizer
     colours = list(fig.data[1].marker.color)
     assert colours.count(charts.BEST_COLOUR) == 1 and colours[2] == charts.BEST_COLOUR
