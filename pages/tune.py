@@ -12,7 +12,7 @@ from core.worker.estimates import estimate_search
 from core.worker.launch import ensure_worker
 from core.worker.searches import SEARCH_KIND, launch_search
 from pages.ui.components import page_setup
-from pages.ui.errors import show_error
+from pages.ui.errors import keep_problems, kept_problems, show_problems
 from pages.ui.recipes import apply_tune_recipe, clear_note, recipe_note
 from pages.ui.session import keep_queue_moving, store, store_trouble
 from pages.ui.tune_form import (
@@ -32,15 +32,20 @@ st.caption(
 )
 
 
-def _launch(dataset: str) -> int | None:
-    """Validate and queue the search; return its study id, or None after saying what to fix."""
+FORM = "tune"  # a refused launch's problems are kept under this name (pages.ui.errors)
+
+
+def _launch(dataset: str) -> int:
+    """Validate and queue the search and return its study id; or draw the editor again with
+    every problem, each row or setting it names outlined."""
     try:
         request = read_request(dataset)
         with store_trouble():
             study_id = launch_search(store(), request.base, request.space, request.settings)
     except ConfigError as exc:
-        show_error(exc)
-        return None
+        keep_problems(FORM, exc.problems)
+        st.rerun()
+    keep_problems(FORM, [])
     keep_queue_moving(store())
     ensure_worker()
     clear_note()
@@ -81,15 +86,17 @@ def _estimate_sentence(base: str, space: str, settings: str, trials: int) -> str
 
 
 def _new_search() -> int | None:
+    problems = kept_problems(FORM)
     dataset = render_dataset_picker()
     render_preset_picker(describe=recipe_note("tune") is None)
     st.markdown("**Search space** · per setting: fixed, a choice list, or a range")
-    render_space_editor(preset_base(dataset))
+    render_space_editor(preset_base(dataset), problems)
     st.markdown("**Tuner**")
-    render_settings()
+    render_settings(problems)
     _estimate(dataset)
     if st.button("Launch search", type="primary", icon=":material/rocket_launch:"):
         return _launch(dataset)
+    show_problems(problems, marked=())  # each in full: the rows are outlined above
     return None
 
 

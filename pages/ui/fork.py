@@ -19,7 +19,7 @@ from core.spec.formats import SETTING_FORMAT
 from core.spec.params import PARAM_BY_KEY
 from core.store import Store, Trial
 from core.worker import forks as fork
-from pages.ui.errors import show_error
+from pages.ui.errors import keep_problems, kept_problems, problem_box, show_problems
 from pages.ui.nav import TRAIN_PAGE
 from pages.ui.session import store_trouble
 
@@ -38,6 +38,10 @@ def render_fork(s: Store, trial: Trial) -> None:
     if not points:
         return
     st.caption(fork.checkpoint_line(trial), help=CHECKPOINT_HELP)
+    problems = kept_problems(_form(trial))
+    shown = {"epoch", "augment", *_FIELDS}
+    # A refused change typed under "Other changes" is marked there.
+    marks = {("extra" if k not in shown else k): p for k, p in problems.items()}
     with (
         # Keyed, so it stays open while a running trial's view refreshes around it.
         st.expander(FORK_LABEL, icon=":material/fork_right:", key=f"fork-{trial.id}"),
@@ -46,7 +50,7 @@ def render_fork(s: Store, trial: Trial) -> None:
         # Every finished epoch, so one pruned while the form is open stays picked and is
         # refused by name, rather than another one forked in its place.
         options = sorted({e.epoch + 1 for e in s.epochs(trial.id)} | set(points))
-        epoch = st.selectbox(
+        epoch = problem_box(marks, "epoch", st.container()).selectbox(
             "Continue after epoch",
             options,
             index=options.index(points[-1]),
@@ -56,13 +60,17 @@ def render_fork(s: Store, trial: Trial) -> None:
         )
         left, right = st.columns(2)
         values: dict[str, Any] = {
-            "learning_rate": _number(left, trial, "learning_rate", "lr"),
-            "lr_schedule": _choice(right, trial, "lr_schedule", "schedule"),
-            "optimizer": _choice(left, trial, "optimizer", "optimizer"),
-            "batch_size": _number(right, trial, "batch_size", "batch"),
-            "dropout": _number(left, trial, "dropout", "dropout"),
+            "learning_rate": _number(
+                _in(marks, "learning_rate", left), trial, "learning_rate", "lr"
+            ),
+            "lr_schedule": _choice(
+                _in(marks, "lr_schedule", right), trial, "lr_schedule", "schedule"
+            ),
+            "optimizer": _choice(_in(marks, "optimizer", left), trial, "optimizer", "optimizer"),
+            "batch_size": _number(_in(marks, "batch_size", right), trial, "batch_size", "batch"),
+            "dropout": _number(_in(marks, "dropout", left), trial, "dropout", "dropout"),
             "epochs": _number(
-                right,
+                _in(marks, "epochs", right),
                 trial,
                 "epochs",
                 "epochs",
@@ -70,13 +78,13 @@ def render_fork(s: Store, trial: Trial) -> None:
                 help="Counted from the run's start, as on the chart.",
             ),
         }
-        augment = st.text_input(
+        augment = problem_box(marks, "augment", st.container()).text_input(
             "Augmentation",
             value=", ".join(trial.config.get("augment") or []),
             key=f"fork-augment-{trial.id}",
             help="Comma-separated, e.g. flip, rotation:15, zoom:0.1 (empty for none).",
         )
-        extra = st.text_input(
+        extra = problem_box(marks, "extra", st.container()).text_input(
             "Other changes",
             placeholder="l2=1e-4, momentum=0.9",
             key=f"fork-extra-{trial.id}",
@@ -86,9 +94,25 @@ def render_fork(s: Store, trial: Trial) -> None:
         submitted = st.form_submit_button(
             "Fork", type="primary", icon=":material/fork_right:", key=f"fork-go-{trial.id}"
         )
+        if not submitted:
+            show_problems(problems, marked=())  # each in full; the fields are outlined
     if submitted:
         values["augment"] = [a.strip() for a in augment.split(",") if a.strip()]
         _submit(s, trial, int(epoch), values, extra)
+
+
+# The settings the form has a field of its own for (the rest go under "Other changes").
+_FIELDS = ("learning_rate", "lr_schedule", "optimizer", "batch_size", "dropout", "epochs")
+
+
+def _form(trial: Trial) -> str:
+    """The name a trial's fork form keeps its refused submission's problems under."""
+    return f"fork-form-{trial.id}"
+
+
+def _in(marks: dict[str, ConfigError], key: str, container: Any) -> Any:
+    """Where a field is drawn: outlined when the last submission's problems name it."""
+    return problem_box(marks, key, container.container())
 
 
 def _number(container: Any, trial: Trial, key: str, name: str, **overrides: str) -> float | int:
@@ -189,8 +213,9 @@ def _submit(s: Store, trial: Trial, epoch: int, values: dict[str, Any], extra: s
             changes[key] = value
         plan = fork.plan_fork(s, trial.id, epoch, changes)
     except ConfigError as exc:
-        show_error(exc)
-        return
+        keep_problems(_form(trial), exc.problems)  # drawn again, each field outlined
+        st.rerun()
+    keep_problems(_form(trial), [])
     with store_trouble():
         _, new_id = fork.queue_fork(s, plan)
     st.switch_page(TRAIN_PAGE, query_params={"trial": str(new_id)})

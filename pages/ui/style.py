@@ -26,6 +26,9 @@ _CSS = """
 .st-key-split > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
   min-width: min(20rem, 100%);
 }
+/* The Tune editor's rows (a name, a mode, the values, a remove button) keep to one line:
+   their narrow columns hold short things. */
+.st-key-tune-space [data-testid="stColumn"] { min-width: 0; }
 /* A field with a problem (pages.ui.errors.problem_box) is outlined in red. */
 [class*="st-key-field-problem-"] [data-testid="stNumberInputContainer"],
 [class*="st-key-field-problem-"] [data-testid="stTextInputRootElement"],

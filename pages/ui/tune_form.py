@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.spec.config import ConfigError, RunConfig, parse_value
+from core.spec.config import ConfigError, RunConfig, joined, parse_value
 from core.spec.params import PARAM_BY_KEY, PARAMS
 from core.spec.search_space import (
     KINDS,
@@ -26,6 +26,7 @@ from core.spec.search_space import (
     SearchSpace,
     presets,
 )
+from pages.ui.errors import problem_box
 
 KEYS = "tune-keys"
 PRESET = "tune-preset"
@@ -37,6 +38,7 @@ KIND_LABELS = {
     "float": "float range",
 }
 # The settings widgets: session key -> (SearchSettings field, label).
+SPACE_KEY = "tune-space"
 NUMBERS = {
     "tune-max_trials": ("max_trials", "Max trials"),
     "tune-executions": ("executions_per_trial", "Executions per trial"),
@@ -155,29 +157,37 @@ def _remove_key(key: str) -> None:
     st.session_state[KEYS] = [k for k in st.session_state.get(KEYS, []) if k != key]
 
 
-def render_space_editor(base: RunConfig) -> None:
-    """Draw one row per key of the space, and a way to add and remove keys."""
-    for key in st.session_state.get(KEYS, []):
-        param = PARAM_BY_KEY.get(key.split("[")[0])
-        name, kind, detail, remove = st.columns([1.5, 1.3, 4.2, 0.4], vertical_alignment="bottom")
-        name.markdown(f"**{key_label(key)}**", help=param.help if param else None)
-        mode = kind.selectbox(
-            "Mode",
-            KINDS,
-            format_func=KIND_LABELS.get,
-            key=_w(key, "kind"),
-            label_visibility="collapsed",
-        )
-        _detail(key, mode, detail)
-        remove.button(
-            "",
-            icon=":material/close:",
-            key=_w(key, "remove"),
-            on_click=_remove_key,
-            args=(key,),
-            help=f"Remove {key} from the search (it keeps the base value).",
-            type="tertiary",
-        )
+def render_space_editor(base: RunConfig, problems: dict[str, ConfigError] | None = None) -> None:
+    """Draw one row per key of the space, and a way to add and remove keys.
+
+    Args:
+        base: The preset's base config on the chosen dataset.
+        problems: The last launch's problems by field: those rows are outlined.
+    """
+    problems = problems or {}
+    with st.container(key=SPACE_KEY):  # its rows keep one line each (pages.ui.style)
+        for key in st.session_state.get(KEYS, []):
+            param = PARAM_BY_KEY.get(key.split("[")[0])
+            widths = [1.5, 1.3, 4.2, 0.4]
+            name, kind, detail, remove = st.columns(widths, vertical_alignment="bottom")
+            name.markdown(f"**{key_label(key)}**", help=param.help if param else None)
+            mode = kind.selectbox(
+                "Mode",
+                KINDS,
+                format_func=KIND_LABELS.get,
+                key=_w(key, "kind"),
+                label_visibility="collapsed",
+            )
+            _detail(key, mode, problem_box(problems, key, detail))
+            remove.button(
+                "",
+                icon=":material/close:",
+                key=_w(key, "remove"),
+                on_click=_remove_key,
+                args=(key,),
+                help=f"Remove {key} from the search (it keeps the base value).",
+                type="tertiary",
+            )
     st.selectbox(
         "Add a setting",
         _searchable(base),
@@ -205,7 +215,7 @@ def _detail(key: str, mode: str, container: Any) -> None:
         low, high, step, log = container.columns([1, 1, 1, 0.7], vertical_alignment="center")
         low.text_input("low", key=_w(key, "low"), placeholder="low")
         high.text_input("high", key=_w(key, "high"), placeholder="high")
-        step.text_input("step", key=_w(key, "step"), placeholder="step (optional)")
+        step.text_input("step", key=_w(key, "step"), placeholder="optional")
         log.checkbox("log", key=_w(key, "log"), help="Sample evenly on a log scale.")
 
 
@@ -214,8 +224,9 @@ def _natural_direction() -> None:
     st.session_state["tune-direction"] = OBJECTIVES.get(objective, "max")
 
 
-def render_settings() -> None:
-    """The tuner, the objective and when to stop."""
+def render_settings(problems: dict[str, ConfigError] | None = None) -> None:
+    """The tuner, the objective and when to stop (a setting the last launch refused outlined)."""
+    problems = problems or {}
     top = st.columns(3)
     tuner = top[0].selectbox("Tuner", list(TUNERS), format_func=TUNERS.get, key="tune-tuner")
     top[1].selectbox(
@@ -238,8 +249,9 @@ def render_settings() -> None:
         shown = ["tune-max_trials", *shown]
     cols = st.columns(3)
     for i, key in enumerate(shown):
-        cols[i % 3].number_input(NUMBERS[key][1], min_value=0, step=1, key=key)
-    cols[len(shown) % 3].number_input(
+        box = problem_box(problems, NUMBERS[key][0], cols[i % 3])
+        box.number_input(NUMBERS[key][1], min_value=0, step=1, key=key)
+    problem_box(problems, "time_budget_s", cols[len(shown) % 3]).number_input(
         "Time budget (minutes)",
         min_value=0.0,
         step=5.0,
@@ -268,36 +280,51 @@ def read_space() -> SearchSpace:
     """The space the widgets hold.
 
     Raises:
-        ConfigError: naming the key whose entry cannot be read.
+        ConfigError: naming each key whose entry cannot be read (the first, with the others
+            in ``more``).
     """
     state = st.session_state
-    dims = []
+    dims, problems = [], []
     for key in state.get(KEYS, []):
-        kind = state.get(_w(key, "kind"), "fixed")
-        data: dict[str, Any] = {"key": key, "kind": kind}
-        if kind == "fixed":
-            text = state.get(_w(key, "value"), "")
-            if not text.strip():
-                raise ConfigError(key, "give the fixed value, or remove the key.")
-            data["value"] = parse_value(text)
-        elif kind == "choice":
-            items = [i for i in state.get(_w(key, "values"), "").split(",") if i.strip()]
-            if not items:
-                raise ConfigError(key, "list at least one value, separated by commas.")
-            data["values"] = [parse_value(i) for i in items]
-        else:
-            whole = kind == "int"
-            for field in ("low", "high"):
-                value = _number(key, field, state.get(_w(key, field), ""), whole)
-                if value is None:
-                    raise ConfigError(key, f"give the range's {field} value.")
-                data[field] = value
-            step = _number(key, "step", state.get(_w(key, "step"), ""), whole)
-            if step is not None:
-                data["step"] = step
-            data["log"] = bool(state.get(_w(key, "log"), False))
-        dims.append(data)
-    return SearchSpace.from_list(dims)
+        try:
+            dims.append(_read_dimension(state, key))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    try:
+        space = SearchSpace.from_list(dims)  # the rows that were read, checked as a space
+    except ConfigError as exc:
+        problems.extend(p for p in exc.problems if p.field not in {q.field for q in problems})
+    if problems:
+        raise joined(problems)
+    return space
+
+
+def _read_dimension(state: Any, key: str) -> dict[str, Any]:
+    """One key's row of the editor, as the space reads it."""
+    kind = state.get(_w(key, "kind"), "fixed")
+    data: dict[str, Any] = {"key": key, "kind": kind}
+    if kind == "fixed":
+        text = state.get(_w(key, "value"), "")
+        if not text.strip():
+            raise ConfigError(key, "give the fixed value, or remove the key.")
+        data["value"] = parse_value(text)
+    elif kind == "choice":
+        items = [i for i in state.get(_w(key, "values"), "").split(",") if i.strip()]
+        if not items:
+            raise ConfigError(key, "list at least one value, separated by commas.")
+        data["values"] = [parse_value(i) for i in items]
+    else:
+        whole = kind == "int"
+        for field in ("low", "high"):
+            value = _number(key, field, state.get(_w(key, field), ""), whole)
+            if value is None:
+                raise ConfigError(key, f"give the range's {field} value.")
+            data[field] = value
+        step = _number(key, "step", state.get(_w(key, "step"), ""), whole)
+        if step is not None:
+            data["step"] = step
+        data["log"] = bool(state.get(_w(key, "log"), False))
+    return data
 
 
 def read_settings() -> SearchSettings:
@@ -325,12 +352,24 @@ def read_request(dataset: str) -> SearchRequest:
     the fixed keys applied, the space and the tuner settings.
 
     Raises:
-        ConfigError: naming the first field to change.
+        ConfigError: naming each field to change (the first, with the others in ``more``).
     """
-    space = read_space()
+    problems: list[ConfigError] = []
+    space = settings = None
+    try:
+        space = read_space()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        settings = read_settings()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise joined(problems)
+    assert space is not None and settings is not None  # each was read, or raised
     # The fixed keys belong to the base config, so the untuned baseline run trains with them.
     base = space.config_for({}, preset_base(dataset))
-    return SearchRequest(base, space, read_settings())
+    return SearchRequest(base, space, settings)
 
 
 def preset_base(dataset: str) -> RunConfig:

@@ -278,3 +278,24 @@ def test_a_search_whose_worker_died_reads_as_interrupted_with_resume(store: Stor
     assert list(at.dataframe[0].value["status"]) == ["completed"] * 4 + ["interrupted"]
     assert any("Resume" in w.value for w in at.warning)
     assert at.button(key=f"tune-resume-{study}").label == "Resume"
+
+
+def test_every_problem_of_a_launch_is_named_at_once(store: Store, busy_worker: None) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("random").run()
+    at.text_input(key="tune-dropout-low").set_value("a lot").run()
+    at.text_input(key="tune-learning_rate-low").set_value("0").run()
+    _launch(at)
+    assert not at.exception
+    (listed,) = [e.value for e in at.error]
+    assert listed.startswith("2 settings to change:")
+    assert "**Dropout** — low must be a number" in listed
+    assert "**Learning rate** — a log-scale range must start above 0" in listed, listed
+    assert store.studies() == []
+    # Said until the next launch, which queues once both are fixed.
+    at.text_input(key="tune-dropout-low").set_value("0.1").run()
+    at.text_input(key="tune-learning_rate-low").set_value("0.0001").run()
+    assert at.error  # not launched again yet
+    _launch(at)
+    assert not at.exception and not at.error
+    assert len(store.studies()) == 2  # the search and its baseline
