@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from core.spec.config import RunConfig
 from core.store import Status, Store
-from core.worker.launch import IDLE_ENV
 from tests.app.conftest import TRAIN
 from tests.app.test_pages import run
 
 
-def test_every_form_control_lands_in_the_queued_config(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(IDLE_ENV, "0")  # a started worker leaves at once; only the queue is read
+def test_every_form_control_lands_in_the_queued_config(store: Store, busy_worker: None) -> None:
+    # A worker holds the lock, so the queued runs stay queued: only the queue is read.
     at = run(TRAIN)
     at.selectbox(key="optimizer").set_value("sgd")
     at.number_input(key="momentum").set_value(0.9)
@@ -125,9 +120,8 @@ def test_every_problem_of_a_submission_is_marked_at_its_field(store: Store) -> N
 
 
 def test_a_fixed_submission_queues_and_forgets_its_problems(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, busy_worker: None
 ) -> None:
-    monkeypatch.setenv(IDLE_ENV, "0")
     at = run(TRAIN)
     at.number_input(key="learning_rate").set_value(0.0)
     at.button[0].click().run()

@@ -34,8 +34,8 @@ def test_home_page_with_an_empty_store_invites_a_first_run(store: Store) -> None
     assert any(b.label == "Train a model" for b in at.button)
 
 
-def test_home_page_lists_studies_and_what_is_running(store: Store) -> None:
-    store.create_study("queued one", "single", [RunConfig()])
+def test_home_page_lists_studies_and_what_is_running(store: Store, busy_worker: None) -> None:
+    store.create_study("queued one", "single", [RunConfig()])  # left queued: the worker is busy
     _, (tid,) = store.create_study("running one", "single", [RunConfig()], reserve_for=os.getpid())
     assert store.claim(tid)
     store.heartbeat(
