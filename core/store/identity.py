@@ -18,12 +18,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.store import errors
+from core.store import errors, paths
 
 logger = logging.getLogger(__name__)
 
 MARKER = "STORE"
-STORE_FILE = "store.sqlite"  # beside the artifact folders (``core.store.paths.store_path``)
 OWNED = ("runs", "tuning")
 ASIDE = "old"
 
@@ -68,7 +67,7 @@ class Owner:
         store's folders must never get the old run's files.
         """
         if marked_by(self.folder) != self.store_id:
-            raise errors.replaced(self.folder.parent / STORE_FILE)
+            raise errors.replaced(paths.store_path(self.folder.parent))
 
 
 def owner_of(path: Path) -> Owner | None:

@@ -28,20 +28,25 @@ def error_text(exc: ConfigError) -> str:
     A message that already begins with the label (``learning rate must be …``) has it made
     bold in place; any other follows the label after a dash.
     """
-    label = field_label(exc.field)
-    message = exc.message
-    if message[: len(label)].lower() == label.lower():
-        return f"**{label}**{message[len(label) :]}"
-    return f"**{label}** — {message}"
+    label, rest = _after_label(exc)
+    if rest is not None:
+        return f"**{label}**{rest}"
+    return f"**{label}** — {exc.message}"
 
 
 def field_text(exc: ConfigError) -> str:
     """The message shown under the field itself, where its label is already in sight."""
-    label = field_label(exc.field)
-    message = exc.message
-    if message[: len(label)].lower() == label.lower():
-        message = message[len(label) :].lstrip(" :")
+    _, rest = _after_label(exc)
+    message = exc.message if rest is None else rest.lstrip(" :")
     return message[:1].upper() + message[1:]
+
+
+def _after_label(exc: ConfigError) -> tuple[str, str | None]:
+    """The field's label, and the message after it when the message begins with it."""
+    label = field_label(exc.field)
+    if exc.message[: len(label)].lower() == label.lower():
+        return label, exc.message[len(label) :]
+    return label, None
 
 
 def show_error(exc: ConfigError) -> None:
