@@ -1,4 +1,4 @@
-"""Validation of a search: every message names the field to change and says how.
+"""Validation of a search: every problem at once, each naming the field to change and how.
 
 ``validate_search`` checks the settings, then each dimension's shape and key, that its kind
 and values suit the key and keras-tuner (``hp.Int``, ``hp.Float``, ``hp.Choice`` refuse what
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, joined
 from core.spec.grid import check_grid
 from core.spec.hyperband import shortest_round
 from core.spec.params import PARAM_BY_KEY
@@ -53,31 +54,71 @@ def validate_search(base: RunConfig, space: SearchSpace, settings: SearchSetting
     """Check a whole search before anything is queued.
 
     Raises:
-        ConfigError: naming the first field to change, with one sentence saying how.
+        ConfigError: naming each field to change, with one sentence saying how (the first,
+            with the others in ``more``).
     """
-    _check_settings(settings)
+    problems = search_problems(base, space, settings)
+    if problems:
+        raise joined(problems)
+
+
+def search_problems(
+    base: RunConfig, space: SearchSpace, settings: SearchSettings
+) -> list[ConfigError]:
+    """Every problem of a search at once, in the order of the form: each dimension's first
+    problem (the grid's size once every dimension's shape is sound, the shortest trial once
+    every dimension is), then each tuner setting."""
+    problems = settings_problems(settings)
     if base.folds > 1:
-        raise ConfigError("folds", "a search trains each trial once; set folds to 1.")
+        problems.append(ConfigError("folds", "a search trains each trial once; set folds to 1."))
     if not space.searched:
-        raise ConfigError("space", "nothing is searched; give at least one key a choice or range.")
+        problems.append(
+            ConfigError("space", "nothing is searched; give at least one key a choice or range.")
+        )
+    named: set[str] = set()
+
+    def note(check: Callable[[], None]) -> None:
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(exc)
+            named.add(exc.field)
+
     for dim in space.dimensions:
-        _check_key(dim.key, base, settings)
-        check_shape(dim)
-        _check_range_fits_key(dim)
-    if settings.tuner == "grid":
-        check_grid(space.searched)
+        note(lambda dim=dim: _check_form(dim, base, settings))
+    if settings.tuner == "grid" and not named:
+        note(lambda: check_grid(space.searched))
     for dim in space.dimensions:
-        for value in dim.corners():
-            try:
-                space.config_for({dim.key: value}, base)
-            except ConfigError as exc:
-                raise ConfigError(
-                    dim.key,
-                    f"the value {shown_value(value)} does not make a valid run: {exc.message}",
-                ) from None
-        if dim.kind == "choice":
-            _check_choices(dim)
-    _check_shortest_trial(base, space, settings)
+        if dim.key not in named:
+            note(lambda dim=dim: _check_values(dim, space, base))
+    unsound = named | {p.field for p in problems}
+    if space.searched and not named and not unsound & {"tuner", "max_epochs", "factor"}:
+        note(lambda: _check_shortest_trial(base, space, settings))
+    # In the order of the form: the space's rows, then the tuner's settings.
+    rows = {dim.key: i for i, dim in enumerate(space.dimensions)}
+    return sorted(problems, key=lambda p: rows.get(p.field, len(rows)))
+
+
+def _check_form(dim: Dimension, base: RunConfig, settings: SearchSettings) -> None:
+    """One dimension's key, its shape, and that its kind suits the key."""
+    _check_key(dim.key, base, settings)
+    check_shape(dim)
+    _check_range_fits_key(dim)
+
+
+def _check_values(dim: Dimension, space: SearchSpace, base: RunConfig) -> None:
+    """One dimension's corner values (each choice, both ends of a range), with the space's
+    fixed keys, against the base config; and its choices as keras-tuner takes them."""
+    for value in dim.corners():
+        try:
+            space.config_for({dim.key: value}, base)
+        except ConfigError as exc:
+            raise ConfigError(
+                dim.key,
+                f"the value {shown_value(value)} does not make a valid run: {exc.message}",
+            ) from None
+    if dim.kind == "choice":
+        _check_choices(dim)
 
 
 def key_kind(key: str) -> str:
@@ -101,18 +142,24 @@ def as_key_type(key: str, value: object) -> object:
     return value
 
 
-def _check_settings(settings: SearchSettings) -> None:
+def settings_problems(settings: SearchSettings) -> list[ConfigError]:
+    """Every tuner setting that is not valid, each naming its field."""
+    problems = []
     if settings.tuner not in TUNERS:
-        raise ConfigError(
-            "tuner", f"unknown tuner {settings.tuner!r}; choose one of: {', '.join(TUNERS)}."
+        problems.append(
+            ConfigError(
+                "tuner", f"unknown tuner {settings.tuner!r}; choose one of: {', '.join(TUNERS)}."
+            )
         )
     if settings.objective not in OBJECTIVES:
-        raise ConfigError(
-            "objective",
-            f"unknown metric {settings.objective!r}; choose one of: {', '.join(OBJECTIVES)}.",
+        problems.append(
+            ConfigError(
+                "objective",
+                f"unknown metric {settings.objective!r}; choose one of: {', '.join(OBJECTIVES)}.",
+            )
         )
     if settings.direction not in ("max", "min"):
-        raise ConfigError("direction", "must be 'max' or 'min'.")
+        problems.append(ConfigError("direction", "must be 'max' or 'min'."))
     limits = {
         "max_trials": (1, 10_000),
         "executions_per_trial": (1, 20),
@@ -125,12 +172,17 @@ def _check_settings(settings: SearchSettings) -> None:
     for key, (low, high) in limits.items():
         value = getattr(settings, key)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(
-                key, f"must be a whole number from {low:,} to {high:,} (got {value!r})."
+            problems.append(
+                ConfigError(
+                    key, f"must be a whole number from {low:,} to {high:,} (got {value!r})."
+                )
             )
     budget = settings.time_budget_s
     if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise ConfigError("time_budget_s", "must be a positive number of seconds, or empty.")
+        problems.append(
+            ConfigError("time_budget_s", "must be a positive number of seconds, or empty.")
+        )
+    return problems
 
 
 def _check_key(key: str, base: RunConfig, settings: SearchSettings) -> None:

@@ -42,6 +42,8 @@ from core.spec.search_checks import (
     UNSEARCHABLE,
     as_key_type,
     check_shape,
+    search_problems,
+    settings_problems,
     validate_search,
 )
 
@@ -344,6 +346,8 @@ __all__ = [
     "hyperband_plan",
     "planned_trials",
     "presets",
+    "search_problems",
+    "settings_problems",
     "trial_config",
     "validate_search",
 ]

@@ -38,7 +38,7 @@ from typing import Any
 from core.data.checks import check_configs
 from core.data.names import run_title
 from core.data.weights import check_weights
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, joined
 from core.spec.plan import plan_run
 from core.spec.search_space import (
     KINDS,
@@ -51,6 +51,7 @@ from core.spec.search_space import (
     hyperband_plan,
     planned_trials,
     presets,
+    search_problems,
     trial_config,
     validate_search,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "SearchSpace",
     "cancel_search",
     "check_files",
+    "checked_search",
     "hyperband_plan",
     "launch_search",
     "planned_trials",
@@ -110,11 +112,11 @@ def launch_search(
         The search's study id.
 
     Raises:
-        ConfigError: naming the first bad field (or the dataset or ImageNet weights file that
-            is missing on this machine); nothing is queued then.
+        ConfigError: naming each bad field (or the dataset or ImageNet weights file that is
+            missing on this machine), the first with the others in ``more``; nothing is queued
+            then.
     """
-    validate_search(base, space, settings)
-    base = check_files(base, space)
+    base = checked_search(base, space, settings)
     title = name or f"{TUNERS[settings.tuner]}: {run_title(base.to_dict())}"
     baseline_study = None
     if baseline:
@@ -153,6 +155,33 @@ def launch_search(
     progress = {"used_s": 0.0, "extra_budget_s": 0.0}
     search_store.set_state(store, study_id, state, progress, here=run_here)
     return study_id
+
+
+def checked_search(base: RunConfig, space: SearchSpace, settings: SearchSettings) -> RunConfig:
+    """Check a search, and its files, finding every problem at once.
+
+    Where the space itself is sound, every corner of it is checked against the dataset
+    (:func:`check_files`); where it is not, the base config alone is, so one press names the
+    dataset or weights file beside the space's problems.
+
+    Returns:
+        The base config as the search will run it.
+
+    Raises:
+        ConfigError: naming each field to change (the first, with the others in ``more``).
+    """
+    problems = search_problems(base, space, settings)
+    try:
+        if problems:
+            check_files(base, SearchSpace())
+        else:
+            base = check_files(base, space)
+    except ConfigError as exc:
+        named = {p.field for p in problems}
+        problems.extend(p for p in exc.problems if p.field not in named)
+    if problems:
+        raise joined(problems)
+    return base
 
 
 def check_files(base: RunConfig, space: SearchSpace) -> RunConfig:

@@ -25,6 +25,7 @@ from core.spec.search_space import (
     SearchSettings,
     SearchSpace,
     presets,
+    settings_problems,
 )
 from pages.ui.errors import problem_box
 
@@ -364,6 +365,8 @@ def read_request(dataset: str) -> SearchRequest:
         settings = read_settings()
     except ConfigError as exc:
         problems.extend(exc.problems)
+    if problems and settings is not None:  # the limits a launch checks, named on this press too
+        problems.extend(settings_problems(settings))
     if problems:
         raise joined(problems)
     assert space is not None and settings is not None  # each was read, or raised

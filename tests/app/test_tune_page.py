@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -27,6 +30,11 @@ def run(**query: str) -> AppTest:
         at.query_params[key] = value
     at.switch_page(TUNE)
     return at.run()
+
+
+def _shown(table: Any) -> pd.DataFrame:
+    """A table's cells as the browser shows them (its Styler's display values)."""
+    return pa.ipc.open_stream(table.proto.arrow_data.styler.display_values).read_all().to_pandas()
 
 
 def _launch(at: AppTest) -> AppTest:
@@ -104,7 +112,9 @@ def test_a_grid_too_large_to_run_is_estimated_and_refused_naming_its_key(
     at.selectbox(key="tune-tuner").set_value("grid").run()
     at.checkbox(key="tune-learning_rate-log").uncheck().run()
     at.text_input(key="tune-learning_rate-step").set_value("0.001").run()
-    at.text_input(key="tune-filters[0]-high").set_value("1000000000000").run()
+    at.text_input(key="tune-filters[0]-low").set_value("1").run()
+    at.text_input(key="tune-filters[0]-step").set_value("1").run()
+    at.text_input(key="tune-filters[0]-high").set_value("2048").run()  # 1.6 million points
     assert not at.exception  # the estimate before Launch counts the grid, never lists it
     _launch(at)
     assert not at.exception
@@ -159,6 +169,15 @@ def test_a_finished_search_shows_its_table_charts_and_the_baseline(store: Store)
     table = at.dataframe[0].value
     assert list(table["trial"]) == ids
     assert list(table["optimizer"]) == [t[2] for t in TRIALS]
+    # A log-scale key reads as people write it, while its column still sorts by value.
+    assert list(table["learning_rate"]) == [t[0] for t in TRIALS]
+    assert list(_shown(at.dataframe[0])["learning_rate"]) == [
+        "0.001",
+        "0.01",
+        "3e-4",
+        "1e-4",
+        "0.005",
+    ]
     # an accuracy is shown in percentage points, one decimal like every share
     assert table["objective"].tolist() == pytest.approx([100 * max(t[3]) for t in TRIALS])
     assert [t.label for t in at.tabs] == [
@@ -299,3 +318,23 @@ def test_every_problem_of_a_launch_is_named_at_once(store: Store, busy_worker: N
     _launch(at)
     assert not at.exception and not at.error
     assert len(store.studies()) == 2  # the search and its baseline
+
+
+def test_a_launch_names_the_tuner_settings_beside_the_rows_in_one_press(
+    store: Store, busy_worker: None
+) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("random").run()
+    at.number_input(key="tune-max_trials").set_value(0).run()
+    at.selectbox(key="tune-filters[0]-kind").set_value("float").run()  # refused at launch
+    _launch(at)
+    (listed,) = [e.value for e in at.error]
+    assert listed.startswith("2 settings to change:"), listed
+    assert "**Max trials**" in listed and "**Filters of conv block 1**" in listed
+    # A row that cannot be read at all still leaves the settings checked on the same press.
+    at.selectbox(key="tune-filters[0]-kind").set_value("int").run()
+    at.text_input(key="tune-dropout-low").set_value("a lot").run()
+    _launch(at)
+    (listed,) = [e.value for e in at.error]
+    assert "**Dropout**" in listed and "**Max trials**" in listed, listed
+    assert store.studies() == []

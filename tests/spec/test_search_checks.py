@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from core.spec.config import ConfigError, RunConfig
-from core.spec.search_space import Dimension, SearchSettings, SearchSpace, validate_search
+from core.spec.search_space import (
+    Dimension,
+    SearchSettings,
+    SearchSpace,
+    search_problems,
+    validate_search,
+)
 
 BASE = RunConfig(model="mlp", epochs=5, batch_size=32)
 RANDOM = SearchSettings(tuner="random", max_trials=4)
@@ -188,3 +194,32 @@ def test_what_these_checks_refuse_keras_tuner_refuses_too(dim: dict) -> None:
     raw = Dimension(**{**dim, "values": tuple(dim.get("values", ()))})  # as typed, unconverted
     with pytest.raises((TypeError, ValueError)):
         declare(kt.HyperParameters(), raw)
+
+
+def test_every_problem_of_a_search_is_named_at_once() -> None:
+    settings = SearchSettings(tuner="random", max_trials=0, keep_top=0)
+    space = SearchSpace.from_list(
+        [
+            {"key": "dropout", "kind": "choice", "values": [0.1, 1.5]},  # 1.5 is no valid run
+            {"key": "filters[0]", "kind": "float", "low": 8, "high": 32},  # whole numbers only
+            {"key": "learning_rate", "kind": "choice", "values": [0.01, 0.1]},  # sound
+        ]
+    )
+    problems = search_problems(BASE, space, settings)
+    assert [p.field for p in problems] == ["dropout", "filters[0]", "max_trials", "keep_top"]
+    with pytest.raises(ConfigError) as caught:
+        validate_search(BASE, space, settings)
+    assert [p.field for p in caught.value.problems] == [p.field for p in problems]
+
+
+def test_a_sound_space_is_checked_as_a_whole_beside_bad_settings() -> None:
+    # Grid size is checked even while another setting is wrong, so one press names both.
+    space = SearchSpace.from_list(
+        [
+            {"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 0.1, "step": 1e-9},
+            {"key": "dropout", "kind": "float", "low": 0.0, "high": 0.5, "step": 1e-9},
+        ]
+    )
+    problems = search_problems(BASE, space, SearchSettings(tuner="grid", keep_top=0))
+    assert [p.field for p in problems][1] == "keep_top" and len(problems) == 2, problems
+    assert "combinations" in problems[0].message
