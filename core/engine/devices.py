@@ -10,6 +10,8 @@
   (``jit_compile``, ``steps_per_execution``).
 * :func:`determinism_errors`: an op with no deterministic kernel fails the trial in one line
   that names the setting to change.
+* :func:`freeze_imported_objects`: the imported libraries' objects are left out of garbage
+  collection, which keras-tuner and Keras run several times per trial.
 
 This module imports TensorFlow; only worker processes use it.
 """
@@ -17,6 +19,7 @@ This module imports TensorFlow; only worker processes use it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import re
 import time
@@ -61,6 +64,19 @@ def allow_memory_growth() -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError as exc:  # the devices were initialised already
             logger.warning("memory growth not set on %s: %s", gpu.name, exc)
+
+
+def freeze_imported_objects() -> None:
+    """Leave the objects of every module imported so far out of garbage collection.
+
+    TensorFlow, Keras and keras-tuner create millions of long-lived objects when imported,
+    and each full collection walks all of them: about 0.23 s each on a 2-core machine. Keras's
+    ``clear_session`` and keras-tuner collect several times per trial, so on small models
+    that walk took about a third of a search's time. Objects created afterwards (each
+    trial's models and data) are collected as usual. Call it once the engine's modules are
+    imported; calling it again would also freeze what was made in between.
+    """
+    gc.freeze()
 
 
 def memory_growth_done() -> bool:

@@ -47,6 +47,7 @@ from core.store.checkpoint_files import checkpoint_budget
 
 # Before TensorFlow initialises its devices: every trial path imports this module first.
 devices.allow_memory_growth()
+devices.freeze_imported_objects()  # TensorFlow's and Keras's, walked at every collection
 
 # The weights file inside a saved .keras archive.
 _WEIGHTS_ENTRY = "model.weights.h5"

@@ -35,6 +35,7 @@ from typing import Any
 
 import keras
 
+from core.engine import devices
 from core.engine.search.hypermodel import SearchHyperModel
 from core.engine.search.keep import keep_best
 from core.engine.search.parts import (
@@ -46,6 +47,8 @@ from core.engine.search.tuner import make_tuner
 from core.store import Status, Store, paths
 from core.store import searches as search_store
 from core.store.searches import search_parts
+
+devices.freeze_imported_objects()  # keras-tuner's too (see core.engine.devices)
 
 
 def run_search(
