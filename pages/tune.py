@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.spec.config import ConfigError, RunConfig
 from core.spec.search_space import SearchSettings, SearchSpace
+from core.store import Status
 from core.worker.estimates import estimate_search
 from core.worker.launch import ensure_worker
 from core.worker.searches import SEARCH_KIND, launch_search
@@ -61,7 +62,7 @@ def _estimate(dataset: str) -> None:
                 request.base.to_json(),
                 json.dumps(request.space.to_list(), sort_keys=True),
                 json.dumps(request.settings.to_dict(), sort_keys=True),
-                len(store().revisions()),
+                store().status_counts().get(Status.COMPLETED, 0),
             )
     except ConfigError:
         return  # the error shows when Launch is pressed
@@ -69,12 +70,12 @@ def _estimate(dataset: str) -> None:
 
 
 @st.cache_data(max_entries=32, ttl=300, show_spinner=False)
-def _estimate_sentence(base: str, space: str, settings: str, trials: int) -> str:
-    """The estimate of one search request, worked out again when the store's trials change.
+def _estimate_sentence(base: str, space: str, settings: str, completed: int) -> str:
+    """The estimate of one search request, worked out again when another trial completes.
 
     It reads the timings of past trials (hundreds of rows), which a page redrawn at every
-    widget change should not do each time; ``trials`` (how many the store holds) is in the key
-    so that a newly finished run counts.
+    widget change should not do each time; ``completed`` (how many trials the store has
+    completed) is in the key so that a newly finished run counts.
     """
     estimate = estimate_search(
         store(),

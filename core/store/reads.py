@@ -88,6 +88,12 @@ class StoreReads(StoreFile):
             rows = db.execute("SELECT id, revision FROM trials").fetchall()
         return {int(r[0]): int(r[1]) for r in rows}
 
+    def status_counts(self) -> dict[Status, int]:
+        """How many trials are in each status, read from the status index alone."""
+        with self._connect() as db:
+            rows = db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall()
+        return {Status(r[0]): int(r[1]) for r in rows}
+
     def epoch_counts(self) -> dict[int, int]:
         """How many epochs each trial with any has, read from the epochs' index alone."""
         with self._connect() as db:

@@ -15,7 +15,7 @@ from core.analysis.diagnosis import failure_clusters
 from core.analysis.trial_scores import accuracy_on_test
 from core.spec.config import ConfigError
 from core.spec.durations import format_duration
-from core.spec.formats import MISSING, loss, number, percent, percent_points
+from core.spec.formats import MISSING, SETTING_FORMAT, loss, percent, percent_points
 from core.spec.params import field_label
 from core.store import Store, Study, Trial
 from core.views import tune_charts
@@ -216,9 +216,8 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
         values = pd.to_numeric(frame[key], errors="coerce")
         if values.notna().sum() and values.notna().sum() == frame[key].notna().sum():
             whole = bool((values.dropna() % 1 == 0).all())
-            # A log scale's sampled values as people write them (3.47e-4), by the Styler in
-            # _table: no printf format does; the column stays numeric, so it sorts by value.
-            shown = "%d" if whole else None
+            # Sampled values as people write them (0.00347, not 3.47e-03), still sorting by value.
+            shown = "%d" if whole else SETTING_FORMAT
             config[key] = st.column_config.NumberColumn(key_label(key), format=shown)
         else:
             config[key] = st.column_config.TextColumn(key_label(key))
@@ -240,10 +239,8 @@ def _table(study: Study, frame: pd.DataFrame) -> list[int]:
         frame = percent_points(frame, ["objective"])
     # Rows are the study's trials by number; new ones are only ever appended, so a selection's
     # positions keep pointing at the same trials while the table grows.
-    written = [k for k in tune_views.searched_keys(study) if _written(study, frame, k)]
-    data = frame.style.format(number, subset=written, na_rep=MISSING) if written else frame
     picked = st.dataframe(
-        data,
+        frame,
         hide_index=True,
         column_config=config,
         column_order=order,
@@ -259,12 +256,6 @@ def _table(study: Study, frame: pd.DataFrame) -> list[int]:
     )
     rows = sorted(picked.selection.rows)
     return [int(frame.iloc[i]["trial"]) for i in rows if i < len(frame)]
-
-
-def _written(study: Study, frame: pd.DataFrame, key: str) -> bool:
-    """A searched key on a log scale whose values are not all whole numbers."""
-    values = pd.to_numeric(frame[key], errors="coerce").dropna()
-    return tune_views.is_log(study, key) and not values.empty and bool((values % 1 != 0).any())
 
 
 def _rounded(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -213,3 +213,14 @@ def test_curve_summaries_are_kept_per_ending_and_go_with_their_trial(store: Stor
     assert curves.read(store) == {tid: (done, {"best": 0.9})}  # no trial 999: skipped
     store.delete_study(store.trial(tid).study_id)
     assert curves.read(store) == {}
+
+
+def test_status_counts_come_from_the_status_index_alone(store: Store) -> None:
+    _finished(store, {"test_accuracy": 0.5}, count=3)
+    _, (failed, _queued) = store.create_study("t", "sweep", [RunConfig(), RunConfig(seed=1)])
+    store.claim(failed)
+    store.finish_trial(failed, Status.FAILED, {}, error="broke")
+    assert store.status_counts() == {Status.COMPLETED: 3, Status.FAILED: 1, Status.QUEUED: 1}
+    # Of the trials, nothing but the status column is read: no config, no results.
+    read = _columns_read(store, store.status_counts)
+    assert {column for table, column in read if table == "trials"} == {"status"}
