@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.data.checks import check_config
+from core.data.checks import launch_problems
 from core.data.names import change_words, run_title
-from core.spec.config import ConfigError, RunConfig
+from core.spec.config import ConfigError, RunConfig, joined
 from core.spec.params import FORKABLE_KEYS, PARAM_BY_KEY
 from core.store import Store, Trial
 from core.store.checkpoint_files import checkpoint_bytes, checkpoint_dir, saved_epochs
@@ -90,7 +90,8 @@ def plan_fork(
 
     Raises:
         ConfigError: Naming the field and what to do, for a missing parent, an epoch with
-            no checkpoint, a key that cannot change mid-training, or a bad value.
+            no checkpoint, a key that cannot change mid-training, or a bad value: every
+            problem at once (the first, with the others in ``more``).
     """
     try:
         parent = store.trial(int(parent_id))
@@ -98,32 +99,45 @@ def plan_fork(
         raise ConfigError(
             "trial", f"there is no run #{parent_id}; pick one from the runs list."
         ) from None
+    problems: list[ConfigError] = []
     points = fork_points(parent, root)
     if not points:
-        raise ConfigError(
-            "epoch",
-            f"run #{parent.id} has no checkpoints to fork from (it kept none or has not "
-            "finished an epoch yet).",
+        problems.append(
+            ConfigError(
+                "epoch",
+                f"run #{parent.id} has no checkpoints to fork from (it kept none or has not "
+                "finished an epoch yet).",
+            )
         )
-    if epoch not in points:
-        raise ConfigError("epoch", missing_checkpoint(store, parent, epoch, points))
+    elif epoch not in points:
+        problems.append(ConfigError("epoch", missing_checkpoint(store, parent, epoch, points)))
     for key in changes:
         if key not in FORKABLE_KEYS:
             what = "is not a setting" if key not in PARAM_BY_KEY else "cannot change mid-training"
-            raise ConfigError(
-                key,
-                f"{what}; a fork may change: {', '.join(FORKABLE_KEYS)}. "
-                "Start a new run to change anything else.",
+            problems.append(
+                ConfigError(
+                    key,
+                    f"{what}; a fork may change: {', '.join(FORKABLE_KEYS)}. "
+                    "Start a new run to change anything else.",
+                )
             )
     base = parent.run_config
+    forkable = {k: v for k, v in changes.items() if k in FORKABLE_KEYS}
     # A fork trains on the parent's data again: it must still be there.
-    config = check_config(RunConfig.from_dict({**base.to_dict(), **changes}))
-    if config.epochs <= epoch:
-        raise ConfigError(
-            "epochs",
-            f"is {config.epochs}, so nothing is left to train after epoch {epoch}; "
-            f"set epochs above {epoch}.",
+    config, found = launch_problems({**base.to_dict(), **forkable})
+    problems += found
+    epochs = forkable.get("epochs", base.epochs)
+    if "epochs" not in {p.field for p in found} and isinstance(epochs, int) and epochs <= epoch:
+        problems.append(
+            ConfigError(
+                "epochs",
+                f"is {epochs}, so nothing is left to train after epoch {epoch}; "
+                f"set epochs above {epoch}.",
+            )
         )
+    if problems:
+        raise joined(problems)
+    assert config is not None  # no problems: the config was checked
     changed = changes_between(base.to_dict(), config.to_dict())
     return ForkPlan(parent, epoch, config, changed, fork_name(parent, epoch, changed))
 

@@ -207,13 +207,20 @@ def _submit(s: Store, trial: Trial, epoch: int, values: dict[str, Any], extra: s
     changes = {k: v for k, v in values.items() if v != trial.config.get(k)}
     if values["augment"] == list(trial.config.get("augment") or []):
         changes.pop("augment", None)
-    try:
-        for item in (p for p in extra.split(",") if p.strip()):
+    unread: list[ConfigError] = []  # "Other changes" that are not key=value
+    for item in (p for p in extra.split(",") if p.strip()):
+        try:
             key, value = parse_assignment(item.strip())
-            changes[key] = value
+        except ConfigError as exc:
+            unread.append(exc)
+            continue
+        changes[key] = value
+    try:
         plan = fork.plan_fork(s, trial.id, epoch, changes)
     except ConfigError as exc:
-        keep_problems(_form(trial), exc.problems)  # drawn again, each field outlined
+        unread.extend(exc.problems)
+    if unread:
+        keep_problems(_form(trial), unread)  # drawn again, each field outlined
         st.rerun()
     keep_problems(_form(trial), [])
     with store_trouble():

@@ -81,22 +81,34 @@ def test_fork_from_its_page_queues_a_linked_run(
     assert f"Run {child.id} forked after epoch 3: lr 1e-4 · dropout 0.4" in links
 
 
-def test_a_bad_fork_says_which_field_and_queues_nothing(store: Store, cache: Path) -> None:
-    tid = _run_with_checkpoints(store, cache)
+def test_a_bad_fork_names_every_problem_at_once_and_queues_nothing(
+    store: Store, cache: Path
+) -> None:
+    tid = _run_with_checkpoints(store, cache)  # 6 epochs; the form starts after the last
     at = _open(tid)
     at.number_input(key=f"fork-epochs-{tid}").set_value(2)
-    at.text_input(key=f"fork-extra-{tid}").set_value("model=cnn")
+    at.text_input(key=f"fork-extra-{tid}").set_value("model=cnn, l2 0.01, colour=red")
     at.button(key=f"fork-go-{tid}").click()
     at.run()
     assert not at.exception
     assert [t.id for t in store.trials()] == [tid]
-    errors = [e.value for e in at.error]
-    assert len(errors) == 1 and errors[0].startswith("**Model** — cannot change mid-training")
-    at.text_input(key=f"fork-extra-{tid}").set_value("l2 0.01")
+    (listed,) = [e.value for e in at.error]
+    assert listed.startswith("4 settings to change:"), listed
+    for said in (
+        "**Other changes** — expected key=value, got 'l2 0.01'.",
+        "**colour** — unknown setting.",
+        "**Model** — cannot change mid-training",
+        "**Epochs** — is 2, so nothing is left to train after epoch 6",
+    ):
+        assert said in listed, said
+    # Fixed, the same form queues the fork.
+    at.number_input(key=f"fork-epochs-{tid}").set_value(8)
+    at.text_input(key=f"fork-extra-{tid}").set_value("l2=0.01")
     at.button(key=f"fork-go-{tid}").click()
     at.run()
-    assert [e.value for e in at.error] == ["**Other changes** — expected key=value, got 'l2 0.01'."]
-    assert [t.id for t in store.trials()] == [tid]
+    assert not at.exception and not at.error
+    (child,) = [t for t in store.trials() if t.id != tid]
+    assert child.parent_id == tid and child.config["l2"] == 0.01 and child.config["epochs"] == 8
 
 
 def test_a_running_run_offers_a_fork_from_its_finished_epochs(store: Store, cache: Path) -> None:
@@ -137,6 +149,7 @@ def test_a_bound_the_widget_cannot_hold_is_refused_as_a_run_refuses_it(
     tid = _run_with_checkpoints(store, cache)
     at = _open(tid)
     at.number_input(key=f"fork-lr-{tid}").set_value(0.0)  # a run's learning rate is above 0
+    at.number_input(key=f"fork-epochs-{tid}").set_value(8)  # something left to train
     at.button(key=f"fork-go-{tid}").click()
     at.run()
     assert not at.exception
