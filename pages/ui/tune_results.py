@@ -8,6 +8,8 @@ new epochs); drawn once, without polling, when it has stopped. Tables and figure
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -48,6 +50,9 @@ STATE_BADGES = {
     "failed": ":red-badge[:material/error: failed]",
 }
 ACTIVE = ("queued", "running")
+# The tabs of a search's charts; the open one is kept under CHART_TABS_KEY-<study id>.
+CHART_TABS = ("Best so far", "Parallel coordinates", "Importance", "Each parameter")
+CHART_TABS_KEY = "tune-charts"
 
 
 def render_search(study_id: int) -> None:
@@ -292,35 +297,35 @@ def _charts(study: Study, frame: pd.DataFrame, live: bool) -> None:
     if tune_views.finished_rows(frame).empty:
         st.caption("The charts appear when the first trial finishes.")
         return
+    # Only the open tab is drawn (and worked out): a page of four Plotly charts takes the
+    # browser about a second longer to show, and most visits look at the first.
     progress, parallel, importance, scatter = st.tabs(
-        ["Best so far", "Parallel coordinates", "Importance", "Each parameter"]
+        list(CHART_TABS), key=f"{CHART_TABS_KEY}-{study.id}", on_change="rerun"
     )
-    with progress:
-        st.plotly_chart(
-            tune_charts.best_so_far_figure(frame, objective),
-            key="tune-best",
-            config={"displaylogo": False},
-        )
-    with parallel:
-        # Where failures and divergences cluster, written above the chart (core.analysis.diagnosis).
-        clusters = failure_clusters(store().trials(study_ids=[study.id]))
-        st.plotly_chart(
-            add_cluster_notes(tune_charts.parallel_figure(study, frame), clusters),
-            key="tune-parallel",
-            config={"displaylogo": False},
-        )
-        st.caption(
-            "One line per finished trial; brighter lines scored better. Drag along an axis "
-            "to keep only the trials in that range."
-        )
-    with importance:
-        render_importance(study, frame, live)
-    with scatter:
-        st.plotly_chart(
-            tune_charts.scatter_figure(study, frame),
-            key="tune-scatter",
-            config={"displaylogo": False},
-        )
+    if progress.open:
+        with progress:
+            _plot(tune_charts.best_so_far_figure(frame, objective), "tune-best")
+    if parallel.open:
+        with parallel:
+            # Where failures and divergences cluster, written above the chart
+            # (core.analysis.diagnosis).
+            clusters = failure_clusters(store().trials(study_ids=[study.id]))
+            figure = add_cluster_notes(tune_charts.parallel_figure(study, frame), clusters)
+            _plot(figure, "tune-parallel")
+            st.caption(
+                "One line per finished trial; brighter lines scored better. Drag along an "
+                "axis to keep only the trials in that range."
+            )
+    if importance.open:
+        with importance:
+            render_importance(study, frame, live)
+    if scatter.open:
+        with scatter:
+            _plot(tune_charts.scatter_figure(study, frame), "tune-scatter")
+
+
+def _plot(figure: Any, key: str) -> None:
+    st.plotly_chart(figure, key=key, config={"displaylogo": False})
 
 
 def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
