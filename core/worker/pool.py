@@ -6,7 +6,9 @@ own share of the machine (``core.worker.shares``: one GPU each, or a block of co
 starts a worker again when it
 
 * hands itself over after a few trials (TensorFlow keeps a little memory for every model a
-  process builds, so a fresh process keeps memory flat, as searches already do);
+  process builds, so a fresh process keeps memory flat, as searches already do). The fresh
+  process starts when the worker begins its last trial (it writes ``last_trial_note``), and
+  imports TensorFlow while that trial trains; it takes work once the worker has exited;
 * ends for any other reason (killed, crashed) while work is waiting: its trial is marked
   interrupted by the store's reaper, the next queued one goes on. A worker that keeps failing
   at once is not started again and again.
@@ -56,6 +58,7 @@ class _Worker:
 class _Slot:
     index: int
     share: Share
+    successor: subprocess.Popen | None = None  # started, waiting for ``process`` to exit
     process: subprocess.Popen | None = None
     started: float = 0.0
     quick_fails: int = 0
@@ -85,6 +88,7 @@ def run_pool(
     started, rounds_waiting = 1, 0
     try:
         while not stopping:
+            started += _start_successors(slots, how)
             started += _restart_handed_over(slots, how)
             if all(slot.stopped for slot in slots):
                 given_up = True  # the workers' own last lines say why
@@ -108,8 +112,33 @@ def run_pool(
     return started, given_up
 
 
+def last_trial_note(root: Path, pid: int) -> Path:
+    """The file worker ``pid`` of a pool writes when it starts its last trial before handing
+    over, so that the pool starts its successor then."""
+    return root / "workers" / f"{pid}.last-trial"
+
+
+def _start_successors(slots: list[_Slot], how: _Worker) -> int:
+    """Start the successor of each worker that has begun its last trial.
+
+    Returns:
+        How many workers were started.
+    """
+    started = 0
+    for slot in slots:
+        if slot.process is None or slot.successor is not None or slot.process.poll() is not None:
+            continue
+        note = last_trial_note(how.root, slot.process.pid)
+        if note.exists():
+            note.unlink(missing_ok=True)
+            slot.successor = _spawn(slot, how, after=slot.process.pid)
+            started += 1
+    return started
+
+
 def _restart_handed_over(slots: list[_Slot], how: _Worker) -> int:
-    """Start again at once each worker that handed itself over; note how the others ended.
+    """Hand each slot whose worker handed itself over to its successor (started now if it
+    has none yet); note how the others ended.
 
     Returns:
         How many workers were started.
@@ -119,20 +148,33 @@ def _restart_handed_over(slots: list[_Slot], how: _Worker) -> int:
         code = None if slot.process is None else slot.process.poll()
         if code is None:
             continue
-        slot.process = None
+        last_trial_note(how.root, slot.process.pid).unlink(missing_ok=True)
+        slot.process, successor, slot.successor = None, slot.successor, None
         if code == HANDOVER_EXIT:
             slot.quick_fails = 0
-            _start(slot, how)
-            started += 1
+            if successor is None:
+                _start(slot, how)
+                started += 1
+            else:
+                slot.process, slot.started = successor, time.monotonic()
         else:
+            if successor is not None:  # it would take over from a worker that failed
+                _stop([successor])
             _note_end(slot, code)
     return started
 
 
 def _start(slot: _Slot, how: _Worker) -> None:
-    """Start the worker process of ``slot``; its output goes where the pool's goes."""
+    """Start the worker process of ``slot``."""
+    slot.process = _spawn(slot, how)
+    slot.started = time.monotonic()
+
+
+def _spawn(slot: _Slot, how: _Worker, after: int | None = None) -> subprocess.Popen:
+    """A worker process for ``slot`` (that waits for process ``after`` to exit before it
+    takes any work); its output goes where the pool's goes."""
     env = {**os.environ, paths.CACHE_ENV: str(how.root), "PYTHONUNBUFFERED": "1"}
-    slot.process = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -145,12 +187,12 @@ def _start(slot: _Slot, how: _Worker) -> None:
             str(slot.index + 1),
             "--trials-per-process",
             str(how.trials_per_process),
+            *(["--after", str(after)] if after is not None else []),
         ],  # fmt: skip
         cwd=paths.PROJECT_ROOT,
         env={**env, **slot.share.env()},
         stdin=subprocess.DEVNULL,
     )
-    slot.started = time.monotonic()
 
 
 def _note_end(slot: _Slot, code: int) -> None:
@@ -171,11 +213,14 @@ def _note_end(slot: _Slot, code: int) -> None:
 
 def _stop_all(slots: list[_Slot]) -> None:
     """Stop the workers still running (they would die with the pool anyway) and wait."""
-    running = [slot.process for slot in slots if slot.process is not None]
-    for process in running:
+    _stop([p for slot in slots for p in (slot.process, slot.successor) if p is not None])
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
         if process.poll() is None:
             process.terminate()
-    for process in running:
+    for process in processes:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

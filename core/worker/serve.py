@@ -22,6 +22,8 @@ import os
 import time
 from pathlib import Path
 
+import psutil
+
 from core.data.names import run_title
 from core.store import Status, Store, StoreError, Trial, backup, open_store, paths, settings
 from core.store.disk_space import DiskFull
@@ -30,7 +32,7 @@ from core.worker import shares
 from core.worker.launch import IDLE_ENV, REFUSAL, mark_started, try_lock, unmark_started
 from core.worker.logs import setup_logging
 from core.worker.parent_watch import die_with_parent
-from core.worker.pool import HANDOVER_EXIT, TRIALS_PER_PROCESS, run_pool
+from core.worker.pool import HANDOVER_EXIT, TRIALS_PER_PROCESS, last_trial_note, run_pool
 
 NICENESS = 5
 
@@ -42,6 +44,8 @@ def serve(
     idle_exit_s: float,
     poll_s: float = 0.3,
     trials_per_process: int | None = None,
+    after: int | None = None,
+    last_trial_note: Path | None = None,
 ) -> tuple[int, bool]:
     """Run queued trials until none has come for ``idle_exit_s`` seconds.
 
@@ -51,6 +55,10 @@ def serve(
         poll_s: How often to look for work meanwhile.
         trials_per_process: Return after this many trials, for a fresh process to go on
             (None: never).
+        after: A process to wait for, once TensorFlow is loaded, before taking any work:
+            the worker this one takes over from.
+        last_trial_note: A file to write when the last trial before the hand-over starts,
+            so that the pool starts the next process meanwhile (``core.worker.pool``).
 
     Returns:
         The number of trials and searches run, and whether the loop stopped to hand over.
@@ -60,6 +68,8 @@ def serve(
     from core.engine.training import TrialMonitor, run_trial  # TensorFlow loads here, once
 
     _keep_to_cores()
+    if after is not None:
+        _wait_for_exit(after)
     ran, trials, idle_since = 0, 0, time.monotonic()
     while True:  # looks for work at least once, however short the wait for it
         if trials_per_process is not None and trials >= trials_per_process:
@@ -76,6 +86,9 @@ def serve(
             else:
                 time.sleep(poll_s)
             continue
+        if last_trial_note is not None and trials + 1 == trials_per_process:
+            last_trial_note.parent.mkdir(parents=True, exist_ok=True)
+            last_trial_note.touch()
         logger.info("trial %d: started (%s)", trial.id, _describe_trial(trial))
         with TrialMonitor(store, trial.id) as monitor:
             try:
@@ -86,6 +99,18 @@ def serve(
         ran, trials = ran + 1, trials + 1
         idle_since = time.monotonic()
     return ran, False
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Wait until process ``pid`` has exited (an exited child its parent has not yet reaped
+    counts as exited)."""
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.1)
 
 
 def _lower_priority() -> None:
@@ -189,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         f"flat (default: {TRIALS_PER_PROCESS}; 0: never, memory grows with every run)",
     )
     parser.add_argument("--slot", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--after", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = (args.cache or paths.cache_dir()).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -200,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     idle_exit = settings.read(IDLE_ENV) if args.idle_exit is None else args.idle_exit
     if args.slot is not None:
-        return _serve_in_pool(root, idle_exit, args.slot, args.trials_per_process or None)
+        trials = args.trials_per_process or None
+        return _serve_in_pool(root, idle_exit, args.slot, trials, args.after)
     workers = args.workers or settings.read(settings.WORKERS) or shares.default_workers()
     lock = try_lock(root)
     if lock is None:
@@ -234,8 +261,11 @@ def _worker_count(raw: str) -> int:
     return int(raw)
 
 
-def _serve_in_pool(root: Path, idle_exit: float, slot: int, trials: int | None) -> int:
-    """One worker of a pool: serve until idle or until it hands over to a fresh process."""
+def _serve_in_pool(
+    root: Path, idle_exit: float, slot: int, trials: int | None, after: int | None
+) -> int:
+    """One worker of a pool: serve until idle or until it hands over to a fresh process
+    (taking work only once the worker ``after``, if given, has exited)."""
     die_with_parent()
     # Training takes every core it can; a slightly lower priority keeps the app's pages
     # responsive while it runs, and costs nothing when the machine has nothing else to do.
@@ -247,9 +277,13 @@ def _serve_in_pool(root: Path, idle_exit: float, slot: int, trials: int | None) 
         if cpus is None
         else f" on {shares.Share(os.environ.get(shares.GPU_ENV), cpus).describe()}"
     )
-    logger.info("worker %s (%d of the pool) started%s", _label(), slot, where)
+    then = "" if after is None else f"; it takes over when worker {after} has ended"
+    logger.info("worker %s (%d of the pool) started%s%s", _label(), slot, where, then)
     try:
-        ran, handed_over = serve(root, idle_exit, trials_per_process=trials)
+        note = last_trial_note(root, os.getpid())
+        ran, handed_over = serve(
+            root, idle_exit, trials_per_process=trials, after=after, last_trial_note=note
+        )
     except StoreError as exc:
         logger.error("worker %s stopped: %s", _label(), exc.message)
         return 1

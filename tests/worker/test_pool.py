@@ -29,11 +29,11 @@ from tests.worker.test_worker import ROOT, wait_for
 STARTED = re.compile(r"trial (\d+): started \(")
 
 
-def _pool(cache: Path, workers: int, idle_exit: float = 3) -> subprocess.Popen:
+def _pool(cache: Path, workers: int, idle_exit: float = 3, *more: str) -> subprocess.Popen:
     log = open(cache / LOG_NAME, "ab")  # noqa: SIM115 - the pool writes to it until it ends
     return subprocess.Popen(
         [sys.executable, "-m", "core.worker", "--cache", str(cache), "--workers", str(workers),
-         "--idle-exit", str(idle_exit)],
+         "--idle-exit", str(idle_exit), *more],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
@@ -122,6 +122,29 @@ def test_a_worker_hands_over_to_a_fresh_process_after_its_trials(store: Store, c
         Status.COMPLETED,
         Status.QUEUED,  # left for the next process
     ]
+
+
+def test_the_next_process_starts_during_the_last_trial_and_takes_over_once_it_ends(
+    store: Store, cache: Path
+) -> None:
+    cfg = RunConfig(model="mlp", epochs=1, dense_units=16)
+    _, trial_ids = store.create_study("three", "sweep", [cfg.replace(seed=s) for s in range(3)])
+    pool = _pool(cache, 1, 3, "--trials-per-process", "2")
+    assert pool.wait(timeout=300) == 0
+
+    trials = [store.trial(t) for t in trial_ids]
+    assert [t.status for t in trials] == [Status.COMPLETED] * 3, [t.error for t in trials]
+    first, second = trials[0].worker_pid, trials[2].worker_pid
+    assert trials[1].worker_pid == first != second
+    log = (cache / LOG_NAME).read_text()
+    assert Counter(int(t) for t in STARTED.findall(log)) == Counter(trial_ids)  # once each
+    # Started while the first still trained its last trial, so TensorFlow loaded meanwhile:
+    # its start comes before the first one's hand-over, its first trial after it.
+    waiting = log.index(f"it takes over when worker {first} has ended")
+    handed = log.index(f"{first}: 2 trials done; a fresh process goes on")
+    assert log.index(f"trial {trial_ids[1]}: started") < waiting < handed
+    assert handed < log.index(f"trial {trial_ids[2]}: started")
+    assert not list((cache / "workers").glob("*.last-trial"))  # each note taken away
 
 
 def test_a_worker_told_not_to_wait_still_takes_what_is_queued(store: Store, cache: Path) -> None:
