@@ -19,7 +19,7 @@ from core.spec.config import ConfigError
 from core.spec.durations import format_duration
 from core.spec.formats import MISSING, SETTING_FORMAT, loss, percent, percent_points
 from core.spec.params import field_label
-from core.store import Store, Study, Trial
+from core.store import Store, StoreError, Study, Trial
 from core.views import tune_charts
 from core.views import tune_tables as tune_views
 from core.views.diagnosis_chart import add_cluster_notes
@@ -35,7 +35,7 @@ from pages.ui import columns
 from pages.ui.components import render_trial
 from pages.ui.errors import show_error
 from pages.ui.nav import RUNS_PAGE
-from pages.ui.session import epoch_reader, keep_queue_moving, store, store_trouble
+from pages.ui.session import epoch_reader, keep_queue_moving, store
 from pages.ui.tune_form import key_label
 from pages.ui.tune_importance import render_importance
 
@@ -145,24 +145,42 @@ def _actions(s: Store, study: Study, state: dict) -> None:
     if state["state"] not in RESUMABLE:
         return
     extra_col, button_col = st.columns([1, 2], vertical_alignment="bottom")
-    extra = extra_col.number_input(
+    extra_col.number_input(
         "Add time (minutes)",
         min_value=0.0,
         step=5.0,
         key=f"tune-extra-{study.id}",
         help="More time for the search's budget; needed when the budget is spent.",
     )
-    if button_col.button(
-        "Resume", type="primary", icon=":material/play_arrow:", key=f"tune-resume-{study.id}"
-    ):
-        try:
-            with store_trouble():
-                resume_search(s, study.id, extra_budget_s=extra * 60 if extra > 0 else None)
-        except ConfigError as exc:
-            show_error(exc)
-            return
-        ensure_worker()
-        st.rerun()
+    # Resumed in the button's callback, before the page runs again: one run of the page
+    # (which then finds the search queued and watches it live), not two.
+    button_col.button(
+        "Resume",
+        type="primary",
+        icon=":material/play_arrow:",
+        key=f"tune-resume-{study.id}",
+        on_click=_resume,
+        args=(study.id,),
+    )
+    refused = st.session_state.pop(_RESUME_REFUSED.format(study=study.id), None)
+    if isinstance(refused, ConfigError):
+        show_error(refused)
+    elif isinstance(refused, StoreError):
+        st.error(refused.message, icon=":material/database:")
+
+
+_RESUME_REFUSED = "tune-resume-refused-{study}"  # why the last Resume of a search was refused
+
+
+def _resume(study_id: int) -> None:
+    extra = st.session_state.get(f"tune-extra-{study_id}") or 0.0
+    try:
+        resume_search(store(), study_id, extra_budget_s=extra * 60 if extra > 0 else None)
+    except (ConfigError, StoreError) as exc:  # said where the button is, on the next run
+        st.session_state[_RESUME_REFUSED.format(study=study_id)] = exc
+        return
+    ensure_worker()
+    st.toast(f"Search {study_id} is queued again; it goes on from its finished trials.")
 
 
 def _stop(study_id: int) -> None:

@@ -272,6 +272,11 @@ def test_resume_with_more_time_queues_the_search_again(
     state = search_state(store, study)
     assert state["state"] == "queued" and state["budget_s"] == pytest.approx(20.0 + 600.0)
     assert worker_alive(cache)  # the one holding the lock: no second worker was started
+    # Answered at once, and the page (run once, after the press) watches it live.
+    assert [t.value for t in at.toast] == [
+        f"Search {study} is queued again; it goes on from its finished trials."
+    ]
+    assert any(b.label == "Stop the search" for b in at.button)
 
 
 def test_an_unknown_search_in_the_url_falls_back_to_the_latest(store: Store) -> None:
