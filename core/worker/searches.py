@@ -55,7 +55,7 @@ from core.spec.search_space import (
     trial_config,
     validate_search,
 )
-from core.store import Status, Store
+from core.store import Status, Store, Trial
 from core.store import searches as search_store
 from core.store.searches import FINAL_STATES, SEARCH_KIND, STATES, search_parts
 
@@ -260,8 +260,14 @@ def cancel_search(store: Store, study_id: int) -> None:
         search_store.update_progress(store, study_id, cancel=True)
 
 
-def search_state(store: Store, study_id: int) -> dict[str, Any]:
+def search_state(store: Store, study_id: int, trials: list[Trial] | None = None) -> dict[str, Any]:
     """Where a search stands, for the page, the CLI and the tests.
+
+    Args:
+        store: The store.
+        study_id: The search.
+        trials: The search's trials, where the caller has just read them (a page that
+            draws them too reads them once).
 
     Returns:
         ``state``; ``trials_done`` (finished trials), ``trials_planned``, ``trials_running``,
@@ -280,7 +286,7 @@ def search_state(store: Store, study_id: int) -> dict[str, Any]:
     _, _, settings = search_parts(store, study_id)
     spec = store.study(study_id).spec
     row = _checked_row(store, study_id)
-    trials = store.trials([study_id])
+    trials = store.trials([study_id]) if trials is None else trials
     finished = [t for t in trials if t.status.finished and t.status != Status.INTERRUPTED]
     scored = [t for t in trials if t.results.get("objective") is not None]
     best = None

@@ -57,32 +57,35 @@ CHART_TABS_KEY = "tune-charts"
 
 def render_search(study_id: int) -> None:
     """The whole view of one search: live while it runs, drawn once after it stops."""
-    store().reap_stale()  # a trial whose worker died reads as interrupted, not running
-    state = search_state(store(), study_id)
+    s = store()
+    s.reap_stale()  # a trial whose worker died reads as interrupted, not running
+    trials = s.trials(study_ids=[study_id])
+    state = search_state(s, study_id, trials)
     if state["state"] in ACTIVE:
         _live(study_id)
     else:
-        _render(study_id, state, live=False)
+        _render(study_id, state, trials, live=False)
 
 
 @st.fragment(run_every=POLL_SECONDS)
 def _live(study_id: int) -> None:
     s = store()
     keep_queue_moving(s)
-    state = search_state(s, study_id)
+    trials = s.trials(study_ids=[study_id])
+    state = search_state(s, study_id, trials)
     if state["state"] == "queued":
         ensure_worker()  # a resumed search has no queued trial that would start one
     if state["state"] not in ACTIVE:
         st.rerun()  # draw the final view once, without polling
-    _render(study_id, state, live=True)
+    _render(study_id, state, trials, live=True)
 
 
-def _render(study_id: int, state: dict, live: bool) -> None:
+def _render(study_id: int, state: dict, trials: list[Trial], live: bool) -> None:
+    """The search's view from its state and its trials (read once by the caller)."""
     s = store()
     study = s.study(study_id)
     _header(study, state)
     _actions(s, study, state)
-    trials = s.trials(study_ids=[study_id])
     epochs = epoch_reader(f"tune-epochs-{study_id}").update(s, trials)
     frame = tune_views.trial_frame(study, trials, epochs)
     if frame.empty:
@@ -91,7 +94,7 @@ def _render(study_id: int, state: dict, live: bool) -> None:
     selected = _table(study, frame)
     if selected:
         _selection(s, selected, live)
-    _charts(study, frame, live)
+    _charts(study, frame, trials, live)
     _versus_baseline(s, study, state, live)
 
 
@@ -310,7 +313,7 @@ def _selection(s: Store, selected: list[int], live: bool) -> None:
         )
 
 
-def _charts(study: Study, frame: pd.DataFrame, live: bool) -> None:
+def _charts(study: Study, frame: pd.DataFrame, trials: list[Trial], live: bool) -> None:
     objective = tune_views.objective_of(study)
     if tune_views.finished_rows(frame).empty:
         st.caption("The charts appear when the first trial finishes.")
@@ -327,7 +330,7 @@ def _charts(study: Study, frame: pd.DataFrame, live: bool) -> None:
         with parallel:
             # Where failures and divergences cluster, written above the chart
             # (core.analysis.diagnosis).
-            clusters = failure_clusters(store().trials(study_ids=[study.id]))
+            clusters = failure_clusters(trials)
             figure = add_cluster_notes(tune_charts.parallel_figure(study, frame), clusters)
             _plot(figure, "tune-parallel")
             st.caption(
