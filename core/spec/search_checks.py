@@ -91,8 +91,8 @@ def search_problems(
     for dim in space.dimensions:
         if dim.key not in named:
             note(lambda dim=dim: _check_values(dim, space, base))
-    unsound = named | {p.field for p in problems}
-    if space.searched and not named and not unsound & {"tuner", "max_epochs", "factor"}:
+    fields = {p.field for p in problems}
+    if space.searched and not named and not fields & {"tuner", "max_epochs", "factor"}:
         note(lambda: _check_shortest_trial(base, space, settings))
     # In the order of the form: the space's rows, then the tuner's settings.
     rows = {dim.key: i for i, dim in enumerate(space.dimensions)}

@@ -53,6 +53,7 @@ ACTIVE = ("queued", "running")
 # The tabs of a search's charts; the open one is kept under CHART_TABS_KEY-<study id>.
 CHART_TABS = ("Best so far", "Parallel coordinates", "Importance", "Each parameter")
 CHART_TABS_KEY = "tune-charts"
+_RESUME_REFUSED = "tune-resume-refused-{study}"  # why the last Resume of a search was refused
 
 
 def render_search(study_id: int) -> None:
@@ -170,9 +171,6 @@ def _actions(s: Store, study: Study, state: dict) -> None:
         show_error(refused)
     elif isinstance(refused, StoreError):
         st.error(refused.message, icon=":material/database:")
-
-
-_RESUME_REFUSED = "tune-resume-refused-{study}"  # why the last Resume of a search was refused
 
 
 def _resume(study_id: int) -> None:
