@@ -2,12 +2,15 @@
 
 Both search report 000's space (conv1 filters 16-64, conv2 32-128, dense units 128-512, dropout
 0.1-0.5, learning rate 1e-4..1e-2 on a log scale) on digits with keras-tuner's Hyperband, the
-same ``max_epochs``, ``factor`` and seed, objective ``val_accuracy``, early stopping on it after
-3 epochs without improvement, batch 64 and 20% of the training images held out for validation:
+same ``max_epochs``, ``factor`` and seed, objective ``val_accuracy``, batch 64 and 20% of the
+training images held out for validation. Neither stops a trial early unless ``--patience N``
+says so (then both stop one after N epochs without a better ``val_accuracy``, restoring its
+best weights): without it, Hyperband's schedule alone sets the epochs, so both train the same
+trials and epochs, whereas early stopping follows each side's own validation curves.
 
-* **plain**: ``python benchmarks/search_overhead.py --plain DIR``, a script as a user writes
-  it (scikit-learn's digits as NumPy arrays, a Keras ``Sequential`` built by ``build(hp)``,
-  ``kt.Hyperband(...).search(...)``), timed from its start to its exit;
+* **plain**: a script as a user writes it (scikit-learn's digits as NumPy arrays, a Keras
+  ``Sequential`` built by ``build(hp)``, ``kt.Hyperband(...).search(...)``),
+  timed from its start to its exit;
 * **app**: the search queued as the Tune page queues it (``core.worker.searches.launch_search``
   with its untuned baseline), then served by a real worker (``python -m core.worker``), which
   trains the baseline and hands the search to its search processes
@@ -23,9 +26,9 @@ processes' start-ups (a fresh process imports TensorFlow, loads the data and rel
 tuner), the epochs themselves, the pauses between epochs (checkpoint, TensorBoard logs, the
 epoch's row, keras-tuner's best weights), each trial's start and end (its model built,
 keras-tuner's and the store's bookkeeping) and the testing and saving of the kept trials.
-Then one JSON line. About 3 minutes on 2 cores.
+Then one JSON line. About 4 minutes on 2 cores.
 
-    python benchmarks/search_overhead.py [--max-epochs 10] [--factor 3] [--seed 0]
+    python benchmarks/search_overhead.py [--max-epochs 10] [--factor 3] [--seed 0] [--patience 0]
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 imported = time.perf_counter()
 
-max_epochs, factor, seed, folder = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+max_epochs, factor, seed, patience = (int(a) for a in sys.argv[1:5])
+folder = sys.argv[5]
 digits = load_digits()
 x = digits.images[..., None].astype("float32") / 16.0
 x_train, x_test, y_train, y_test = train_test_split(
@@ -89,9 +93,12 @@ class Count(keras.callbacks.Callback):
 
 tuner = kt.Hyperband(build, objective="val_accuracy", max_epochs=max_epochs, factor=factor,
                      seed=seed, directory=folder, project_name="plain")
-stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3)
+callbacks = [Count()]
+if patience:  # as the app's trials stop early
+    callbacks.append(keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=patience, restore_best_weights=True))
 tuner.search(x_train, y_train, batch_size=64, validation_data=(x_val, y_val),
-             callbacks=[stop, Count()], verbose=0)
+             callbacks=callbacks, verbose=0)
 best = tuner.get_best_models(1)[0]
 test_accuracy = best.evaluate(x_test, y_test, verbose=0)[1]
 print(json.dumps({"trials": len(tuner.oracle.trials), "epochs": len(EPOCHS),
@@ -104,8 +111,8 @@ def plain_search(args: argparse.Namespace, folder: Path) -> tuple[float, dict]:
     """Run the plain script; return its wall time and what it printed."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", PLAIN, str(args.max_epochs), str(args.factor), str(args.seed)]
-        + [str(folder)],
+        [sys.executable, "-c", PLAIN]
+        + [str(v) for v in (args.max_epochs, args.factor, args.seed, args.patience, folder)],
         capture_output=True,
         text=True,
         check=True,
@@ -129,7 +136,12 @@ def app_search(args: argparse.Namespace, root: Path) -> tuple[float, int, int, f
     base = preset.apply()
     base = type(base).from_dict({**base.to_dict(), "dataset": "digits", "seed": args.seed})
     settings = SearchSettings.from_dict(
-        {**preset.settings.to_dict(), "max_epochs": args.max_epochs, "factor": args.factor}
+        {
+            **preset.settings.to_dict(),
+            "max_epochs": args.max_epochs,
+            "factor": args.factor,
+            "early_stopping_patience": args.patience,
+        }
     )
     study = launch_search(store, base, preset.space, settings)
     baseline = store.trials([store.study(study).spec["baseline_study"]])[0].id
@@ -203,6 +215,13 @@ def main() -> int:
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--factor", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=0,
+        help="stop a trial after this many epochs without a better val_accuracy (0: never, so "
+        "both searches train the same epochs, set by Hyperband's schedule alone)",
+    )
     args = parser.parse_args()
     root = temp_cache("search-overhead")
     try:
