@@ -2,8 +2,9 @@
 
 One ``streamlit run app.py`` server over a copy of the built store (``benchmarks/_big_store.py``,
 curve summaries worked out first as in ``page_render.py``), whose latest search is marked
-cancelled so that Tune offers **Resume**. Headless Chromium opens that search, then the clock
-(``time.monotonic``) runs from the click to two moments: the press's answer (the toast saying
+cancelled so that Tune offers **Resume**. Headless Chromium opens that search and waits until
+its charts are drawn and the browser is idle; then the clock (``time.monotonic``) runs from
+the click to two moments: the press's answer (the toast saying
 the search is queued again: ``answer_s``), and the search's header showing it queued or
 running with the page's script run ended (``live_s``: the page drawn again as the live view).
 Each repeat cancels the search again and stops the worker the press started (it would train
@@ -30,6 +31,11 @@ from benchmarks.page_render import summarise  # noqa: E402
 GOAL_S = 1.0
 ANSWERED = """() => [...document.querySelectorAll('[data-testid=stToast]')].some(
   t => t.textContent.includes('queued again'))"""
+# The page as a person sees it before pressing: every chart drawn and the browser idle (a
+# press while Plotly still draws waits for it, which is the page's first render, not the press).
+DRAWN = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(
+  c => c.querySelector('.main-svg'))"""
+IDLE = "() => new Promise(done => requestIdleCallback(() => done(true), {timeout: 5000}))"
 LIVE = """() => {
   const app = document.querySelector(%r);
   return !!app && [...document.querySelectorAll('h4')].some(
@@ -64,6 +70,8 @@ def press_resume(browser, url: str, timeout: float) -> tuple[float, float]:
         button = page.get_by_role("button", name="Resume")
         button.wait_for(timeout=timeout * 1000)
         page.wait_for_selector(common.READY_SELECTOR, timeout=timeout * 1000)
+        page.wait_for_function(DRAWN, polling="raf", timeout=timeout * 1000)
+        page.evaluate(IDLE)
         start = time.monotonic()
         button.click()
         page.wait_for_function(ANSWERED, polling="raf", timeout=timeout * 1000)

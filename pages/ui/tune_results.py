@@ -58,6 +58,18 @@ _RESUME_REFUSED = "tune-resume-refused-{study}"  # why the last Resume of a sear
 
 def render_search(study_id: int) -> None:
     """The whole view of one search: live while it runs, drawn once after it stops."""
+    _view(study_id)
+
+
+@st.fragment
+def _view(study_id: int) -> None:
+    """The view as a fragment of the page: a press in it (Resume, a row of the table, a chart
+    tab) runs it alone, and the browser draws nothing above it (the new search's form) again.
+
+    Its content sits in a container either way, as the live view's fragment draws in one: the
+    same element tree, so a Resume (or a search's end) updates the charts and tables in place
+    instead of the browser building each of them again.
+    """
     s = store()
     s.reap_stale()  # a trial whose worker died reads as interrupted, not running
     trials = s.trials(study_ids=[study_id])
@@ -65,7 +77,8 @@ def render_search(study_id: int) -> None:
     if state["state"] in ACTIVE:
         _live(study_id)
     else:
-        _render(study_id, state, trials, live=False)
+        with st.container():
+            _render(study_id, state, trials, live=False)
 
 
 @st.fragment(run_every=POLL_SECONDS)
