@@ -51,6 +51,7 @@ from core.cli.args import (
 )
 from core.spec.config import ConfigError, RunConfig, load_json
 from core.spec.formats import loss, percent, setting
+from core.spec.search_checks import TUNERS
 from core.store import Status, Store, open_store, paths
 from core.views import tune_tables as tune_views
 from core.worker.estimates import estimate_search
@@ -81,6 +82,7 @@ _SETTING_FLAGS = {
     "max_epochs": "max_epochs",
     "factor": "factor",
     "iterations": "iterations",
+    "min_epochs": "min_epochs",
     "early_stopping": "early_stopping_patience",
     "time_budget": "time_budget_s",
     "keep_top": "keep_top",
@@ -97,13 +99,20 @@ def add_tune_command(sub: Any) -> None:
     tune.add_argument("--resume", type=int, metavar="STUDY", help="go on with a stopped search")
     tune.add_argument("--preset", choices=sorted(presets()), help="a search from the reports")
     tune.add_argument("--space", help="a JSON file of dimensions (see core.spec.search_space)")
-    tune.add_argument("--tuner", choices=["random", "grid", "bayesian", "hyperband"])
+    tune.add_argument(
+        "--tuner",
+        choices=list(TUNERS),
+        help="bayes-hyperband: Optuna's TPE sampler, its HyperbandPruner stopping trials early",
+    )
     tune.add_argument("--objective", help="metric to optimize (default val_accuracy)")
     tune.add_argument("--direction", choices=["max", "min"])
     tune.add_argument("--max-trials", type=int)
     tune.add_argument("--executions", type=int, help="executions per trial")
     tune.add_argument("--max-epochs", type=int, help="Hyperband: most epochs of a model")
-    tune.add_argument("--factor", type=int, help="Hyperband: reduction factor")
+    tune.add_argument("--factor", type=int, help="Hyperband, bayes-hyperband: reduction factor")
+    tune.add_argument(
+        "--min-epochs", type=int, help="bayes-hyperband: epochs before a trial can be stopped"
+    )
     tune.add_argument("--iterations", type=int, help="Hyperband: iterations")
     tune.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     tune.add_argument("--time-budget", type=float, metavar="SECONDS")
@@ -169,6 +178,12 @@ def _tune(args: argparse.Namespace) -> int:
         if args.workers < 1:
             raise ConfigError("--workers", "give 1 or more tuner processes.")
         listen = _address(args.listen) if args.listen else None
+        if (args.workers > 1 or listen) and args.tuner == "bayes-hyperband":
+            raise ConfigError(
+                "--workers",
+                "bayes-hyperband runs its trials in one process; give --workers 1 (the worker "
+                "pool still runs other jobs beside it).",
+            )
         if args.resume is not None:
             study_id = args.resume
             resume_search(store, study_id, args.time_budget, run_here=True)
@@ -357,8 +372,12 @@ def _trial_line(store: Store, trial_id: int) -> None:
     trial = store.trial(trial_id)
     hp = ", ".join(f"{k}={setting(v)}" for k, v in trial.results.get("hp", {}).items())
     value = trial.results.get("objective")
-    objective = tune_views.objective_of(store.study(trial.study_id)).name
+    found = tune_views.objective_of(store.study(trial.study_id))
+    objective = found.name
     shown = _objective_text(objective, value if isinstance(value, float) else None)
+    why = tune_views.stop_reason(trial, len(store.epochs(trial.id)), found)
+    if why:
+        shown += f" ({why})"
     logger.info("trial #%d %s: %s %s  %s", trial.number, trial.status, objective, shown, hp)
 
 

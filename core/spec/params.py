@@ -566,6 +566,7 @@ _OTHER_LABELS = {
     "max_epochs": "Max epochs",
     "factor": "Factor",
     "iterations": "Iterations",
+    "min_epochs": "Min epochs before stopping",
     "time_budget_s": "Time budget",
     "keep_top": "Keep the best N models",
     "epoch": "Continue after epoch",

@@ -131,7 +131,8 @@ RECIPES: tuple[Recipe, ...] = (
         report="Report 004",
         summary=(
             "Bayesian optimization over the backbone (Xception or MobileNetV2), learning "
-            "rate, batch size, dropout, optimizer and fine-tuned layers."
+            "rate, batch size, dropout, optimizer and fine-tuned layers, with Hyperband's "
+            "early termination stopping the weak trials after 3 epochs."
         ),
         offline=(
             "On digits instead of the jellyfish photos; images of 71 or 96 px instead of "

@@ -30,6 +30,7 @@ TUNERS = {
     "grid": "Grid search",
     "bayesian": "Bayesian optimization",
     "hyperband": "Hyperband",
+    "bayes-hyperband": "Bayesian + Hyperband stopping",
 }
 # The metrics every trial logs (core.engine.optim.make_metrics), with the direction that is better.
 OBJECTIVES = {
@@ -94,9 +95,30 @@ def search_problems(
     fields = {p.field for p in problems}
     if space.searched and not named and not fields & {"tuner", "max_epochs", "factor"}:
         note(lambda: _check_shortest_trial(base, space, settings))
+    if settings.tuner == "bayes-hyperband" and not named and "min_epochs" not in fields:
+        note(lambda: _check_stopping(base, space, settings))
     # In the order of the form: the space's rows, then the tuner's settings.
     rows = {dim.key: i for i, dim in enumerate(space.dimensions)}
     return sorted(problems, key=lambda p: rows.get(p.field, len(rows)))
+
+
+def longest_epochs(base: RunConfig, space: SearchSpace) -> int:
+    """The most epochs a trial trains: the largest searched ``epochs``, else the base config's."""
+    for dim in space.searched:
+        if dim.key == "epochs":
+            return int(max(dim.corners()))
+    return int(space.config_for({}, base).epochs)
+
+
+def _check_stopping(base: RunConfig, space: SearchSpace, settings: SearchSettings) -> None:
+    """Bayesian + Hyperband stopping can stop a trial: its first rung comes before the end."""
+    longest = longest_epochs(base, space)
+    if settings.min_epochs >= longest:
+        raise ConfigError(
+            "min_epochs",
+            f"must be below the epochs of the longest trial ({longest}), or no trial is ever "
+            "stopped early.",
+        )
 
 
 def _check_form(dim: Dimension, base: RunConfig, settings: SearchSettings) -> None:
@@ -160,12 +182,21 @@ def settings_problems(settings: SearchSettings) -> list[ConfigError]:
         )
     if settings.direction not in ("max", "min"):
         problems.append(ConfigError("direction", "must be 'max' or 'min'."))
+    if settings.tuner == "bayes-hyperband" and settings.executions_per_trial != 1:
+        problems.append(
+            ConfigError(
+                "executions_per_trial",
+                "Bayesian + Hyperband stopping judges each trial's own epochs, so it trains each "
+                "trial once; set it to 1.",
+            )
+        )
     limits = {
         "max_trials": (1, 10_000),
         "executions_per_trial": (1, 20),
         "max_epochs": (1, 10_000),
         "factor": (2, 100),
         "iterations": (1, 100),
+        "min_epochs": (1, 10_000),
         "early_stopping_patience": (0, 10_000),
         "keep_top": (1, 1_000),
     }

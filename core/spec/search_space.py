@@ -196,13 +196,17 @@ class SearchSettings:
     """How the tuner searches, and when it stops.
 
     Attributes:
-        tuner: ``random``, ``grid``, ``bayesian`` or ``hyperband``.
+        tuner: ``random``, ``grid``, ``bayesian``, ``hyperband`` or ``bayes-hyperband``
+            (Optuna's TPE sampler, with its HyperbandPruner stopping trials early).
         objective: The logged metric the tuner optimizes (see ``OBJECTIVES``).
         direction: ``max`` or ``min``; empty means the metric's natural direction.
         max_trials: Most trials to run (Hyperband plans its own number from its settings).
         executions_per_trial: Times each trial's model is trained; the objective is averaged.
         max_epochs: Hyperband: epochs of the longest-trained models.
-        factor: Hyperband: reduction factor between rounds (keeps 1/factor of the models).
+        factor: Hyperband, and Bayesian + Hyperband stopping: reduction factor between rounds
+            (keeps 1/factor of the models).
+        min_epochs: Bayesian + Hyperband stopping: epochs every trial trains before it can
+            be stopped (Optuna's ``min_resource``; W&B's ``min_iter``).
         iterations: Hyperband: how many times the whole algorithm runs.
         early_stopping_patience: Epochs without improvement before a trial stops (0 = off).
         time_budget_s: Seconds the search may take (None = no limit).
@@ -217,6 +221,7 @@ class SearchSettings:
     max_epochs: int = 10
     factor: int = 3
     iterations: int = 1
+    min_epochs: int = 1
     early_stopping_patience: int = 0
     time_budget_s: float | None = None
     keep_top: int = 3
@@ -241,7 +246,8 @@ class SearchSettings:
             if key not in known:
                 raise ConfigError(key, f"unknown search setting; known: {', '.join(known)}.")
         clean = dict(data)
-        for key in ("max_trials", "executions_per_trial", "max_epochs", "factor", "iterations"):
+        whole = ("max_trials", "executions_per_trial", "max_epochs", "factor", "iterations")
+        for key in (*whole, "min_epochs"):
             if key in clean:
                 clean[key] = _whole(key, clean[key])
         for key in ("early_stopping_patience", "keep_top"):

@@ -32,6 +32,7 @@ TAIL_COLUMNS = [
     "objective",
     "budget",
     "epochs_run",
+    "stopped",
     "bracket",
     "round",
     "duration_s",
@@ -185,7 +186,8 @@ def trial_frame(
     Returns:
         Columns ``trial`` (store id), ``number`` (1-based), ``status``, one per searched key,
         ``objective`` (the trial's best), ``budget`` (see :func:`trial_budget`),
-        ``epochs_run`` (the epoch rows it wrote itself), Hyperband's ``bracket`` and ``round``
+        ``epochs_run`` (the epoch rows it wrote itself), ``stopped`` (why it ended before its
+        epochs, :func:`stop_reason`), Hyperband's ``bracket`` and ``round``
         (None for other tuners), ``duration_s``, ``worker``, ``curve`` (the validation curve's
         values, for a sparkline), ``started_at`` and ``finished_at``.
     """
@@ -207,6 +209,7 @@ def trial_frame(
                 "objective": trial_objective(trial, mine, objective),
                 "budget": trial_budget(trial),
                 "epochs_run": len(mine),
+                "stopped": stop_reason(trial, len(mine), objective),
                 "bracket": _hyperband(trial, "bracket"),
                 "round": _hyperband(trial, "round"),
                 "duration_s": _duration(trial, now),
@@ -218,6 +221,39 @@ def trial_frame(
         )
         rows.append(row)
     return pd.DataFrame(rows, columns=[*LEAD_COLUMNS, *keys, *TAIL_COLUMNS])
+
+
+def stop_reason(trial: Trial, epochs_run: int, objective: Objective) -> str | None:
+    """Why a completed trial trained fewer epochs than it was given, in words; else None.
+
+    Optuna's pruner: at which epoch, with which value, against which threshold (the worst value
+    still kept among the trials of its bracket that reached the rung); early stopping: its
+    patience.
+    """
+    if trial.status != Status.COMPLETED:
+        return None
+    pruned = trial.results.get("pruned")
+    if pruned:
+        said = f"pruned at epoch {pruned['epoch']}"
+        if pruned.get("reason"):
+            return f"{said}: {pruned['reason']}"
+        if "threshold" not in pruned:
+            return said
+        show = percent if objective.maximize and "loss" not in objective.name else loss
+        kept, compared = pruned["kept"], pruned["compared"]
+        among = "the best" if kept == 1 else f"among the best {kept}"
+        return (
+            f"{said}: {show(pruned['value'])} against {show(pruned['threshold'])} needed to be "
+            f"{among} of the {compared} trials at that epoch"
+        )
+    patience = trial.config.get("early_stopping_patience") or 0
+    given = int(trial.config.get("epochs") or 0)
+    if trial.parent_id is not None and trial.fork_epoch is not None:
+        given -= trial.fork_epoch + 1  # Hyperband went on from an earlier round's model
+    if patience and epochs_run < given:
+        monitor = trial.config.get("early_stopping_monitor", "val_loss")
+        return f"early stopping: no better {monitor} in {patience} epochs"
+    return None
 
 
 def finished_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -541,6 +541,11 @@ def _with_sentence(
     head += f", plus {format_duration(rest)} to {what} and keep the best"
     if e.capped and e.budget_s is not None:
         head += f"; the {format_duration(e.budget_s)} time budget ends it first"
+    elif settings.tuner == "bayes-hyperband":
+        head += (
+            f"; Hyperband's stopping can only shorten it (no trial stops before epoch "
+            f"{settings.min_epochs})"
+        )
     elif settings.early_stopping_patience:
         head += "; early stopping can only shorten it"
     return replace(e, sentence=head + ".")

@@ -46,6 +46,7 @@ NUMBERS = {
     "tune-max_epochs": ("max_epochs", "Max epochs"),
     "tune-factor": ("factor", "Factor"),
     "tune-iterations": ("iterations", "Iterations"),
+    "tune-min_epochs": ("min_epochs", "Min epochs before stopping"),
     "tune-patience": ("early_stopping_patience", "Early stopping patience"),
     "tune-keep_top": ("keep_top", "Keep the best N models"),
 }
@@ -246,6 +247,8 @@ def render_settings(problems: dict[str, ConfigError] | None = None) -> None:
     shown = ["tune-executions", "tune-patience", "tune-keep_top"]
     if tuner == "hyperband":
         shown = ["tune-max_epochs", "tune-factor", "tune-iterations", *shown]
+    elif tuner == "bayes-hyperband":  # each trial once: judged on its own epochs
+        shown = ["tune-max_trials", "tune-min_epochs", "tune-factor", *shown[1:]]
     else:
         shown = ["tune-max_trials", *shown]
     cols = st.columns(3)

@@ -231,6 +231,12 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             help="Epochs this trial trained itself: a Hyperband trial that goes on from an "
             "earlier round's model counts only its own, and early stopping can end one sooner.",
         ),
+        "stopped": st.column_config.TextColumn(
+            "Why it stopped early",
+            width=260,
+            help="Optuna's pruner: the epoch, the trial's value and the threshold it missed "
+            "among the trials of its bracket that reached that epoch; or early stopping.",
+        ),
         "bracket": st.column_config.NumberColumn("Bracket", format="%d", width=65),
         "round": st.column_config.NumberColumn("Round", format="%d", width=60),
         "duration_s": st.column_config.NumberColumn(
@@ -260,6 +266,8 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             config[key] = st.column_config.TextColumn(key_label(key))
     # What a person scans first (how it went) on the left; the values tried after.
     order = ["trial", "number", "status", "objective", "budget", "curve", "epochs_run"]
+    if frame["stopped"].notna().any():
+        order.append("stopped")
     if frame["bracket"].notna().any():
         order += ["bracket", "round"]
     order += [*keys, "duration_s"]

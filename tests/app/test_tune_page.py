@@ -338,3 +338,30 @@ def test_a_launch_names_the_tuner_settings_beside_the_rows_in_one_press(
     (listed,) = [e.value for e in at.error]
     assert "**Dropout**" in listed and "**Max trials**" in listed, listed
     assert store.studies() == []
+
+
+def test_bayes_hyperband_is_offered_with_its_stopping_settings_and_says_why_trials_stopped(
+    store: Store, busy_worker: None
+) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("bayes-hyperband").run()
+    labels = {n.key: n.label for n in at.number_input}
+    assert labels["tune-min_epochs"] == "Min epochs before stopping"
+    assert "tune-executions" not in labels and "tune-max_epochs" not in labels
+    at.number_input(key="tune-max_trials").set_value(4)
+    at.number_input(key="tune-min_epochs").set_value(2).run()
+    _launch(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    search = store.studies(kind="search")[0]
+    assert search.spec["tuner"] == "bayes-hyperband"
+    assert search.spec["settings"]["min_epochs"] == 2
+
+    study, ids, _ = write_search(store)
+    why = {"epoch": 1, "value": 0.3, "threshold": 0.6, "compared": 3, "kept": 1, "rung": 0}
+    search_store.set_results(store, ids[1], {"pruned": why})
+    at = run(study=str(study))
+    table = at.dataframe[0].value
+    assert table.loc[1, "stopped"] == (
+        "pruned at epoch 1: 30.0% against 60.0% needed to be the best of the 3 trials at that epoch"
+    )
+    assert table["stopped"].isna().sum() == len(ids) - 1

@@ -103,3 +103,59 @@ def test_killed_search_resumes_without_losing_or_repeating_a_trial(
     assert resumed.results["executions"] == 2
     assert state_of(store, study_id)["trials_done"] == 2
     wait_for(lambda: not worker_alive(cache), timeout=30)
+
+
+def test_a_killed_bayes_hyperband_search_resumes_with_optuna_knowing_each_trial_once(
+    store: Store, cache: Path
+) -> None:
+    import optuna
+
+    base = RunConfig(model="mlp", epochs=6, batch_size=16, dense_units=32)
+    space = SearchSpace.from_list(
+        [{"key": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-2, "log": True}]
+    )
+    # Judged after 4 epochs: the kill, after 2 epochs of trial #1, comes before its rung.
+    settings = SearchSettings(tuner="bayes-hyperband", max_trials=3, min_epochs=4, keep_top=1)
+    study_id = launch_search(store, base, space, settings, baseline=False)
+    ensure_worker(cache)
+
+    def killable() -> int | None:
+        running = [t for t in store.trials([study_id]) if t.status == Status.RUNNING]
+        if running and running[0].number == 1 and 2 <= len(store.epochs(running[0].id)) < 4:
+            return running[0].id
+        return None
+
+    victim = wait_for(killable, every=0.05)
+    trainer = store.trial(victim).worker_pid
+    worker = int(search_store.read(store, study_id).owner.rpartition(":")[2])
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: not worker_alive(cache), timeout=10)
+    wait_for(lambda: not _alive(trainer), timeout=10)
+    before = store.epochs(victim)
+    wait_for(lambda: state_of(store, study_id)["state"] == "interrupted", timeout=30)
+    wait_for(lambda: store.reap_stale() or store.trial(victim).status.finished, timeout=30)
+
+    resume_search(store, study_id)
+    ensure_worker(cache)
+    wait_for(lambda: state_of(store, study_id)["state"] == "done", timeout=240)
+
+    trials = sorted(store.trials([study_id]), key=lambda t: t.number)
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert [t.status for t in trials] == [Status.COMPLETED] * 3
+    resumed = store.trial(victim)
+    assert resumed.worker_pid != trainer
+    epochs = store.epochs(victim)
+    assert epochs[: len(before) - 1] == before[:-1]  # went on from its last backup
+    assert [e.epoch for e in epochs] == list(range(len(epochs)))
+    journal = optuna.load_study(
+        study_name="search",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(
+                str(cache / "tuning" / str(study_id) / "optuna.journal")
+            )
+        ),
+    )
+    finished = [t for t in journal.get_trials() if t.state.is_finished()]
+    assert len(journal.get_trials()) == len(finished) == 3  # none lost, none asked twice
+    assert journal.trials[1].params["learning_rate"] == resumed.results["hp"]["learning_rate"]
+    wait_for(lambda: not worker_alive(cache), timeout=30)

@@ -49,7 +49,8 @@ def test_presets_of_the_three_reports_are_valid_searches() -> None:
     }
     assert r000.settings.tuner == "hyperband" and r000.settings.max_epochs == 10
     assert found["report002"].settings.executions_per_trial == 2
-    assert found["report004"].settings.tuner == "bayesian"
+    r004 = found["report004"].settings
+    assert (r004.tuner, r004.min_epochs, r004.factor) == ("bayes-hyperband", 3, 3)
     for preset in found.values():
         validate_search(preset.apply(), preset.space, preset.settings)
 

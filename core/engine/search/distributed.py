@@ -134,7 +134,10 @@ class StoreOracleMixin:
         store_id = self.live[trial.trial_id]
         ended = self.trials[trial.trial_id]
         executions = self.settings.executions_per_trial
-        finish_store_trial(self.store, store_id, trial.status, trial.message, ended, executions)
+        pruned = getattr(self, "pruned", {}).get(trial.trial_id)  # an oracle that stops trials
+        finish_store_trial(
+            self.store, store_id, trial.status, trial.message, ended, executions, pruned
+        )
         if self.on_trial is not None:
             self.on_trial(store_id)
 

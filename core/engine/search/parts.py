@@ -86,9 +86,18 @@ def rss_mib() -> float | None:
 
 
 def finish_store_trial(
-    store: Store, trial_id: int, status: str, message: str | None, ended: Any, executions: int
+    store: Store,
+    trial_id: int,
+    status: str,
+    message: str | None,
+    ended: Any,
+    executions: int,
+    pruned: dict[str, Any] | None = None,
 ) -> None:
-    """Record how keras-tuner ended a trial (``ended``, as its oracle holds it) in the store."""
+    """Record how keras-tuner ended a trial (``ended``, as its oracle holds it) in the store.
+
+    ``pruned``: why the oracle stopped the trial early, when it did (``OptunaOracle.pruned``).
+    """
     values = dict(ended.hyperparameters.values)
     epochs = store.epochs(trial_id)
     results = {
@@ -102,6 +111,8 @@ def finish_store_trial(
         "epochs_run": len(epochs),
         "seconds_per_epoch": (sum(e.seconds for e in epochs) / len(epochs)) if epochs else None,
     }
+    if pruned is not None:
+        results["pruned"] = pruned
     if status == kt.engine.trial.TrialStatus.COMPLETED:
         store.finish_trial(trial_id, Status.COMPLETED, results=results)
         return

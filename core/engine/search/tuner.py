@@ -34,6 +34,7 @@ from core.engine.search.parts import (
     rss_mib,
     stored_history,
 )
+from core.spec.search_checks import longest_epochs
 from core.spec.search_space import SearchSettings
 from core.store import Store, paths
 from core.store import searches as search_store
@@ -44,6 +45,8 @@ TUNER_CLASSES = {
     "grid": kt.GridSearch,
     "bayesian": kt.BayesianOptimization,
     "hyperband": kt.Hyperband,
+    # Optuna's TPE and HyperbandPruner as the oracle (core.engine.search.optuna_oracle).
+    "bayes-hyperband": kt.Tuner,
 }
 
 
@@ -229,6 +232,12 @@ class StoreTunerMixin:
         self._check_stop()
         if self._stop is not None:
             model.stop_training = True
+            return
+        report = getattr(self.oracle, "report", None)  # an oracle that stops trials early
+        if report is not None:
+            objective = self.oracle.objective.name
+            if report(trial.trial_id, epoch + 1, (logs or {}).get(objective)):
+                model.stop_training = True  # this epoch is recorded all the same
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
@@ -237,8 +246,9 @@ class StoreTunerMixin:
             return
         trial_id = self.trial_ids[trial.trial_id]
         ended = self.oracle.get_trial(trial.trial_id)
+        pruned = getattr(self.oracle, "pruned", {}).get(trial.trial_id)
         finish_store_trial(
-            self.store, trial_id, trial.status, trial.message, ended, self._execution
+            self.store, trial_id, trial.status, trial.message, ended, self._execution, pruned
         )
         search_store.set_results(self.store, trial_id, {"worker_rss_mib": rss_mib()})
         self.trials_here += 1
@@ -312,6 +322,18 @@ def make_tuner(
             max_epochs=settings.max_epochs,
             factor=settings.factor,
             hyperband_iterations=settings.iterations,
+        )
+    elif settings.tuner == "bayes-hyperband":
+        from core.engine.search.optuna_oracle import OptunaOracle
+
+        common["oracle"] = OptunaOracle(
+            objective=common.pop("objective"),
+            max_trials=settings.max_trials,
+            min_epochs=settings.min_epochs,
+            max_epochs=longest_epochs(hypermodel.base, hypermodel.space),
+            factor=settings.factor,
+            seed=common.pop("seed"),
+            max_consecutive_failed_trials=common.pop("max_consecutive_failed_trials"),
         )
     else:
         common.update(max_trials=settings.max_trials)
