@@ -4,9 +4,11 @@ Keras, keras-tuner and TensorFlow leave a few things the app needs without a pub
 where Keras's dataset loaders cache files, the affine matrices of two preprocessing layers, the
 schedule behind an optimizer's learning rate, the file of a trial's best weights, a chief
 oracle's gRPC service, the tuner methods keras-tuner documents as its override points but names
-with a leading underscore, and turning TensorFlow's op determinism off again. Each is used here
-and nowhere else in ``core``, and ``tests/engine/test_compat.py`` pins the behaviour relied on,
-so a Keras or keras-tuner upgrade that changes one fails there, with the name that moved.
+with a leading underscore, turning TensorFlow's op determinism off again, an oracle's project
+folder, and in Optuna a running trial's handle and what its Hyperband pruner compared. Each is
+used here and nowhere else in ``core``, and ``tests/engine/test_compat.py`` pins the behaviour
+relied on, so a Keras, keras-tuner or Optuna upgrade that changes one fails there, with the
+name that moved.
 
 Only the standard library is imported at module level: :func:`keras_home` must run before the
 first ``import keras`` to point Keras at the app's folder, and importing this module must not
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras
     import keras_tuner as kt
+    import optuna
 
 # keras-tuner's Tuner methods that a subclass overrides to change how one execution is built
 # and trained, and how the search space is declared before the first trial. keras-tuner's
@@ -261,3 +264,28 @@ def base_build_and_fit(mixin: type, tuner: kt.Tuner, trial: Any, *args: Any, **k
         What keras-tuner returns: the execution's ``History`` (or its metrics).
     """
     return getattr(super(mixin, tuner), BUILD_AND_FIT)(trial, *args, **kwargs)
+
+
+def project_dir(oracle: kt.Oracle) -> Path:
+    """An oracle's project folder (``directory/project_name``), which its tuner sets on it."""
+    return Path(oracle._project_dir)
+
+
+def running_optuna_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> optuna.Trial:
+    """A handle on a running Optuna trial, to report to it from another process than the one
+    that asked for it (a resumed search): ``optuna.Trial`` takes the storage's trial id, which
+    only the record's private attribute holds."""
+    import optuna
+
+    return optuna.Trial(study, frozen._trial_id)
+
+
+def pruner_bracket(
+    study: optuna.Study, trial: optuna.Trial
+) -> tuple[optuna.trial.FrozenTrial, int, list[optuna.trial.FrozenTrial]]:
+    """A trial's record, its ``HyperbandPruner`` bracket and that bracket's trials: what the
+    pruner compared it with (Optuna returns only whether to prune)."""
+    frozen = study._storage.get_trial(trial._trial_id)
+    pruner = study.pruner
+    bracket = pruner._get_bracket_id(study, frozen)
+    return frozen, bracket, pruner._create_bracket_study(study, bracket).get_trials(deepcopy=False)

@@ -288,6 +288,34 @@ def test_a_joined_tuner_reports_through_an_oracle_client_to_the_chief(
     assert worker.oracle.create_trial("worker0").status == "STOPPED"  # lets the chief end
 
 
+def test_an_oracles_project_dir_is_where_its_tuner_put_it(tmp_path: Path) -> None:
+    oracle = kt.oracles.RandomSearchOracle(kt.Objective("val_accuracy", "max"), max_trials=1)
+    oracle._set_project_dir(str(tmp_path), "search")
+    assert compat.project_dir(oracle) == tmp_path / "search"
+
+
+def test_optuna_trials_reported_through_a_handle_and_their_bracket_as_the_pruner_sees_it() -> None:
+    import optuna
+
+    study = optuna.create_study(
+        direction="maximize",
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3),
+    )
+    for value in (0.9, 0.5):
+        asked = study.ask()
+        (frozen,) = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+        handle = compat.running_optuna_trial(study, frozen)
+        assert handle.number == asked.number
+        handle.report(value, 1)
+        pruned = handle.should_prune()
+        record, bracket, mates = compat.pruner_bracket(study, handle)
+        assert record.number == asked.number and record.intermediate_values == {1: value}
+        assert 0 <= bracket < 3  # log3(9) + 1 brackets
+        assert asked.number in {t.number for t in mates}
+        study.tell(asked.number, state=optuna.trial.TrialState.PRUNED if pruned else None,
+                   values=None if pruned else value)  # fmt: skip
+
+
 def test_chief_trial_gives_up_after_its_timeout_when_no_chief_listens() -> None:
     start = time.monotonic()
     with pytest.raises(grpc.RpcError) as caught:

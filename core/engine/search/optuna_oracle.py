@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
@@ -40,6 +39,8 @@ from optuna.distributions import (
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+
+from core.engine import compat
 
 JOURNAL = "optuna.journal"
 STUDY_NAME = "search"
@@ -117,7 +118,7 @@ class OptunaOracle(kt.Oracle):
     def study(self) -> optuna.Study:
         """The Optuna study in the project folder's journal, created on first use."""
         if self._study is None:
-            path = Path(self._project_dir) / JOURNAL
+            path = compat.project_dir(self) / JOURNAL
             path.parent.mkdir(parents=True, exist_ok=True)
             storage = JournalStorage(JournalFileBackend(str(path)))
             direction = "maximize" if self.objective.direction == "max" else "minimize"
@@ -168,7 +169,7 @@ class OptunaOracle(kt.Oracle):
         frozen = self.study.get_trials(deepcopy=False)[number]
         if frozen.state != TrialState.RUNNING:
             return None
-        return optuna.Trial(self.study, frozen._trial_id)
+        return compat.running_optuna_trial(self.study, frozen)
 
     def report(self, trial_id: str, epochs: int, value: float | None) -> bool:
         """Report a trial's objective after ``epochs`` epochs; True when the pruner stops it.
@@ -197,14 +198,11 @@ class OptunaOracle(kt.Oracle):
         why: dict[str, Any] = {"epoch": epochs, "value": value}
         if math.isnan(value):
             return {**why, "reason": "its objective was not a number"}
-        pruner = self.study.pruner
         try:
-            frozen = self.study._storage.get_trial(trial._trial_id)
+            frozen, bracket, mates = compat.pruner_bracket(self.study, trial)
             rung = max(
                 int(k.rpartition("_")[2]) for k in frozen.system_attrs if k.startswith("completed_")
             )
-            bracket = pruner._get_bracket_id(self.study, frozen)
-            mates = pruner._create_bracket_study(self.study, bracket).get_trials(deepcopy=False)
         except (AttributeError, ValueError, KeyError):  # another Optuna's internals: no detail
             return why
         key = f"completed_rung_{rung}"

@@ -100,10 +100,15 @@ def test_a_reloaded_oracle_keeps_its_trials_and_takes_a_trial_handed_out_before_
     assert len(again.study.get_trials()) == 2
 
 
-def test_a_search_on_digits_prunes_trials_and_keeps_their_epochs(store: Store, cache: Path) -> None:
+def test_a_search_on_digits_prunes_the_trials_its_rule_says_and_keeps_their_epochs(
+    store: Store, cache: Path
+) -> None:
     from core.engine.search.run import run_search
 
-    base = RunConfig(model="mlp", epochs=3, batch_size=64, dense_units=16)
+    # Two epochs, judged after the first: one bracket, so each trial is compared with every
+    # trial before it, and which are pruned follows from their first epochs' values alone.
+    base = RunConfig(model="mlp", epochs=2, batch_size=64, dense_units=16)
+    assert brackets(1, 2, 3) == 1
     space = SearchSpace.from_list(
         [
             {"key": "learning_rate", "kind": "float", "low": 1e-5, "high": 0.3, "log": True},
@@ -111,28 +116,32 @@ def test_a_search_on_digits_prunes_trials_and_keeps_their_epochs(store: Store, c
         ]
     )
     settings = SearchSettings(
-        tuner="bayes-hyperband", max_trials=5, min_epochs=1, factor=3, keep_top=1
+        tuner="bayes-hyperband", max_trials=8, min_epochs=1, factor=3, keep_top=1
     )
     study_id = launch_search(store, base, space, settings, baseline=False)
     assert search_store.claim(store, "test:1", study_id) == study_id
     assert run_search(store, study_id, cache) == "done"
 
     trials = sorted(store.trials([study_id]), key=lambda t: t.number)
-    assert [t.number for t in trials] == list(range(5))
-    pruned = [t for t in trials if "pruned" in t.results]
-    assert pruned, "with one epoch's rung and five trials some fall below the best third"
+    assert [t.number for t in trials] == list(range(8))
+    firsts: list[float] = []
     objective = objective_of(store.study(study_id))
     for trial in trials:
         assert trial.status == Status.COMPLETED, trial.error
-        epochs = [e.epoch for e in store.epochs(trial.id)]
-        if trial in pruned:  # stopped right after the epoch it was judged on, which is kept
+        epochs = store.epochs(trial.id)
+        firsts.append(epochs[0].metrics["val_accuracy"])
+        keep = max(1, len(firsts) // 3)  # successive halving: the best third goes on
+        threshold = sorted(firsts, reverse=True)[keep - 1]
+        if firsts[-1] < threshold:  # stopped right after the epoch it was judged on, kept
             why = trial.results["pruned"]
-            assert epochs == list(range(why["epoch"])) and why["epoch"] < 3
-            assert stop_reason(trial, len(epochs), objective).startswith(
-                f"pruned at epoch {why['epoch']}: "
-            )
+            assert [e.epoch for e in epochs] == [0] and why["epoch"] == 1
+            assert why["threshold"] == pytest.approx(threshold)
+            assert (why["compared"], why["kept"]) == (len(firsts), keep)
+            assert stop_reason(trial, 1, objective).startswith("pruned at epoch 1: ")
         else:
-            assert epochs == [0, 1, 2] and stop_reason(trial, 3, objective) is None
+            assert "pruned" not in trial.results
+            assert [e.epoch for e in epochs] == [0, 1] and stop_reason(trial, 2, objective) is None
+    pruned = sum("pruned" in t.results for t in trials)
     journal = optuna.load_study(
         study_name="search",
         storage=optuna.storages.JournalStorage(
@@ -142,7 +151,7 @@ def test_a_search_on_digits_prunes_trials_and_keeps_their_epochs(store: Store, c
         ),
     )
     states = [t.state for t in journal.get_trials()]
-    assert states.count(TrialState.PRUNED) == len(pruned)
-    assert states.count(TrialState.COMPLETE) == 5 - len(pruned)
+    assert states.count(TrialState.PRUNED) == pruned
+    assert states.count(TrialState.COMPLETE) == 8 - pruned
     state = search_state(store, study_id)
-    assert state["trials_done"] == 5 and store.trial(state["best_trial"]).results["kept"]
+    assert state["trials_done"] == 8 and store.trial(state["best_trial"]).results["kept"]
