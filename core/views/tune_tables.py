@@ -240,11 +240,10 @@ def stop_reason(trial: Trial, epochs_run: int, objective: Objective) -> str | No
         if "threshold" not in pruned:
             return said
         show = percent if objective.maximize and "loss" not in objective.name else loss
-        kept, compared = pruned["kept"], pruned["compared"]
-        among = "the best" if kept == 1 else f"among the best {kept}"
+        side = "below" if objective.maximize else "above"
         return (
-            f"{said}: {show(pruned['value'])} against {show(pruned['threshold'])} needed to be "
-            f"{among} of the {compared} trials at that epoch"
+            f"{said}: {show(pruned['value'])}, {side} the {show(pruned['threshold'])} needed "
+            f"(best {pruned['kept']} of {pruned['compared']} went on)"
         )
     patience = trial.config.get("early_stopping_patience") or 0
     given = int(trial.config.get("epochs") or 0)

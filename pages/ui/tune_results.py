@@ -233,7 +233,7 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
         ),
         "stopped": st.column_config.TextColumn(
             "Why it stopped early",
-            width=260,
+            width=320,
             help="Optuna's pruner: the epoch, the trial's value and the threshold it missed "
             "among the trials of its bracket that reached that epoch; or early stopping.",
         ),

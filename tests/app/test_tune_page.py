@@ -362,6 +362,6 @@ def test_bayes_hyperband_is_offered_with_its_stopping_settings_and_says_why_tria
     at = run(study=str(study))
     table = at.dataframe[0].value
     assert table.loc[1, "stopped"] == (
-        "pruned at epoch 1: 30.0% against 60.0% needed to be the best of the 3 trials at that epoch"
+        "pruned at epoch 1: 30.0%, below the 60.0% needed (best 1 of 3 went on)"
     )
     assert table["stopped"].isna().sum() == len(ids) - 1
