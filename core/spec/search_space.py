@@ -191,6 +191,19 @@ class SearchSpace:
         return cls.from_list(load_json(text, "space"))
 
 
+# The settings given in whole numbers.
+WHOLE_SETTINGS = (
+    "max_trials",
+    "executions_per_trial",
+    "max_epochs",
+    "factor",
+    "iterations",
+    "min_epochs",
+    "early_stopping_patience",
+    "keep_top",
+)
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """How the tuner searches, and when it stops.
@@ -246,11 +259,7 @@ class SearchSettings:
             if key not in known:
                 raise ConfigError(key, f"unknown search setting; known: {', '.join(known)}.")
         clean = dict(data)
-        whole = ("max_trials", "executions_per_trial", "max_epochs", "factor", "iterations")
-        for key in (*whole, "min_epochs"):
-            if key in clean:
-                clean[key] = _whole(key, clean[key])
-        for key in ("early_stopping_patience", "keep_top"):
+        for key in WHOLE_SETTINGS:
             if key in clean:
                 clean[key] = _whole(key, clean[key])
         budget = clean.get("time_budget_s")

@@ -239,7 +239,7 @@ def stop_reason(trial: Trial, epochs_run: int, objective: Objective) -> str | No
             return f"{said}: {pruned['reason']}"
         if "threshold" not in pruned:
             return said
-        show = percent if objective.maximize and "loss" not in objective.name else loss
+        show = loss if "loss" in objective.name else percent
         side = "below" if objective.maximize else "above"
         return (
             f"{said}: {show(pruned['value'])}, {side} the {show(pruned['threshold'])} needed "
