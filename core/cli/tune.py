@@ -178,12 +178,6 @@ def _tune(args: argparse.Namespace) -> int:
         if args.workers < 1:
             raise ConfigError("--workers", "give 1 or more tuner processes.")
         listen = _address(args.listen) if args.listen else None
-        if (args.workers > 1 or listen) and args.tuner == "bayes-hyperband":
-            raise ConfigError(
-                "--workers",
-                "bayes-hyperband runs its trials in one process; give --workers 1 (the worker "
-                "pool still runs other jobs beside it).",
-            )
         if args.resume is not None:
             study_id = args.resume
             resume_search(store, study_id, args.time_budget, run_here=True)

@@ -19,12 +19,18 @@ search killed mid-trial goes on with that trial when it resumes (keras-tuner run
 left running again, from its checkpoint); a trial Optuna handed out just before a kill, which
 keras-tuner never recorded, is the next one taken, so no sampled trial is lost or run twice.
 
+As keras-tuner's chief (``core.engine.search.distributed``), the oracle judges the epochs tuners
+report over gRPC and answers a pruned trial's report with ``STOPPED``, which the tuner obeys
+after that epoch; its store trial ends as here.
+
 This module imports keras-tuner and Optuna; only search processes use it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import warnings
 from typing import Any
 
@@ -47,6 +53,7 @@ STUDY_NAME = "search"
 RUNNING = kt.engine.trial.TrialStatus.RUNNING
 COMPLETED = kt.engine.trial.TrialStatus.COMPLETED
 FAILED = kt.engine.trial.TrialStatus.FAILED
+STOPPED = kt.engine.trial.TrialStatus.STOPPED
 # TPE samples this many trials at random before it models the good and bad ones (Optuna's
 # default), or half the trials of a smaller search.
 STARTUP_TRIALS = 10
@@ -113,6 +120,9 @@ class OptunaOracle(kt.Oracle):
         self.numbers: dict[str, int] = {}
         self.pruned: dict[str, dict[str, Any]] = {}
         self._study: optuna.Study | None = None
+        # Serving as keras-tuner's chief (its oracle address is set), the oracle hears each
+        # epoch of every tuner through update_trial, and answers a pruned trial with STOPPED.
+        self.judges_updates = "KERASTUNER_ORACLE_IP" in os.environ
 
     @property
     def study(self) -> optuna.Study:
@@ -217,6 +227,18 @@ class OptunaOracle(kt.Oracle):
             "compared": len(values),
             "kept": keep,
         }
+
+    def update_trial(self, trial_id: str, metrics: Any, step: int = 0) -> Any:
+        """keras-tuner's record of an epoch; as the chief, also Optuna's report and verdict."""
+        trial = super().update_trial(trial_id, metrics, step=step)
+        if not self.judges_updates:
+            return trial
+        value = dict(metrics).get(self.objective.name)
+        if not self.report(trial_id, int(step) + 1, value):
+            return trial
+        stopped = copy.copy(trial)  # the tuner is told to stop; the oracle's trial runs on
+        stopped.status = STOPPED
+        return stopped
 
     def end_trial(self, trial: kt.engine.trial.Trial) -> None:
         super().end_trial(trial)

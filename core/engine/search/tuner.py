@@ -170,10 +170,13 @@ class StoreTunerMixin:
         if self.remote:
 
             def report(row: int, metrics: dict[str, float], seconds: float) -> None:
-                # The chief's oracle writes the store and scores the trial from these reports.
-                self.oracle.update_trial(
+                # The chief's oracle writes the store and scores the trial from these reports;
+                # one that stops trials early (Optuna's pruner) answers STOPPED.
+                found = self.oracle.update_trial(
                     trial.trial_id, {**metrics, EPOCH_SECONDS: seconds}, step=row
                 )
+                if getattr(found, "status", None) == kt.engine.trial.TrialStatus.STOPPED:
+                    recorder.model.stop_training = True  # after this epoch, which is kept
 
             recorder = EpochRecorder(report, None, cfg.epochs, steps, offset)
             here = paths.runs_dir(self.hypermodel.root) / str(self.study_id)

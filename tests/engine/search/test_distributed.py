@@ -106,3 +106,49 @@ def test_joining_where_no_chief_listens_says_so() -> None:
         ConfigError, match=f"--join: no search's chief answered at 127.0.0.1:{port}"
     ):
         fetch_search("127.0.0.1", port, 1, timeout_s=1.0)
+
+
+def test_a_bayes_hyperband_chief_prunes_the_trials_of_its_tuner_processes(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import optuna
+
+    space = tmp_path / "space.json"
+    space.write_text(
+        json.dumps(
+            [{"key": "learning_rate", "kind": "float", "low": 1e-6, "high": 1.0, "log": True}]
+        )
+    )
+    # Two epochs, judged after the first, in one bracket.
+    args = ["tune", "--tuner", "bayes-hyperband", "--max-trials", "8", "--space", str(space)]
+    args += ["--set", "model=mlp", "--epochs", "2", "--min-epochs", "1", "--factor", "3"]
+    code = main([*args, "--keep-top", "1", "--no-baseline", "--workers", "2", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["state"] == "done" and summary["trials_done"] == 8
+
+    trials = store.trials([summary["study"]])
+    assert sorted(t.number for t in trials) == list(range(8))
+    assert len({t.worker for t in trials}) == 2
+    pruned = [t for t in trials if "pruned" in t.results]
+    assert pruned, "eight trials over a millionfold learning-rate range: some fall behind"
+    for trial in trials:
+        assert trial.status == Status.COMPLETED, trial.error
+        epochs = [e.epoch for e in store.epochs(trial.id)]
+        if trial in pruned:  # the tuner stopped after the epoch the chief judged, kept
+            assert epochs == [0] and trial.results["pruned"]["epoch"] == 1
+            assert trial.results["pruned"]["value"] < trial.results["pruned"]["threshold"]
+        else:
+            assert epochs == [0, 1]
+    journal = optuna.load_study(
+        study_name="search",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(
+                str(paths.cache_dir() / "tuning" / str(summary["study"]) / "optuna.journal")
+            )
+        ),
+    )
+    states = [t.state for t in journal.get_trials()]
+    assert states.count(optuna.trial.TrialState.PRUNED) == len(pruned)
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 8 - len(pruned)
