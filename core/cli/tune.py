@@ -13,7 +13,8 @@ search from its keras-tuner project folder; with ``--time-budget`` it adds that 
 With ``--json`` the last line is one JSON object with ``study``, ``state``, ``trials_done``,
 ``trials_planned``, ``best_trial``, ``best_value``, ``best_epochs`` (the epochs the tuner gave
 the best trial) and ``schedule_epochs`` (the epochs of a fully trained one),
-``best_config``, ``best_test_accuracy``, ``baseline_value`` (the baseline's best objective),
+``best_config``, ``best_test_accuracy``, ``best_fold_values`` (a cross-validated search's best
+trial on each fold; null otherwise), ``baseline_value`` (the baseline's best objective),
 ``baseline_test_accuracy``, ``baseline_better`` (true when the untuned baseline beats every
 trial), ``verdict`` (those two facts in words, or null), ``note`` and ``error`` (why the
 search, or every trial of it, failed; null otherwise). Bad input prints one line and exits
@@ -173,7 +174,7 @@ def _tune(args: argparse.Namespace) -> int:
     store = open_store(root)
     if args.dry_run:
         return _dry_run(store, args)
-    baseline_trial = None
+    baseline_trials: list[int] = []
     try:
         if args.workers < 1:
             raise ConfigError("--workers", "give 1 or more tuner processes.")
@@ -193,8 +194,9 @@ def _tune(args: argparse.Namespace) -> int:
                 run_here=True,
             )
             baseline_study = store.study(study_id).spec.get("baseline_study")
-            if baseline_study is not None:
-                baseline_trial = store.trials([baseline_study])[0].id
+            if baseline_study is not None:  # one run, or one per fold when cross-validated
+                found = sorted(store.trials([baseline_study]), key=lambda t: t.number)
+                baseline_trials = [t.id for t in found]
     except KeyError:
         print_error(f"study: there is no search {args.resume}.")
         return EXIT_USAGE
@@ -204,8 +206,8 @@ def _tune(args: argparse.Namespace) -> int:
 
     state = search_state(store, study_id)
     logger.info("search %d: %s trials planned", study_id, state["trials_planned"])
-    if baseline_trial is not None:
-        _baseline(store, baseline_trial, root)
+    for trial_id in baseline_trials:
+        _baseline(store, trial_id, root)
     from core.engine.search.run import run_search  # TensorFlow and keras-tuner load here
 
     chief, tuners = None, []
@@ -397,6 +399,13 @@ def _summary(store: Store, study_id: int) -> dict[str, Any]:
         "best_config": best.config if best else None,
         "best_hp": best.results.get("hp") if best else None,
         "best_test_accuracy": best.test_accuracy if best else None,
+        # A cross-validated search: the best trial's value on each fold (its objective is
+        # their mean).
+        "best_fold_values": tune_views.fold_values(
+            best, store.epochs(best.id), tune_views.objective_of(store.study(study_id))
+        )
+        if best
+        else None,
         "baseline_value": state["baseline_value"],
         "baseline_test_accuracy": baseline_acc,
         "baseline_better": state["baseline_better"],

@@ -70,8 +70,33 @@ def search_problems(
     problem (the grid's size once every dimension's shape is sound, the shortest trial once
     every dimension is), then each tuner setting."""
     problems = settings_problems(settings)
-    if base.folds > 1:
-        problems.append(ConfigError("folds", "a search trains each trial once; set folds to 1."))
+    if base.folds > 1 and settings.executions_per_trial > 1:
+        problems.append(
+            ConfigError(
+                "executions_per_trial",
+                f"a cross-validated search trains each trial once per fold ({base.folds}); "
+                "set it to 1.",
+            )
+        )
+    if base.folds > 1 and settings.tuner == "bayes-hyperband":
+        problems.append(
+            ConfigError(
+                "folds",
+                "Bayesian + Hyperband stopping judges one training per trial; set folds to 1, "
+                "or pick another tuner to cross-validate.",
+            )
+        )
+    if base.folds > 1 and settings.tuner == "hyperband":
+        # keras-tuner keeps one model per trial (its last fold's), so a later round would
+        # train every fold on from a model that has seen that fold's validation images.
+        problems.append(
+            ConfigError(
+                "folds",
+                "Hyperband trains later rounds on from one model per trial, which has seen the "
+                "other folds' images; set folds to 1, or cross-validate with Random, Grid or "
+                "Bayesian search.",
+            )
+        )
     if not space.searched:
         problems.append(
             ConfigError("space", "nothing is searched; give at least one key a choice or range.")

@@ -317,6 +317,13 @@ def planned_trials(space: SearchSpace, settings: SearchSettings) -> int:
     return settings.max_trials
 
 
+def trial_executions(base: RunConfig, settings: SearchSettings) -> int:
+    """How many times each trial trains: once per fold of a cross-validated search (``folds``
+    > 1: execution n trains fold n), else ``executions_per_trial`` (execution n with the seed
+    plus n)."""
+    return base.folds if base.folds > 1 else settings.executions_per_trial
+
+
 def trial_config(
     space: SearchSpace, settings: SearchSettings, base: RunConfig, values: dict[str, Any]
 ) -> RunConfig:

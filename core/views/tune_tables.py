@@ -30,6 +30,7 @@ DEFAULT_OBJECTIVE = {"name": "val_accuracy", "direction": "max"}
 LEAD_COLUMNS = ["trial", "number", "status"]
 TAIL_COLUMNS = [
     "objective",
+    "objective_std",
     "budget",
     "epochs_run",
     "stopped",
@@ -140,6 +141,30 @@ def trial_objective(trial: Trial, epochs: Sequence[Epoch], objective: Objective)
     return objective.best([e.metrics.get(objective.name) for e in epochs])
 
 
+def fold_values(
+    trial: Trial, epochs: Sequence[Epoch], objective: Objective
+) -> list[float | None] | None:
+    """Each fold's best objective in a cross-validated trial, else None.
+
+    Fold n is the trial's execution n, whose epochs are numbered on from the folds before it
+    (n × its epochs, as ``core.engine.search.tuner`` writes them); the tuner's objective is
+    their mean. A fold not trained yet is None.
+    """
+    folds, per = int(trial.config.get("folds") or 1), int(trial.config.get("epochs") or 0)
+    if folds < 2 or per < 1:
+        return None
+    return [
+        objective.best([e.metrics.get(objective.name) for e in epochs if e.epoch // per == n])
+        for n in range(folds)
+    ]
+
+
+def fold_spread(values: Sequence[float | None] | None) -> float | None:
+    """The sample standard deviation of the folds' values, once at least two are known."""
+    known = [v for v in values or () if v is not None]
+    return float(np.std(known, ddof=1)) if len(known) >= 2 else None
+
+
 def _curve_metric(objective: Objective) -> str:
     return objective.name if objective.name.startswith("val_") else "val_accuracy"
 
@@ -185,7 +210,9 @@ def trial_frame(
 
     Returns:
         Columns ``trial`` (store id), ``number`` (1-based), ``status``, one per searched key,
-        ``objective`` (the trial's best), ``budget`` (see :func:`trial_budget`),
+        ``objective`` (the trial's best; of a cross-validated search, the mean of its folds'
+        bests), ``objective_std`` (their standard deviation, else None), ``budget`` (see
+        :func:`trial_budget`),
         ``epochs_run`` (the epoch rows it wrote itself), ``stopped`` (why it ended before its
         epochs, :func:`stop_reason`), Hyperband's ``bracket`` and ``round``
         (None for other tuners), ``duration_s``, ``worker``, ``curve`` (the validation curve's
@@ -207,6 +234,7 @@ def trial_frame(
         row.update(
             {
                 "objective": trial_objective(trial, mine, objective),
+                "objective_std": fold_spread(fold_values(trial, mine, objective)),
                 "budget": trial_budget(trial),
                 "epochs_run": len(mine),
                 "stopped": stop_reason(trial, len(mine), objective),
@@ -445,8 +473,12 @@ def versus_baseline(
     baseline: Trial,
     baseline_epochs: Sequence[Epoch],
     objective: Objective,
+    baseline_value: float | None = None,
 ) -> pd.DataFrame:
     """The best trial's scores beside the baseline's, with the difference.
+
+    ``baseline_value``: the baseline's objective where it is not its own epochs' best (a
+    cross-validated baseline: the mean of its folds', as the trials' objectives are).
 
     Returns:
         Rows ``test accuracy``, ``test loss`` and ``best <objective>`` (over epochs); columns
@@ -457,7 +489,9 @@ def versus_baseline(
         "test loss": (best.test_loss, baseline.test_loss),
         f"best {objective.name}": (
             trial_objective(best, best_epochs, objective),
-            objective.best([e.metrics.get(objective.name) for e in baseline_epochs]),
+            baseline_value
+            if baseline_value is not None
+            else objective.best([e.metrics.get(objective.name) for e in baseline_epochs]),
         ),
     }
     data = [

@@ -44,7 +44,13 @@ from core.spec.config import ConfigError, RunConfig
 from core.spec.durations import format_duration
 from core.spec.model_cost import model_cost
 from core.spec.schedule import Stage, planned_epochs, search_schedule
-from core.spec.search_space import Dimension, SearchSettings, SearchSpace, trial_config
+from core.spec.search_space import (
+    Dimension,
+    SearchSettings,
+    SearchSpace,
+    trial_config,
+    trial_executions,
+)
 from core.store import Store
 from core.store.searches import HANDOVER_GROWTH_MIB, TRIAL_GROWTH_MIB
 from core.worker.timings import TrialTiming, past_timings
@@ -401,7 +407,7 @@ def estimate_search(
     )
     k = speeds.factors
     stages = search_schedule(base, space, settings)
-    executions = settings.executions_per_trial
+    executions = trial_executions(base, settings)
     trials = sum(s.trials for s in stages)
     samples = [_costs(cfg, info, k) for cfg in sample_configs(base, space, settings)]
     mean = {key: statistics.fmean(s[key] for s in samples) for key in samples[0]}

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 from typing import Any
 
 from core.data.checks import check_configs
@@ -333,23 +334,35 @@ def search_state(store: Store, study_id: int, trials: list[Trial] | None = None)
 
 
 def _baseline(store: Store, study_id: int | None, settings: SearchSettings) -> dict[str, Any]:
-    """The baseline run's id, its best objective over its epochs once it has finished, and
-    its epochs."""
+    """The baseline run's id (its first fold's, cross-validated), its best objective over its
+    epochs once it has finished (the folds' mean), and its epochs."""
     trials = store.trials(study_ids=[int(study_id)]) if study_id is not None else []
     if not trials:
         return {"baseline_trial": None, "baseline_value": None, "baseline_epochs": None}
     trial = min(trials, key=lambda t: t.number)
+    # A cross-validated search's baseline is a k-fold study: its value is the mean of its
+    # folds' bests, as each trial's objective is, once every fold has finished.
+    bests = [_best_seen(store, t, settings) for t in trials]
+    known = [v for v in bests if v is not None]
     value = None
-    if trial.status == Status.COMPLETED:
-        seen = [e.metrics.get(settings.objective) for e in store.epochs(trial.id)]
-        seen = [float(v) for v in seen if isinstance(v, int | float) and math.isfinite(v)]
-        if seen:
-            value = max(seen) if settings.direction == "max" else min(seen)
+    if known and len(known) == len(trials):
+        value = known[0] if len(known) == 1 else float(statistics.fmean(known))
     return {
         "baseline_trial": trial.id,
         "baseline_value": value,
         "baseline_epochs": _epochs(trial.config),
     }
+
+
+def _best_seen(store: Store, trial: Trial, settings: SearchSettings) -> float | None:
+    """A finished run's best objective over its epochs, else None."""
+    if trial.status != Status.COMPLETED:
+        return None
+    seen = [e.metrics.get(settings.objective) for e in store.epochs(trial.id)]
+    seen = [float(v) for v in seen if isinstance(v, int | float) and math.isfinite(v)]
+    if not seen:
+        return None
+    return max(seen) if settings.direction == "max" else min(seen)
 
 
 def _epochs(config: dict[str, Any]) -> int | None:

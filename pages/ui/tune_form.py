@@ -40,6 +40,7 @@ KIND_LABELS = {
 }
 # The settings widgets: session key -> (SearchSettings field, label).
 SPACE_KEY = "tune-space"
+FOLDS = "tune-folds"  # the base config's folds: above 1, every trial is cross-validated
 NUMBERS = {
     "tune-max_trials": ("max_trials", "Max trials"),
     "tune-executions": ("executions_per_trial", "Executions per trial"),
@@ -79,6 +80,7 @@ def load_preset(name: str | None = None) -> None:
     preset = presets()[name]
     write_space(preset.space)
     _write_settings(preset.settings)
+    st.session_state[FOLDS] = int(preset.base.get("folds", 1))
 
 
 def write_space(space: SearchSpace) -> None:
@@ -255,6 +257,16 @@ def render_settings(problems: dict[str, ConfigError] | None = None) -> None:
     for i, key in enumerate(shown):
         box = problem_box(problems, NUMBERS[key][0], cols[i % 3])
         box.number_input(NUMBERS[key][1], min_value=0, step=1, key=key)
+    problem_box(problems, "folds", cols[len(shown) % 3]).number_input(
+        "Folds (cross-validation)",
+        min_value=1,
+        max_value=20,
+        step=1,
+        key=FOLDS,
+        help="Above 1, each trial trains once per fold, each holding out another part of the "
+        "training images, and is judged by the folds' mean; the table shows their spread.",
+    )
+    shown = [*shown, FOLDS]
     problem_box(problems, "time_budget_s", cols[len(shown) % 3]).number_input(
         "Time budget (minutes)",
         min_value=0.0,
@@ -375,6 +387,9 @@ def read_request(dataset: str) -> SearchRequest:
     assert space is not None and settings is not None  # each was read, or raised
     # The fixed keys belong to the base config, so the untuned baseline run trains with them.
     base = space.config_for({}, preset_base(dataset))
+    folds = int(st.session_state.get(FOLDS) or 1)
+    if folds != base.folds:
+        base = base.replace(folds=folds)
     return SearchRequest(base, space, settings)
 
 

@@ -217,6 +217,12 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             " is better).",
             width=100,
         ),
+        "objective_std": st.column_config.NumberColumn(
+            "± over folds",
+            format="percent" if is_accuracy else "%.3f",
+            width=85,
+            help="The standard deviation of the trial's folds: its objective is their mean.",
+        ),
         "budget": st.column_config.NumberColumn(
             "Budget",
             format="%d ep",
@@ -266,6 +272,8 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
             config[key] = st.column_config.TextColumn(key_label(key))
     # What a person scans first (how it went) on the left; the values tried after.
     order = ["trial", "number", "status", "objective", "budget", "curve", "epochs_run"]
+    if frame["objective_std"].notna().any():  # a cross-validated search
+        order.insert(order.index("objective") + 1, "objective_std")
     if frame["stopped"].notna().any():
         order.append("stopped")
     if frame["bracket"].notna().any():
@@ -391,8 +399,14 @@ def _versus_baseline(s: Store, study: Study, state: dict, live: bool) -> None:
         return
     objective = tune_views.objective_of(study)
     _notes(state)
+    folds = int((study.spec.get("base") or {}).get("folds") or 1)
     table = tune_views.versus_baseline(
-        best, s.epochs(best.id), baseline, s.epochs(baseline.id), objective
+        best,
+        s.epochs(best.id),
+        baseline,
+        s.epochs(baseline.id),
+        objective,
+        state["baseline_value"] if folds > 1 else None,  # the mean of the baseline's folds
     )
     left, right = st.columns([1.25, 1.5])
     left.dataframe(

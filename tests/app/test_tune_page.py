@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.spec.config import RunConfig
 from core.spec.formats import SETTING_FORMAT
 from core.spec.params import field_label
-from core.store import Store
+from core.store import Status, Store
 from core.store import searches as search_store
 from core.worker.launch import worker_alive
-from core.worker.searches import search_state
+from core.worker.searches import (
+    SearchSettings,
+    SearchSpace,
+    launch_search,
+    search_state,
+)
 from pages.ui import tune_importance
 from pages.ui.tune_results import CHART_TABS_KEY
 from tests.app.conftest import APP
@@ -365,3 +371,36 @@ def test_bayes_hyperband_is_offered_with_its_stopping_settings_and_says_why_tria
         "pruned at epoch 1: 30.0%, below the 60.0% needed (best 1 of 3 went on)"
     )
     assert table["stopped"].isna().sum() == len(ids) - 1
+
+
+def test_a_cross_validated_search_is_launched_from_the_form_and_shows_its_folds_spread(
+    store: Store, busy_worker: None
+) -> None:
+    at = run()
+    at.selectbox(key="tune-tuner").set_value("random").run()
+    at.number_input(key="tune-max_trials").set_value(2)
+    at.number_input(key="tune-folds").set_value(3).run()
+    _launch(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    search = store.studies(kind="search")[0]
+    assert search.spec["base"]["folds"] == 3
+    assert len(store.trials([search.spec["baseline_study"]])) == 3  # the baseline too
+
+    # Trials of two 2-epoch folds each: the objective is their mean, the spread beside it.
+    base = RunConfig(model="mlp", epochs=2, folds=2)
+    space = SearchSpace.from_list([{"key": "dense_units", "kind": "choice", "values": [8, 16]}])
+    study = launch_search(store, base, space, SearchSettings(tuner="random"), baseline=False)
+    for number, folds in enumerate(([0.5, 0.7, 0.6, 0.9], [0.8, 0.8, 0.6, 0.6])):
+        tid = search_store.start_trial(store, study, f"t{number}", base, pid=1, worker="h:1")
+        for epoch, acc in enumerate(folds):
+            store.add_epoch(tid, epoch, {"val_accuracy": acc, "val_loss": 1 - acc}, 0.5)
+        mean = (max(folds[:2]) + max(folds[2:])) / 2
+        store.finish_trial(tid, Status.COMPLETED, results={"hp": {}, "objective": mean})
+    search_store.set_state(store, study, "done", {"used_s": 3.0})
+    at = run(study=str(study))
+    table = at.dataframe[0].value
+    assert table["objective"].tolist() == pytest.approx([80.0, 70.0])  # shown in percent
+    # Sample standard deviations of (0.7, 0.9) and (0.8, 0.6).
+    assert table["objective_std"].tolist() == pytest.approx([0.1414, 0.1414], abs=1e-4)
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert columns["objective_std"]["label"] == "± over folds"

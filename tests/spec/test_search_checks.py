@@ -223,3 +223,15 @@ def test_a_sound_space_is_checked_as_a_whole_beside_bad_settings() -> None:
     problems = search_problems(BASE, space, SearchSettings(tuner="grid", keep_top=0))
     assert [p.field for p in problems][1] == "keep_top" and len(problems) == 2, problems
     assert "combinations" in problems[0].message
+
+
+def test_a_cross_validated_search_names_what_it_cannot_combine_with() -> None:
+    base = RunConfig(model="mlp", epochs=4, folds=3)
+    space = SearchSpace.from_list([{"key": "dense_units", "kind": "choice", "values": [8, 16]}])
+    assert search_problems(base, space, SearchSettings(tuner="random")) == []
+    twice = search_problems(base, space, SearchSettings(tuner="random", executions_per_trial=2))
+    assert [p.field for p in twice] == ["executions_per_trial"]
+    assert "once per fold (3)" in twice[0].message
+    for tuner in ("hyperband", "bayes-hyperband"):
+        (problem,) = search_problems(base, space, SearchSettings(tuner=tuner, max_epochs=4))
+        assert problem.field == "folds" and "set folds to 1" in problem.message

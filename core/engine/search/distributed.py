@@ -42,7 +42,7 @@ from core.engine.search.parts import (
     finish_store_trial,
 )
 from core.spec.config import ConfigError, RunConfig
-from core.spec.search_space import SearchSettings, SearchSpace
+from core.spec.search_space import SearchSettings, SearchSpace, trial_executions
 from core.store import Store, open_store, paths
 from core.store import searches as search_store
 
@@ -133,7 +133,7 @@ class StoreOracleMixin:
             return
         store_id = self.live[trial.trial_id]
         ended = self.trials[trial.trial_id]
-        executions = self.settings.executions_per_trial
+        executions = trial_executions(self.hypermodel.base, self.settings)
         pruned = getattr(self, "pruned", {}).get(trial.trial_id)  # an oracle that stops trials
         finish_store_trial(
             self.store, store_id, trial.status, trial.message, ended, executions, pruned

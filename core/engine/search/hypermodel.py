@@ -105,9 +105,10 @@ class SearchHyperModel(kt.HyperModel):
         return trial_config(self.space, self.settings, self.base, dict(hp.values))
 
     def execution_config(self, hp: kt.HyperParameters, execution: int) -> RunConfig:
-        """The config one execution of the trial trains with: its seed plus the execution."""
+        """The config one execution of the trial trains with: its seed plus the execution; in
+        a cross-validated search the same seed (execution n trains fold n, see ``splits``)."""
         cfg = self.config(hp)
-        return cfg if execution == 0 else cfg.replace(seed=cfg.seed + execution)
+        return cfg if execution == 0 or cfg.folds > 1 else cfg.replace(seed=cfg.seed + execution)
 
     def splits(self, cfg: RunConfig) -> Splits:
         """The train, validation and test splits for a config (loaded once per image size)."""
@@ -118,9 +119,14 @@ class SearchHyperModel(kt.HyperModel):
         return self._loaded(cfg)[1]
 
     def _loaded(self, cfg: RunConfig) -> tuple[Splits, tuple[Any, ...]]:
-        key = (cfg.dataset, cfg.validation_split, cfg.seed, cfg.img_size)
+        # In a cross-validated search the execution being built or trained is the fold held
+        # out; only that fold's splits are held.
+        fold = self.execution if cfg.folds > 1 else None
+        key = (cfg.dataset, cfg.validation_split, cfg.seed, cfg.img_size, fold)
         if key not in self._splits:
-            self._splits[key] = load_data(cfg, self.root)
+            if fold is not None:
+                self._splits.clear()
+            self._splits[key] = load_data(cfg, self.root, fold=fold)
         return self._splits[key]
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:

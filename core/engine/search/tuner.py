@@ -35,7 +35,7 @@ from core.engine.search.parts import (
     stored_history,
 )
 from core.spec.search_checks import longest_epochs
-from core.spec.search_space import SearchSettings
+from core.spec.search_space import SearchSettings, trial_executions
 from core.store import Store, paths
 from core.store import searches as search_store
 from core.store.checkpoint_files import checkpoint_dir
@@ -341,7 +341,7 @@ def make_tuner(
     else:
         common.update(max_trials=settings.max_trials)
     tuner = tuner_class(settings.tuner)(
-        executions_per_trial=settings.executions_per_trial, **common
+        executions_per_trial=trial_executions(hypermodel.base, settings), **common
     )
     tuner.oracle.verbose = 0
     return tuner
