@@ -219,9 +219,10 @@ def _column_config(study: Study, frame: pd.DataFrame) -> tuple[dict, list[str]]:
         ),
         "objective_std": st.column_config.NumberColumn(
             "± over folds",
-            format="percent" if is_accuracy else "%.3f",
+            format="%.2f pp" if is_accuracy else "%.3f",
             width=85,
-            help="The standard deviation of the trial's folds: its objective is their mean.",
+            help="The standard deviation of the trial's folds (in percentage points for a "
+            "share): its objective is their mean.",
         ),
         "budget": st.column_config.NumberColumn(
             "Budget",
@@ -289,7 +290,7 @@ def _table(study: Study, frame: pd.DataFrame) -> list[int]:
     config, order = _column_config(study, frame)
     frame = _rounded(frame, tune_views.searched_keys(study))
     if "loss" not in tune_views.objective_of(study).name:
-        frame = percent_points(frame, ["objective"])
+        frame = percent_points(frame, ["objective", "objective_std"])
     # Rows are the study's trials by number; new ones are only ever appended, so a selection's
     # positions keep pointing at the same trials while the table grows.
     picked = st.dataframe(

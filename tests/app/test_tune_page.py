@@ -400,7 +400,7 @@ def test_a_cross_validated_search_is_launched_from_the_form_and_shows_its_folds_
     at = run(study=str(study))
     table = at.dataframe[0].value
     assert table["objective"].tolist() == pytest.approx([80.0, 70.0])  # shown in percent
-    # Sample standard deviations of (0.7, 0.9) and (0.8, 0.6).
-    assert table["objective_std"].tolist() == pytest.approx([0.1414, 0.1414], abs=1e-4)
+    # Sample standard deviations of (0.7, 0.9) and (0.8, 0.6), in percentage points.
+    assert table["objective_std"].tolist() == pytest.approx([14.14, 14.14], abs=1e-2)
     columns = json.loads(at.dataframe[0].proto.columns)
     assert columns["objective_std"]["label"] == "± over folds"
