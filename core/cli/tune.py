@@ -7,9 +7,10 @@
 
 ``tune`` records the search in the store (so it shows on the Tune page), trains its untuned
 baseline and then the search in this process, printing one line per finished trial. The space
-comes from a preset (``report000``, ``report002``, ``report004``), a JSON file of dimensions,
-or both (the file's dimensions replace the preset's keys). ``--resume`` goes on with a stopped
-search from its keras-tuner project folder; with ``--time-budget`` it adds that many seconds.
+comes from a preset (``report000``, ``report002``, ``report004``, ``report004cv``), a JSON file
+of dimensions, or both (the file's dimensions replace the preset's keys). ``--resume`` goes on
+with a stopped search from its keras-tuner project folder; with ``--time-budget`` it adds that
+many seconds.
 With ``--json`` the last line is one JSON object with ``study``, ``state``, ``trials_done``,
 ``trials_planned``, ``best_trial``, ``best_value``, ``best_epochs`` (the epochs the tuner gave
 the best trial) and ``schedule_epochs`` (the epochs of a fully trained one),

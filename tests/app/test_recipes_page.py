@@ -110,3 +110,19 @@ def test_an_unknown_recipe_says_so_and_leaves_the_form_alone(store: Store) -> No
     assert not at.exception
     assert any("no recipe called 'report999'" in w.value for w in at.warning)
     assert at.selectbox(key="tune-preset").value == "report000"
+
+
+def test_the_cross_validated_recipe_sets_five_folds_and_queues_a_five_fold_baseline(
+    store: Store, busy_worker: None
+) -> None:
+    at = open_page(TUNE, "report004cv")
+    assert not at.exception
+    assert at.number_input(key="tune-folds").value == 5
+    assert at.number_input(key="tune-max_trials").value == 6
+    assert at.selectbox(key="tune-tuner").value == "bayesian"
+    _button(at, "Launch search").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (study,) = store.studies(kind=SEARCH_KIND)
+    assert study.spec["base"]["folds"] == 5
+    assert {d["key"]: d for d in study.spec["space"]}["epochs"]["high"] == 5
+    assert len(store.trials([study.spec["baseline_study"]])) == 5

@@ -38,7 +38,8 @@ SPACE = SearchSpace.from_list(
 
 def test_presets_of_the_three_reports_are_valid_searches() -> None:
     found = presets()
-    assert set(found) == {"report000", "report002", "report004"}
+    assert set(found) == {"report000", "report002", "report004", "report004cv"}
+    assert found["report004cv"].apply().folds == 5
     r000 = found["report000"]
     assert {d.key for d in r000.space.searched} == {
         "filters[0]",
